@@ -1,0 +1,1 @@
+"""Command handlers: load aggregates, decide, append; idempotent; retried on version conflicts."""

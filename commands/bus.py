@@ -1,0 +1,103 @@
+"""The command bus: authorise, run the handler, append; idempotent and retried on conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from commands.context import Context
+from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
+from commands.session import Session
+from domain.aggregate import Aggregate
+from domain.errors import DomainError
+from infra.errors import ConcurrencyError, DuplicateCommand
+from infra.eventstore import EventStore
+from infra.logging import bound_contextvars, get_logger
+from schemas.commands import Command
+from schemas.identity import Role
+from schemas.results import CommandResult
+
+log = get_logger(__name__)
+C = TypeVar("C", bound=Command)
+
+
+@dataclasses.dataclass(frozen=True)
+class Decided:
+    """What a handler returns: the aggregate the command was about and the reply's extras."""
+
+    primary: Aggregate
+    kind: str
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+Handler = Callable[[Any, Session], Awaitable[Decided]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    handler: Handler
+    roles: frozenset[Role]
+
+
+
+class CommandBus:
+    def __init__(
+        self,
+        store: EventStore,
+        routes: dict[type[Command], Route],
+        *,
+        retries: int = 25,
+    ) -> None:
+        self.store = store
+        self.routes = routes
+        self.retries = retries
+
+    def allowed(self, command_type: type[Command], ctx: Context) -> bool:
+        route = self.routes.get(command_type)
+        return route is not None and (ctx.is_platform_admin or ctx.has_any(route.roles))
+
+    async def handle(self, command: Command, ctx: Context) -> CommandResult:
+        route = self.routes.get(type(command))
+        if route is None:
+            raise UnknownCommand(f"no handler for {type(command).__name__}")
+        if not (ctx.is_platform_admin or ctx.has_any(route.roles)):
+            raise PermissionDenied(f"{type(command).__name__} needs one of: {', '.join(sorted(route.roles))}")
+        name = type(command).__name__
+        scope = f"{ctx.actor_id}:{name}"
+        with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
+            for attempt in range(1, self.retries + 1):
+                # First try, and after a conflict: a twin with the same key may have just won.
+                if ctx.idempotency_key:
+                    stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
+                    if stored is not None:
+                        return stored
+                session = Session(self.store, ctx)
+                try:
+                    decided = await route.handler(command, session)
+                except DomainError:
+                    # A twin with the same key may have committed since our first look.
+                    if ctx.idempotency_key:
+                        stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
+                        if stored is not None:
+                            return stored
+                    raise
+                commit, reply = session.prepare(decided.primary, decided.kind, decided.data)
+                if commit is None:
+                    return reply
+                if ctx.idempotency_key:
+                    commit = dataclasses.replace(commit, idempotency=(scope, ctx.idempotency_key))
+                try:
+                    result = await self.store.append(commit)
+                except ConcurrencyError as e:
+                    log.debug("command.conflict", attempt=attempt, stream_id=str(e.stream_id))
+                    await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                    continue
+                except DuplicateCommand as dup:
+                    return dup.reply
+                assert result.reply is not None
+                return result.reply
+            log.warning("command.contention", attempts=self.retries)
+            raise TooMuchContention(f"{name}: the data kept changing; try again")

@@ -1,0 +1,128 @@
+"""Handlers of the enrolment commands: enrol, learn, take quizzes, drop."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from commands.bus import Decided
+from commands.errors import PermissionDenied
+from commands.session import Session
+from domain import errors
+from domain.course import Course, Revision
+from domain.enrollment import Enrollment, ModuleOutline, enrollment_id
+from domain.seats import CourseSeats, seats_id
+from schemas import commands as c
+from schemas.identity import Role
+
+ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})
+
+
+def _student(s: Session, student_id: UUID | None) -> UUID:
+    """The caller, or another student when the caller may act for them."""
+    if student_id is None or student_id == s.ctx.actor_id:
+        return s.ctx.actor_id
+    if not (s.ctx.is_platform_admin or s.ctx.has_any(ON_BEHALF)):
+        raise PermissionDenied("only trainers and organisation admins act for other students")
+    return student_id
+
+
+async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
+    course = await s.load(Course, course_id)
+    visible = course.exists and course.live is not None and (
+        course.org_id == s.ctx.org_id or course.live.details.public or s.ctx.is_platform_admin
+    )
+    if not visible:
+        s.require_visible(course)  # raises not found for strangers and missing courses
+    if course.live is None or course.status in ("archived", "deleted"):
+        raise errors.CourseNotPublished("the course is not open for enrolment")
+    return course, course.live
+
+
+def _enrolment(e: Enrollment, **data: object) -> Decided:
+    return Decided(e, "enrollment", {"course_id": str(e.course_id), "student_id": str(e.student_id), **data})
+
+
+async def enrol(cmd: c.Enrol, s: Session) -> Decided:
+    student = _student(s, cmd.student_id)
+    # Every stream this decision may need, in one read (prerequisites aside).
+    await s.prefetch(
+        [
+            (Course, cmd.course_id),
+            (Enrollment, enrollment_id(cmd.course_id, student)),
+            (CourseSeats, seats_id(cmd.course_id)),
+        ]
+    )
+    course, live = await _live_course(s, cmd.course_id)
+    prereqs = live.details.prerequisites
+    wanted: list[tuple[type[Enrollment] | type[CourseSeats], UUID]] = [
+        (Enrollment, enrollment_id(course.id, student)),
+        *((Enrollment, enrollment_id(p, student)) for p in prereqs),
+    ]
+    if live.details.capacity is not None:
+        wanted.append((CourseSeats, seats_id(course.id)))
+    loaded = await s.load_many(wanted)
+    enrollment = loaded[0]
+    assert isinstance(enrollment, Enrollment)
+    missing = [
+        str(p) for p, e in zip(prereqs, loaded[1 : 1 + len(prereqs)], strict=True)
+        if not (isinstance(e, Enrollment) and e.ever_completed)
+    ]
+    if missing:
+        raise errors.PrerequisitesMissing(f"complete these courses first: {', '.join(missing)}")
+    outline = tuple(ModuleOutline(m.id, tuple(lesson.id for lesson in m.lessons)) for m in live.modules)
+    enrollment.enrol(course.id, student, s.ctx.org_id, live.label, outline, s.now)
+    if live.details.capacity is not None:
+        seats = loaded[-1]
+        assert isinstance(seats, CourseSeats)
+        seats.take(student)
+    return _enrolment(enrollment, round=enrollment.round)
+
+
+async def _enrollment(s: Session, course_id: UUID, student_id: UUID | None) -> Enrollment:
+    student = _student(s, student_id)
+    await s.prefetch([(Enrollment, enrollment_id(course_id, student)), (Course, course_id)])
+    enrollment = await s.load(Enrollment, enrollment_id(course_id, student))
+    if not enrollment.exists:
+        raise errors.EnrollmentNotFound("not enrolled in this course")
+    s.require_visible(enrollment)
+    return enrollment
+
+
+async def complete_lesson(cmd: c.CompleteLesson, s: Session) -> Decided:
+    enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
+    changed = enrollment.complete_lesson(cmd.lesson_id, s.now)
+    return _enrolment(enrollment, progress=round(enrollment.progress, 2), changed=changed)
+
+
+async def submit_quiz(cmd: c.SubmitQuiz, s: Session) -> Decided:
+    enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
+    course = await s.load(Course, cmd.course_id)
+    if course.live is None:
+        raise errors.CourseNotPublished("the course has no published revision")
+    try:
+        _, lesson = course.live.lesson(cmd.lesson_id)
+    except errors.LessonNotFound:
+        _, lesson = course.lesson(cmd.lesson_id)  # a lesson of the revision the student enrolled in
+    content = lesson.content
+    assessment = content.assessment(cmd.assessment_id) if content else None
+    if assessment is None:
+        raise errors.AssessmentNotFound(f"lesson {cmd.lesson_id} has no assessment {cmd.assessment_id}")
+    answers = {k: tuple(v) for k, v in cmd.answers.items()}
+    attempt = enrollment.submit_quiz(cmd.lesson_id, assessment, answers, s.now)
+    return _enrolment(
+        enrollment,
+        attempt=msgspec.to_builtins(attempt),
+        progress=round(enrollment.progress, 2),
+    )
+
+
+async def drop_enrollment(cmd: c.DropEnrollment, s: Session) -> Decided:
+    enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
+    enrollment.drop(cmd.reason, s.now)
+    assert enrollment.student_id is not None
+    seats = await s.load(CourseSeats, seats_id(cmd.course_id))
+    if seats.exists:
+        seats.release(enrollment.student_id)
+    return _enrolment(enrollment)

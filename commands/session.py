@@ -1,0 +1,114 @@
+"""A unit of work: loads aggregates, tracks them, and appends what they recorded in one commit."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from commands import codec
+from commands.context import Context
+from domain import errors
+from domain.aggregate import Aggregate
+from domain.course import Course
+from domain.enrollment import Enrollment
+from domain.review import Review
+from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StreamWrite
+from infra.eventstore.hashing import GENESIS
+from schemas.results import CommandResult
+
+A = TypeVar("A", bound=Aggregate)
+
+_NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
+    Course: errors.CourseNotFound,
+    Review: errors.ReviewNotFound,
+    Enrollment: errors.EnrollmentNotFound,
+}
+
+
+class Session:
+    def __init__(self, store: EventStore, ctx: Context) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.now = ctx.clock()
+        self._tracked: dict[UUID, Aggregate] = {}
+        self._links: dict[UUID, bytes] = {}  # hash of each loaded stream's last event
+
+    async def load(self, cls: type[A], stream_id: UUID) -> A:
+        """The aggregate (blank if its stream is empty); another organisation's reads as missing."""
+        (agg,) = await self.load_many([(cls, stream_id)])
+        return agg
+
+    async def load_many(self, wanted: list[tuple[type[A], UUID]]) -> list[A]:
+        missing = [sid for _, sid in wanted if sid not in self._tracked]
+        if missing:
+            streams = await self.store.read_streams(missing)
+            kinds = {sid: cls for cls, sid in wanted}
+            for sid, stored in streams.items():
+                cls = kinds[sid]
+                events = [codec.decode(e.event_type, e.payload) for e in stored]
+                self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
+                self._links[sid] = stored[-1].hash if stored else GENESIS
+        out: list[A] = []
+        for cls, sid in wanted:
+            agg = self._tracked[sid]
+            if not isinstance(agg, cls):
+                raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {sid} not found")
+            out.append(agg)
+        return out
+
+    async def prefetch(self, wanted: list[tuple[type[Aggregate], UUID]]) -> None:
+        """Read several streams in one round trip; later loads of them cost nothing."""
+        await self.load_many(wanted)
+
+    async def existing(self, cls: type[A], stream_id: UUID) -> A:
+        """The aggregate, which must exist and belong to the caller's organisation."""
+        agg = await self.load(cls, stream_id)
+        self.require_visible(agg)
+        return agg
+
+    def require_visible(self, agg: Aggregate) -> None:
+        org = getattr(agg, "org_id", None)
+        if not agg.exists or (org is not None and org != self.ctx.org_id and not self.ctx.is_platform_admin):
+            raise _NOT_FOUND.get(type(agg), errors.NotFound)(f"{type(agg).__name__} {agg.id} not found")
+
+    def track(self, agg: A) -> A:
+        """Add a new aggregate (one whose stream does not exist yet) to this unit of work."""
+        self._tracked.setdefault(agg.id, agg)
+        return agg
+
+    def prepare(
+        self, primary: Aggregate, kind: str, data: dict[str, Any] | None = None
+    ) -> tuple[Commit | None, CommandResult]:
+        """Collect pending events (the primary aggregate's first) and the reply.
+
+        The commit is None when nothing changed: the reply then names the current version.
+        """
+        order = [primary, *(a for a in self._tracked.values() if a is not primary)]
+        writes = []
+        for agg in order:
+            if not agg.pending:
+                continue
+            expected = agg.stored_version
+            events = [
+                NewEvent(uuid4(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()
+            ]
+            link = self._links.get(agg.id, GENESIS)
+            writes.append(StreamWrite(agg.id, agg.stream_type, expected, events, link))
+        reply = CommandResult(
+            id=str(primary.id),
+            kind=kind,
+            version=primary.version,
+            position=max((a.last_position for a in self._tracked.values()), default=0),
+            data=data or {},
+        )
+        if not writes:
+            return None, reply
+        ctx = self.ctx
+        meta = EventMeta(
+            occurred_at=self.now,
+            correlation_id=ctx.correlation_id,
+            actor_id=str(ctx.actor_id),
+            org_id=str(ctx.org_id),
+            causation_id=ctx.causation_id,
+        )
+        return Commit(writes, meta, reply=reply), reply

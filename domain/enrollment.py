@@ -1,0 +1,226 @@
+"""A student's enrolment in a course: one stream per (course, student), every round kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID, uuid5
+
+from domain import errors
+from domain.aggregate import Aggregate, Event
+from domain.content import Assessment, score
+
+_NS = UUID("0c7e4f6a-9b1d-4a55-8c3e-5d2f1a7b9e01")
+Status = Literal["none", "active", "completed", "dropped"]
+
+
+def enrollment_id(course_id: UUID, student_id: UUID) -> UUID:
+    """Deterministic: the same student and course always meet on the same stream."""
+    return uuid5(_NS, f"enrollment:{course_id}:{student_id}")
+
+
+@dataclass(frozen=True)
+class ModuleOutline:
+    module_id: UUID
+    lesson_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class QuizAttempt:
+    lesson_id: UUID
+    assessment_id: str
+    attempt: int
+    score: int
+    max_score: int
+    passed: bool
+    at: datetime
+
+
+class Enrollment(Aggregate):
+    @dataclass(frozen=True)
+    class Enrolled(Event):
+        course_id: UUID
+        student_id: UUID
+        org_id: UUID
+        revision: str
+        outline: tuple[ModuleOutline, ...]
+        round: int
+        at: datetime
+
+    @dataclass(frozen=True)
+    class LessonCompleted(Event):
+        lesson_id: UUID
+        module_id: UUID
+        at: datetime
+
+    @dataclass(frozen=True)
+    class ModuleCompleted(Event):
+        module_id: UUID
+        at: datetime
+
+    @dataclass(frozen=True)
+    class QuizSubmitted(Event):
+        lesson_id: UUID
+        assessment_id: str
+        attempt: int
+        answers: dict[str, tuple[int, ...]]
+        score: int
+        max_score: int
+        passed: bool
+        at: datetime
+
+    @dataclass(frozen=True)
+    class Completed(Event):
+        at: datetime
+
+    @dataclass(frozen=True)
+    class Dropped(Event):
+        reason: str
+        at: datetime
+
+    def _init_state(self) -> None:
+        self.course_id: UUID | None = None
+        self.student_id: UUID | None = None
+        self.org_id: UUID | None = None
+        self.status: Status = "none"
+        self.round = 0
+        self.revision = ""
+        self.outline: tuple[ModuleOutline, ...] = ()
+        self.completed_lessons: set[UUID] = set()
+        self.completed_modules: set[UUID] = set()
+        self.quiz_attempts: list[QuizAttempt] = []
+        self.ever_completed = False
+        self.enrolled_at: datetime | None = None
+        self.last_activity: datetime | None = None
+
+    # -- queries -----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("active", "completed")
+
+    @property
+    def lesson_count(self) -> int:
+        return sum(len(m.lesson_ids) for m in self.outline)
+
+    @property
+    def progress(self) -> float:
+        """Percentage of the outline's lessons completed in the current round, 0 to 100."""
+        total = self.lesson_count
+        return 100.0 * len(self.completed_lessons) / total if total else 0.0
+
+    def module_progress(self) -> dict[UUID, float]:
+        return {
+            m.module_id: (
+                100.0 * sum(1 for lid in m.lesson_ids if lid in self.completed_lessons) / len(m.lesson_ids)
+                if m.lesson_ids
+                else 100.0
+            )
+            for m in self.outline
+        }
+
+    def attempts(self, assessment_id: str, lesson_id: UUID | None = None) -> list[QuizAttempt]:
+        """Attempts at a quiz; give the lesson too, as quiz ids are unique per lesson only."""
+        return [
+            a
+            for a in self.quiz_attempts
+            if a.assessment_id == assessment_id and lesson_id in (None, a.lesson_id)
+        ]
+
+    def _module_of(self, lesson_id: UUID) -> ModuleOutline:
+        for m in self.outline:
+            if lesson_id in m.lesson_ids:
+                return m
+        raise errors.LessonNotFound(f"lesson {lesson_id} is not part of this enrolment")
+
+    def _require_active(self) -> None:
+        if self.status != "active":
+            raise errors.NotEnrolled(f"enrolment is {self.status}")
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def enrol(
+        self,
+        course_id: UUID,
+        student_id: UUID,
+        org_id: UUID,
+        revision: str,
+        outline: tuple[ModuleOutline, ...],
+        at: datetime,
+    ) -> None:
+        if self.status == "active":
+            raise errors.AlreadyEnrolled("the student is already enrolled in this course")
+        if self.status == "completed":
+            raise errors.AlreadyEnrolled("the student completed this course; drop it to retake")
+        self._record(self.Enrolled(course_id, student_id, org_id, revision, outline, self.round + 1, at))
+
+    def complete_lesson(self, lesson_id: UUID, at: datetime) -> bool:
+        """Mark a lesson done; False (no event) when it already was: the call is idempotent."""
+        if self.status == "completed" and lesson_id in self.completed_lessons:
+            return False
+        self._require_active()
+        module = self._module_of(lesson_id)
+        if lesson_id in self.completed_lessons:
+            return False
+        self._record(self.LessonCompleted(lesson_id, module.module_id, at))
+        if all(lid in self.completed_lessons for lid in module.lesson_ids):
+            self._record(self.ModuleCompleted(module.module_id, at))
+        if len(self.completed_lessons) == self.lesson_count:
+            self._record(self.Completed(at))
+        return True
+
+    def submit_quiz(
+        self,
+        lesson_id: UUID,
+        assessment: Assessment,
+        answers: dict[str, tuple[int, ...]],
+        at: datetime,
+    ) -> QuizAttempt:
+        self._require_active()
+        self._module_of(lesson_id)
+        previous = self.attempts(assessment.id, lesson_id)
+        if assessment.max_attempts is not None and len(previous) >= assessment.max_attempts:
+            raise errors.RuleViolation(f"no attempts left: {assessment.max_attempts} allowed")
+        result = score(assessment, answers)
+        attempt = len(previous) + 1
+        self._record(
+            self.QuizSubmitted(
+                lesson_id, assessment.id, attempt, answers, result.score, result.max_score, result.passed, at
+            )
+        )
+        if result.passed:
+            self.complete_lesson(lesson_id, at)
+        return self.quiz_attempts[-1]
+
+    def drop(self, reason: str, at: datetime) -> None:
+        if self.status not in ("active", "completed"):
+            raise errors.NotEnrolled(f"enrolment is {self.status}")
+        self._record(self.Dropped(reason, at))
+
+    # -- state changes -----------------------------------------------------------------------
+
+    def _on_Enrolled(self, e: Enrolled) -> None:
+        self.course_id, self.student_id, self.org_id = e.course_id, e.student_id, e.org_id
+        self.status, self.round, self.revision, self.outline = "active", e.round, e.revision, e.outline
+        self.completed_lessons, self.completed_modules, self.quiz_attempts = set(), set(), []
+        self.enrolled_at = self.last_activity = e.at
+
+    def _on_LessonCompleted(self, e: LessonCompleted) -> None:
+        self.completed_lessons.add(e.lesson_id)
+        self.last_activity = e.at
+
+    def _on_ModuleCompleted(self, e: ModuleCompleted) -> None:
+        self.completed_modules.add(e.module_id)
+
+    def _on_QuizSubmitted(self, e: QuizSubmitted) -> None:
+        self.quiz_attempts.append(
+            QuizAttempt(e.lesson_id, e.assessment_id, e.attempt, e.score, e.max_score, e.passed, e.at)
+        )
+        self.last_activity = e.at
+
+    def _on_Completed(self, e: Completed) -> None:
+        self.status, self.ever_completed, self.last_activity = "completed", True, e.at
+
+    def _on_Dropped(self, e: Dropped) -> None:
+        self.status, self.last_activity = "dropped", e.at

@@ -1,0 +1,132 @@
+"""Every broken rule is a typed error; the gateway maps the families to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Root of domain errors. `code` is a stable machine-readable name."""
+
+    code = "domain_error"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is valid but the aggregate's state forbids it now."""
+
+    code = "conflict"
+
+
+class RuleViolation(DomainError):
+    """The request breaks a business rule regardless of timing (bad value, wrong shape)."""
+
+    code = "rule_violation"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+# Course
+class CourseNotFound(NotFound):
+    code = "course_not_found"
+
+
+class ModuleNotFound(NotFound):
+    code = "module_not_found"
+
+
+class LessonNotFound(NotFound):
+    code = "lesson_not_found"
+
+
+class ContentVersionNotFound(NotFound):
+    code = "content_version_not_found"
+
+
+class AssessmentNotFound(NotFound):
+    code = "assessment_not_found"
+
+
+class CourseAlreadyExists(Conflict):
+    code = "course_exists"
+
+
+class CourseNotEditable(Conflict):
+    code = "course_not_editable"
+
+
+class CourseNotSubmittable(Conflict):
+    code = "course_not_submittable"
+
+
+class CourseIncomplete(RuleViolation):
+    code = "course_incomplete"
+
+
+class CourseNotApproved(Conflict):
+    code = "course_not_approved"
+
+
+class CourseNotPublished(Conflict):
+    code = "course_not_published"
+
+
+class CourseNotDeletable(Conflict):
+    code = "course_not_deletable"
+
+
+class CourseDeleted(Conflict):
+    code = "course_deleted"
+
+
+class RevisionInProgress(Conflict):
+    code = "revision_in_progress"
+
+
+class InvalidCourse(RuleViolation):
+    code = "invalid_course"
+
+
+# Review
+class ReviewNotFound(NotFound):
+    code = "review_not_found"
+
+
+class ReviewClosed(Conflict):
+    code = "review_closed"
+
+
+class ReviewerNotAssigned(Conflict):
+    code = "reviewer_not_assigned"
+
+
+class SelfApproval(Forbidden):
+    code = "self_approval"
+
+
+# Enrollment
+class EnrollmentNotFound(NotFound):
+    code = "enrollment_not_found"
+
+
+class AlreadyEnrolled(Conflict):
+    code = "already_enrolled"
+
+
+class CourseFull(Conflict):
+    code = "course_full"
+
+
+class PrerequisitesMissing(Conflict):
+    code = "prerequisites_missing"
+
+
+class NotEnrolled(Conflict):
+    code = "not_enrolled"
+
+
+class InvalidAnswers(RuleViolation):
+    code = "invalid_answers"

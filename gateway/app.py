@@ -1,0 +1,141 @@
+"""The Litestar app, built from the running services by `create_app`; nothing connects at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from gateway.auth import Authenticator
+from gateway.controllers.auth import AuthController
+from gateway.controllers.courses import CourseController
+from gateway.controllers.enrollments import EnrollmentController
+from gateway.controllers.organisations import OrganisationController, PlatformAdminController
+from gateway.controllers.reviews import ReviewController
+from gateway.controllers.system import SystemController
+from gateway.controllers.users import UserController
+from gateway.dispatch import require_json
+from gateway.idempotency import IdempotencyMiddleware
+from gateway.observability import HttpMetrics, ObservabilityMiddleware
+from gateway.problems import problem_response
+from gateway.ratelimit import limiter, storage
+from gateway.services import Services
+from infra.housekeeping import purge_forever
+from infra.settings import Settings
+from infra.tokens import AccessTokens, RefreshTokens, Revocations
+
+DEV_SECRET = Settings.model_fields["jwt_secret"].default.get_secret_value()
+COMMAND_CONTROLLERS = [
+    AuthController,
+    UserController,
+    OrganisationController,
+    PlatformAdminController,
+    CourseController,
+    ReviewController,
+    EnrollmentController,
+]
+
+
+def query_routes() -> list[Any]:
+    """The read side's routes (gateway.queries, issue 4) when that module is in this build."""
+    if importlib.util.find_spec("gateway.queries") is None:
+        return []
+    return list(importlib.import_module("gateway.queries").QUERY_ROUTES)
+
+
+def authenticator(services: Services) -> Authenticator:
+    settings = services.settings
+    secret = settings.jwt_secret.get_secret_value()
+    if settings.env == "prod" and secret == DEV_SECRET:
+        raise RuntimeError("set CW_JWT_SECRET: the development JWT secret is refused in prod")
+    ttl = timedelta(minutes=settings.access_token_minutes)
+    return Authenticator(
+        services.store,
+        AccessTokens(secret, ttl),
+        RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
+        Revocations(services.redis, ttl),
+    )
+
+
+def openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Coursewright API",
+        version="1.0.0",
+        description="Commands (201/202 with id, version, position and Location), identity and "
+        "organisations. Errors are RFC 9457 problem+json. Every POST honours Idempotency-Key "
+        "(24 hours). Authenticate with `Authorization: Bearer <access token>` from /auth/login.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="An access token from POST /auth/login or /auth/refresh",
+                )
+            }
+        ),
+        use_handler_docstrings=False,
+    )
+
+
+def create_app(services: Services) -> Litestar:
+    """The HTTP gateway over the given services (which the caller starts and closes)."""
+    settings = services.settings
+    auth = authenticator(services)
+    metrics = HttpMetrics()
+
+    @contextlib.asynccontextmanager
+    async def housekeeping(_: Litestar) -> AsyncIterator[None]:
+        ttl = timedelta(hours=settings.idempotency_hours)
+        task = asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return Litestar(
+        route_handlers=[SystemController, *query_routes(), *COMMAND_CONTROLLERS],
+        dependencies={
+            "caller": Provide(auth.caller),
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(ObservabilityMiddleware, metrics=metrics),
+            limiter(
+                auth,
+                storage(settings.redis_url if services.redis is not None else None, f"{settings.subject_prefix}:rl"),
+                settings.rate_limit_per_minute,
+                settings.login_rate_limit_per_minute,
+            ),
+            IdempotencyMiddleware(
+                redis=services.redis,
+                namespace=settings.subject_prefix,
+                ttl_seconds=settings.idempotency_hours * 3600,
+                max_body=settings.max_body_bytes,
+            ),
+        ],
+        exception_handlers={Exception: problem_response},
+        before_request=require_json,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi(),
+        state=State({"auth": auth, "metrics": metrics}),
+        lifespan=[housekeeping],
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,161 @@
+"""Who is calling: the bearer token becomes a `Caller`; sign-in, refresh and sign-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from litestar import Request
+
+from commands import identity
+from domain.identity import Organisation, OrganisationNotFound, User
+from infra.eventstore import EventStore
+from infra.tokens import (
+    AccessClaims,
+    AccessTokens,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokens,
+    Revocations,
+    TokenReused,
+)
+from schemas.identity import ROLES, Role, TokenPair
+
+NO_ORG = UUID(int=0)  # the organisation of a user who belongs to none yet
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated user, the organisation the token was issued for, and their roles there."""
+
+    user_id: UUID
+    org_id: UUID
+    roles: frozenset[Role]
+    email: str
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return "platform_admin" in self.roles
+
+
+def roles_in(user: User, org_id: UUID) -> frozenset[Role]:
+    """The roles `user` holds in `org_id`, platform admin included."""
+    roles = {r for r in user.memberships.get(org_id, ()) if r in ROLES}
+    if user.platform_admin:
+        roles.add("platform_admin")
+    return cast(frozenset[Role], frozenset(roles))
+
+
+class Authenticator:
+    """Issues and checks tokens; the `caller` dependency of every protected handler."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        access: AccessTokens,
+        refresh: RefreshTokens,
+        revocations: Revocations,
+    ) -> None:
+        self.store = store
+        self.access = access
+        self.refresh = refresh
+        self.revocations = revocations
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def claims(self, request: Request[Any, Any, Any]) -> AccessClaims:
+        """The verified claims of the request's bearer token (cached on the request)."""
+        state = request.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        cached = state.get("claims")
+        if isinstance(cached, AccessClaims):
+            return cached
+        if isinstance(cached, InvalidToken):
+            raise cached
+        try:
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidToken("an Authorization: Bearer <access token> header is required")
+            claims = self.access.verify(token.strip())
+        except InvalidToken as e:
+            state["claims"] = e
+            raise
+        state["claims"] = claims
+        return claims
+
+    async def caller(self, request: Request[Any, Any, Any]) -> Caller:
+        claims = self.claims(request)
+        if await self.revocations.is_revoked(claims.family):
+            raise InvalidToken("the sign-in was revoked")
+        roles = cast(frozenset[Role], frozenset(r for r in claims.roles if r in ROLES))
+        return Caller(claims.user_id, claims.org_id, roles, claims.email)
+
+    # -- issuing -----------------------------------------------------------------------------
+
+    async def _org_for(self, user: User, wanted: UUID | None) -> UUID:
+        """The organisation a sign-in enters: the one asked for, else the first joined."""
+        if wanted is None or wanted == NO_ORG:
+            return next(iter(user.memberships), NO_ORG) if wanted is None else NO_ORG
+        if wanted in user.memberships:
+            return wanted
+        if user.platform_admin:
+            org = await identity.read(self.store, Organisation, wanted)
+            if org.exists:
+                return wanted
+        raise OrganisationNotFound(f"organisation {wanted} not found")
+
+    def _pair(self, user: User, org_id: UUID, family: UUID, refresh_token: str) -> TokenPair:
+        access = self.access.issue(user.id, org_id, roles_in(user, org_id), user.email, family)
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh_token,
+            expires_in=int(self.access.ttl.total_seconds()),
+            user_id=user.id,
+            org_id=org_id,
+        )
+
+    async def login(self, email: str, password: str, org_id: UUID | None) -> TokenPair:
+        user = await identity.authenticate(self.store, email, password)
+        if user is None:
+            raise InvalidCredentials("wrong email or password")
+        org = await self._org_for(user, org_id)
+        token, family = await self.refresh.issue(user.id, org)
+        return self._pair(user, org, family, token)
+
+    async def renew(self, refresh_token: str, org_id: UUID | None) -> TokenPair:
+        """Rotate a refresh token; roles are read afresh, so a change shows at the next renewal."""
+        if org_id is not None:
+            # Check a move to another organisation before the token is spent: a refused move
+            # leaves the sign-in as it was.
+            owner = await self.refresh.owner(refresh_token)
+            if owner is None:
+                raise InvalidToken("the refresh token is invalid, expired or revoked")
+            await self._org_for(await identity.read(self.store, User, owner), org_id)
+        try:
+            grant = await self.refresh.rotate(refresh_token, org_id)
+        except TokenReused as e:
+            await self.revocations.revoke([e.family])  # its access tokens die with it
+            raise
+        user = await identity.read(self.store, User, grant.user_id)
+        if not user.exists:
+            raise InvalidToken("the user no longer exists")
+        org = grant.org_id
+        if org != NO_ORG and org not in user.memberships and not user.platform_admin:
+            org = NO_ORG  # left the organisation since: the sign-in goes on outside it
+        return self._pair(user, org, grant.family, grant.token)
+
+    async def logout(self, caller_family: UUID, refresh_token: str | None) -> None:
+        """End this sign-in: its refresh tokens die now, its access tokens at once too."""
+        families = {caller_family}
+        if refresh_token:
+            family = await self.refresh.family_of(refresh_token)
+            if family is not None:
+                families.add(family)
+        for family in families:
+            await self.refresh.revoke_family(family)
+        await self.revocations.revoke(families)
+
+    async def revoke_user(self, user_id: UUID) -> None:
+        """End every sign-in of a user (password changed, membership changed)."""
+        await self.revocations.revoke(await self.refresh.revoke_user(user_id))

@@ -1,0 +1,283 @@
+"""The `coursewright` command: up, migrate, relay, test, settings, version."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import types
+from collections.abc import Callable, Coroutine, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import psycopg
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from gateway import bootstrap
+from gateway.supervisor import run_until_signal
+from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
+from infra.errors import InfraError
+from infra.logging import configure_logging, get_logger
+from infra.settings import Settings
+from projections.cli import projections_cli
+
+log = get_logger(__name__)
+console = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    help="Coursewright: event-sourced course platform backend.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(projections_cli, name="projections")
+
+# The servers the test suite talks to (tests/conftest.py reads the same variables).
+TEST_SERVERS = {
+    "CW_TEST_PG": "postgresql://postgres@127.0.0.1:5432",
+    "CW_TEST_NATS": "nats://127.0.0.1:4222",
+    "CW_TEST_REDIS": "redis://127.0.0.1:6379/0",
+}
+_LABELS = {"postgres": "PostgreSQL", "nats": "NATS JetStream", "redis": "Redis"}
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _load_settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        _fail(f"invalid settings (CW_* environment variables):\n{e}", 2)
+    configure_logging(settings.log_level, settings.json_logs)
+    return settings
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine on uvloop when it is installed."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
+def _interrupt(signum: int, frame: types.FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Let SIGTERM unwind like Ctrl-C while no event loop handles it, so cleanup runs."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    # A no-op handler, not SIG_IGN: children would inherit SIG_IGN across exec.
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _show_services(services: list[ServiceInfo]) -> None:
+    for s in services:
+        mark = {"configured": "[green]✓[/]", "embedded": "[cyan]▶[/]", "off": "[yellow]○[/]"}
+        console.print(f" {mark[s.mode]} {_LABELS[s.name]:<15} {s.mode:<10} {s.address}")
+
+
+def _start(settings: Settings, action: str) -> DevServices:
+    try:
+        with console.status(f"{action}…") as status:
+            return start_dev_services(settings, report=lambda m: status.update(m))
+    except InfraError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _stop(services: DevServices) -> None:
+    if not services.processes:
+        return
+    with _signals_ignored(), console.status("Stopping embedded servers…"):
+        services.stop()
+    console.print("Embedded servers stopped.")
+
+
+@app.command()
+def up(
+    embedded: Annotated[
+        str | None, typer.Option(help="auto | never | always (overrides CW_EMBEDDED)")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="where embedded servers keep data (overrides CW_DATA_DIR)")
+    ] = None,
+) -> None:
+    """Start everything: embedded servers as needed, migrations, then all components."""
+    settings = _load_settings(embedded=embedded, data_dir=data_dir)
+    error: str | None = None
+    with _sigterm_interrupts():
+        services = _start(settings, "Starting services")
+        try:
+            _show_services(services.services)
+            effective = services.settings
+            parts = bootstrap.components(effective)
+            names = [c.name for c in parts]
+
+            async def migrate_now() -> None:
+                with console.status("Applying migrations…"):
+                    applied = await prepare_database(effective)
+                console.print(f" [green]✓[/] migrations      {len(applied)} applied")
+
+            def ready() -> None:
+                log.info("up.ready", components=names)
+                console.print(
+                    f"[bold green]Coursewright is up[/] ({', '.join(names) or 'no components'})."
+                    " Press Ctrl-C to stop."
+                )
+
+            _run(run_until_signal(parts, before=migrate_now, on_ready=ready))
+        except (psycopg.Error, InfraError) as e:
+            error = str(e)
+        except KeyboardInterrupt:  # during start-up, before the loop handles signals
+            error = "interrupted"
+        finally:
+            _stop(services)
+    if error is not None:
+        _fail(error, 130 if error == "interrupted" else 1)
+    log.info("up.stopped")
+    console.print("Coursewright stopped.")
+
+
+@app.command()
+def migrate() -> None:
+    """Create the database if needed and apply pending migrations (configured servers only)."""
+    settings = _load_settings()
+    try:
+        applied = asyncio.run(prepare_database(settings))
+    except psycopg.Error as e:
+        _fail(str(e))
+    console.print(f"{len(applied)} migration(s) applied: {', '.join(applied) or 'none pending'}")
+
+
+@app.command()
+def relay() -> None:
+    """Run only the relay (event store → JetStream) until Ctrl-C or SIGTERM."""
+    settings = _load_settings()
+    component = bootstrap.relay_component(settings)
+    if component is None:
+        _fail("the relay (infra.relay) is not part of this build")
+    _run(run_until_signal([component], on_ready=lambda: log.info("relay.ready")))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run pytest with any extra arguments; start embedded servers for test servers that are down.
+
+    The test servers are CW_TEST_PG, CW_TEST_NATS and CW_TEST_REDIS (tests/conftest.py).
+    """
+    base = _load_settings()
+    wanted = {k: os.environ.get(k, v) for k, v in TEST_SERVERS.items()}
+    probe = base.model_copy(
+        update={
+            "pg_dsn": f"{wanted['CW_TEST_PG']}/postgres",
+            "nats_url": wanted["CW_TEST_NATS"],
+            "redis_url": wanted["CW_TEST_REDIS"],
+            "data_dir": base.data_dir / "test",  # apart from `up`'s data
+        }
+    )
+    with _sigterm_interrupts():
+        services = _start(probe, "Checking the test servers")
+    env = dict(os.environ)
+    if services.processes:
+        _show_services(services.services)
+        effective = services.settings
+        env["CW_TEST_PG"] = effective.pg_dsn.rsplit("/", 1)[0]
+        env["CW_TEST_NATS"] = effective.nats_url
+        if effective.redis_url:
+            env["CW_TEST_REDIS"] = effective.redis_url
+    try:
+        with _signals_ignored():
+            # pytest shares our terminal, so it gets Ctrl-C itself and tears down cleanly.
+            code = subprocess.call([sys.executable, "-m", "pytest", *ctx.args], env=env)
+    finally:
+        _stop(services)
+    raise typer.Exit(code)
+
+
+_SECRET = re.compile(r"(://[^:/@]+:)[^@]+@")
+
+
+def settings_rows() -> list[tuple[str, str, str, str]]:
+    """(variable, type, default, description) of every setting, in declaration order."""
+    rows = []
+    for name, spec in Settings.model_fields.items():
+        annotation = spec.annotation
+        kind = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        default = "" if spec.default is None else str(spec.default)
+        rows.append((f"CW_{name.upper()}", kind, default, spec.description or ""))
+    return rows
+
+
+def settings_markdown() -> str:
+    """The settings table of the README."""
+    lines = ["| variable | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for var, kind, default, text in settings_rows():
+        cells = [f"`{var}`", kind, f"`{default}`" if default else "", text]
+        lines.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the README table")] = False,
+) -> None:
+    """Show every CW_ setting: its current value and its default."""
+    if markdown:
+        print(settings_markdown())
+        return
+    current = _load_settings()
+    table = Table("variable", "value", "default")
+    for (var, _, default, _text), name in zip(settings_rows(), Settings.model_fields, strict=True):
+        value = _SECRET.sub(r"\1***@", str(getattr(current, name)))
+        table.add_row(var, value, default)
+    Console().print(table)
+
+
+@app.command("version")
+def show_version() -> None:
+    """Print the installed version."""
+    try:
+        print(f"coursewright {version('coursewright')}")
+    except PackageNotFoundError:
+        print("coursewright (not installed)")
+
+
+def main() -> None:
+    """Entry point of the `coursewright` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

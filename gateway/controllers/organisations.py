@@ -1,0 +1,139 @@
+"""Organisations (tenants) and their members; platform admins."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from commands.errors import PermissionDenied
+from commands.identity import read, users
+from domain.identity import Organisation, OrganisationNotFound
+from gateway.auth import Authenticator
+from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
+from schemas import identity as i
+from schemas.results import CommandResult
+
+CreateOrganisationBody = body(i.CreateOrganisation)
+RenameOrganisationBody = body(i.RenameOrganisation, "org_id")
+AddMemberBody = body(i.AddMember, "org_id")
+GrantPlatformAdminBody = body(i.GrantPlatformAdmin, "bootstrap")
+Answer = Response[CommandResult]
+Req = Request[Any, Any, Any]
+MEMBER_READERS = frozenset({"org_admin", "course_manager", "trainer", "auditor", "platform_admin"})
+
+
+def _org(r: CommandResult) -> str:
+    return f"/organisations/{r.id}"
+
+
+class OrganisationController(Controller):
+    path = "/organisations"
+    tags = ["organisations"]
+
+    @route(post, "/", summary="Create an organisation (platform admins)", status=201)
+    async def create(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        data: JSONBody[CreateOrganisationBody],
+    ) -> Answer:
+        cmd = command_of(i.CreateOrganisation, data)
+        return await dispatch(services, request, caller, cmd, status=201, location=_org)
+
+    @route(
+        get,
+        "/{org_id:uuid}",
+        summary="The organisation and its members",
+        status=200,
+        description="For its org admins, course managers, trainers and auditors.",
+    )
+    async def show(self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]) -> i.OrganisationView:
+        if org_id != caller.org_id and not caller.is_platform_admin:
+            raise OrganisationNotFound(f"organisation {org_id} not found")
+        org = await read(services.store, Organisation, org_id)
+        if not org.exists:
+            raise OrganisationNotFound(f"organisation {org_id} not found")
+        if not caller.roles & MEMBER_READERS:
+            raise PermissionDenied("listing members needs org_admin, course_manager, trainer or auditor")
+        people = await users(services.store, list(org.members))
+        members = [
+            i.Member(user_id=uid, email=people[uid].email, name=people[uid].name, roles=list(roles))
+            for uid, roles in org.members.items()
+            if uid in people
+        ]
+        return i.OrganisationView(org_id=org.id, name=org.name, members=members)
+
+    @route(patch, "/{org_id:uuid}", summary="Rename the organisation")
+    async def rename(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        org_id: FromPath[UUID],
+        data: JSONBody[RenameOrganisationBody],
+    ) -> Answer:
+        cmd = command_of(i.RenameOrganisation, data, org_id=org_id)
+        return await dispatch(services, request, caller, cmd, location=_org)
+
+    @route(
+        post,
+        "/{org_id:uuid}/members",
+        summary="Add a registered user, or set a member's roles",
+        status=201,
+    )
+    async def add_member(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        org_id: FromPath[UUID],
+        data: JSONBody[AddMemberBody],
+    ) -> Answer:
+        cmd = command_of(i.AddMember, data, org_id=org_id)
+        return await dispatch(
+            services,
+            request,
+            caller,
+            cmd,
+            status=201,
+            location=lambda r: f"/organisations/{org_id}/members/{r.data.get('user_id', '')}",
+        )
+
+    @route(
+        delete,
+        "/{org_id:uuid}/members/{user_id:uuid}",
+        summary="Remove a member; their sign-ins end",
+    )
+    async def remove_member(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        org_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+    ) -> Answer:
+        cmd = i.RemoveMember(org_id=org_id, user_id=user_id)
+        answer = await dispatch(services, request, caller, cmd, location=_org)
+        auth: Authenticator = request.app.state.auth
+        await auth.revoke_user(user_id)
+        return answer
+
+
+class PlatformAdminController(Controller):
+    path = "/platform-admins"
+    tags = ["organisations"]
+
+    @route(post, "/", summary="Make a user a platform admin (platform admins)")
+    async def grant(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        data: JSONBody[GrantPlatformAdminBody],
+    ) -> Answer:
+        cmd = command_of(i.GrantPlatformAdmin, data)
+        return await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")

@@ -1,0 +1,153 @@
+"""Idempotency-Key for the POSTs that are not commands (sign-in, token refresh, sign-out, resets).
+
+Commands keep their first reply in the event store, in the same transaction as their events
+(commands/bus.py). The identity endpoints change state outside the event log (refresh-token
+rotation, revocations), so their first answer is kept here, in Redis, for the same 24 hours:
+a retry with the same key and the same body gets the same answer, a retry with another body is
+refused (422), and a retry while the first is still running waits for a moment and then gets 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from infra.logging import get_logger
+
+log = get_logger(__name__)
+REPLAY = "replay_by_idempotency_key"  # route opt: answers are kept under the Idempotency-Key
+_KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
+
+
+class _Kept(msgspec.Struct):
+    body_hash: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: str  # base64
+
+
+def _problem(status: int, code: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = msgspec.json.encode(
+        {"type": f"urn:coursewright:problem:{code}", "title": code.replace("_", " "), "status": status,
+         "detail": detail, "code": code}
+    )
+    return status, [(b"content-type", b"application/problem+json")], body
+
+
+async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class IdempotencyMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, *, redis: Any | None, namespace: str, ttl_seconds: int, max_body: int) -> None:
+        self.redis = redis
+        self.max_body = max_body
+        self.namespace = namespace
+        self.ttl = ttl_seconds
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope.get("route_handler")
+        key = dict(scope.get("headers", [])).get(b"idempotency-key")
+        if (
+            self.redis is None
+            or key is None
+            or scope.get("method") != "POST"
+            or handler is None
+            or not handler.opt.get(REPLAY)
+        ):
+            await next_app(scope, receive, send)
+            return
+        body = await _read_body(receive, self.max_body)
+        if body is None:  # over the limit: the app answers 413 as for any request
+            await send_too_large(send)
+            return
+        headers = dict(scope.get("headers", []))
+        who = headers.get(b"authorization") or (scope.get("client") or ("?",))[0].encode()
+        ident = hashlib.sha256(b"\x1f".join([who, scope["path"].encode(), key])).hexdigest()
+        body_hash = hashlib.sha256(body).hexdigest()
+        slot, lock = f"{self.namespace}:idem:{ident}", f"{self.namespace}:idem-lock:{ident}"
+        try:
+            kept = await self.redis.get(slot)
+            if kept is None and not await self.redis.set(lock, b"1", nx=True, ex=30):
+                await _send_whole(send, *_problem(409, "request_in_progress", "a request with this key is running"))
+                return
+        except Exception as e:  # Redis down: answer without replay rather than not at all
+            log.warning("idempotency.store_unavailable", error=str(e))
+            await next_app(scope, _replay_body(body), send)
+            return
+        if kept is not None:
+            first = msgspec.json.decode(kept, type=_Kept)
+            if first.body_hash != body_hash:
+                await _send_whole(
+                    send, *_problem(422, "idempotency_key_reused", "this Idempotency-Key came with another body")
+                )
+                return
+            replay = [(k.encode(), v.encode()) for k, v in first.headers] + [(b"idempotent-replayed", b"true")]
+            await _send_whole(send, first.status, replay, base64.b64decode(first.body))
+            return
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = [
+                    (k.decode(), v.decode()) for k, v in message.get("headers", []) if k.lower() in _KEPT_HEADERS
+                ]
+            elif message["type"] == "http.response.body":
+                captured["body"].extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await next_app(scope, _replay_body(body), capture)
+            if captured["status"] < 500:  # a server error is not an answer worth repeating
+                kept_now = _Kept(body_hash, captured["status"], captured["headers"],
+                                 base64.b64encode(bytes(captured["body"])).decode())
+                await self.redis.set(slot, msgspec.json.encode(kept_now), ex=self.ttl)
+        finally:
+            try:
+                await self.redis.delete(lock)
+            except Exception as e:
+                log.warning("idempotency.store_unavailable", error=str(e))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def send_too_large(send: Send) -> None:
+    await _send_whole(send, *_problem(413, "request_entity_too_large", "the request body is too large"))
+
+
+def _replay_body(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

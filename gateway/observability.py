@@ -1,0 +1,98 @@
+"""Per request: an id (that becomes the correlation id of the events it causes), a JSON log
+line, and Prometheus latency and error metrics per route."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from uuid import uuid4
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from infra.logging import get_logger
+
+log = get_logger("gateway.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class HttpMetrics:
+    """The gateway's metrics, in a registry of its own (several apps may live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "cw_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            ["method", "route", "status"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "cw_http_errors_total",
+            "HTTP answers with a 4xx or 5xx status, by route",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        """Our metrics and the process-wide default registry's (workers, projections)."""
+        return generate_latest(REGISTRY) + generate_latest(self.registry)
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _REQUEST_ID.match(text):
+                return text
+            break
+    return uuid4().hex
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI: binds the request id to the log context, logs and measures every answer."""
+
+    def __init__(self, app: Any, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        tokens = bind_contextvars(request_id=request_id, correlation_id=request_id)
+        status = 500
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method = scope["method"]
+            labels = (method, route, str(status))
+            self.metrics.latency.labels(*labels).observe(elapsed)
+            if status >= 400:
+                self.metrics.errors.labels(*labels).inc()
+            log.info(
+                "http.request",
+                method=method,
+                path=scope["path"],
+                route=route,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
+            reset_contextvars(**tokens)

@@ -1,0 +1,503 @@
+"""PostgreSQL event store with group commit.
+
+Every append in the process goes through one writer task that folds the commits waiting at that
+moment into one statement: it takes the row lock of `cw_log_head`, hands out the next positions
+(gap-free and in commit order for every reader, across processes), inserts the events and the
+idempotency records and notifies the relay. The writer commits without waiting for the fsync; a
+flusher's synchronous commit makes the group durable before any caller is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Unavailable
+from infra.eventstore.hashing import GENESIS, chained
+from infra.eventstore.port import EventStore
+from infra.eventstore.records import AppendResult, Commit, StoredEvent
+from infra.logging import get_logger
+from schemas.results import CommandResult
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "cw_events"
+
+_COLUMNS = (
+    "position, event_id, stream_id, stream_type, version, event_type, schema_version, occurred_at,"
+    " actor_id, org_id, correlation_id, causation_id, payload::text, prev_hash, hash"
+)
+# One statement takes the head row's lock, hands out the next positions and inserts the group.
+# One statement, one implicit transaction, one round trip: take the head row's lock, hand out the
+# next positions, insert the group's events and idempotency records, and notify the tailers.
+_APPEND = """
+WITH head AS (
+    UPDATE cw_log_head SET position = position + %(n)s WHERE id = 1 RETURNING position
+),
+events AS (
+    INSERT INTO cw_events (position, event_id, stream_id, stream_type, version, event_type,
+        schema_version, occurred_at, actor_id, org_id, correlation_id, causation_id, payload,
+        prev_hash, hash)
+    SELECT head.position - %(n)s + t.ord, t.event_id, t.stream_id, t.stream_type, t.version,
+        t.event_type, t.schema_version, t.occurred_at, t.actor_id, t.org_id, t.correlation_id,
+        t.causation_id, t.payload::json, t.prev_hash,
+        -- The first event a commit adds to a stream must link to the stream's last stored event;
+        -- a broken link leaves hash NULL, which the NOT NULL column refuses: nothing is written.
+        CASE WHEN NOT t.link_check
+                  OR (t.version = 1 AND t.prev_hash = %(genesis)s)
+                  OR t.prev_hash = (SELECT e.hash FROM cw_events e
+                                    WHERE e.stream_id = t.stream_id AND e.version = t.version - 1)
+             THEN t.hash END
+    FROM head,
+        unnest(%(event_id)b::uuid[], %(stream_id)b::uuid[], %(stream_type)b::text[],
+               %(version)b::bigint[], %(event_type)b::text[], %(schema_version)b::int[],
+               %(occurred_at)b::timestamptz[], %(actor_id)b::text[], %(org_id)b::text[],
+               %(correlation_id)b::text[], %(causation_id)b::text[], %(payload)b::text[],
+               %(prev_hash)b::bytea[], %(hash)b::bytea[], %(link_check)b::bool[])
+            WITH ORDINALITY AS t(event_id, stream_id, stream_type, version, event_type,
+                schema_version, occurred_at, actor_id, org_id, correlation_id, causation_id,
+                payload, prev_hash, hash, link_check, ord)
+),
+keys AS (
+    INSERT INTO cw_idempotency (scope, key, reply, position)
+    SELECT k.scope, k.key, k.reply, head.position - %(n)s + k.last_ord
+    FROM head, unnest(%(k_scope)b::text[], %(k_key)b::text[], %(k_reply)b::bytea[],
+                      %(k_last)b::bigint[]) AS k(scope, key, reply, last_ord)
+)
+SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head
+"""
+# A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
+_FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
+_EVENT_FIELDS = (
+    "event_id", "stream_id", "stream_type", "version", "event_type", "schema_version",
+    "occurred_at", "actor_id", "org_id", "correlation_id", "causation_id", "payload",
+    "prev_hash", "hash", "link_check",
+)
+_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(","))
+_reply_encoder = msgspec.json.Encoder()
+_reply_decoder = msgspec.json.Decoder(CommandResult)
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(
+        position=row[0],
+        event_id=row[1],
+        stream_id=row[2],
+        stream_type=row[3],
+        version=row[4],
+        event_type=row[5],
+        schema_version=row[6],
+        occurred_at=row[7],
+        actor_id=row[8],
+        org_id=row[9],
+        correlation_id=row[10],
+        causation_id=row[11],
+        payload=row[12].encode(),
+        prev_hash=bytes(row[13]),
+        hash=bytes(row[14]),
+    )
+
+
+@dataclass
+class _Pending:
+    commit: Commit
+    future: asyncio.Future[AppendResult]
+
+
+async def flush_wal(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Durability barrier: once this returns, every transaction committed before it is on disk.
+
+    The store's writer commits without waiting for the fsync (its callers wait for the flusher
+    instead), so a reader that hands events to the outside world, such as the relay, calls this
+    between reading them and publishing them. Works on autocommit connections of any setting.
+    """
+    async with conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit TO on")
+        await conn.execute(_FLUSH)
+
+
+class PostgresEventStore(EventStore):
+    """The store on PostgreSQL; `start()` before use, `close()` after."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        batch_max: int = 256,
+        pool_min: int = 1,
+        pool_max: int = 10,
+        durability: str = "barrier",
+        stream_cache: int = 20_000,
+    ):
+        if durability not in ("barrier", "sync"):
+            raise ValueError("durability is 'barrier' or 'sync'")
+        self._dsn = dsn
+        self._batch_max = batch_max
+        self._barrier_mode = durability == "barrier"
+        self._unflushed: list[tuple[_Pending, AppendResult | Exception]] = []
+        self._flush_wanted = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_conn: psycopg.AsyncConnection[Any] | None = None
+        self.durable_position = 0  # every event up to here is known to be on disk
+        self._streams: OrderedDict[UUID, tuple[StoredEvent, ...]] = OrderedDict()  # LRU of read streams
+        self._stream_cache_max = stream_cache
+        self._pool = AsyncConnectionPool(
+            dsn, min_size=pool_min, max_size=pool_max, open=False, kwargs={"autocommit": True}
+        )
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self.batches = 0  # commit groups written, for metrics
+        self.commits = 0
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        return self._pool
+
+    async def start(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=10)
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
+        self._writer = asyncio.create_task(self._write_loop(), name="eventstore-writer")
+        if self._barrier_mode:
+            self._flusher = asyncio.create_task(self._flush_loop(), name="eventstore-flusher")
+
+    async def close(self) -> None:
+        for task in (self._writer, self._flusher):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._writer = self._flusher = None
+        for p, _ in self._unflushed:
+            if not p.future.done():
+                p.future.set_exception(Unavailable("postgres", "event store closed"))
+        self._unflushed = []
+        if self._flush_conn is not None:
+            await self._flush_conn.close()
+            self._flush_conn = None
+        while not self._queue.empty():
+            p = self._queue.get_nowait()
+            if not p.future.done():
+                p.future.set_exception(Unavailable("postgres", "event store closed"))
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+        await self._pool.close()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def append(self, commit: Commit) -> AppendResult:
+        if self._writer is None:
+            raise Unavailable("postgres", "event store not started")
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(commit, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            batch = [p for p in batch if not p.future.cancelled()]
+            if not batch:
+                continue
+            try:
+                await self._write_group(batch)
+            except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
+                # One bad record must not fail its neighbours: write each commit alone.
+                if len(batch) == 1:
+                    self._fail(batch, RecordRejected(str(e)))
+                else:
+                    for p in batch:
+                        try:
+                            await self._write_group([p])
+                        except psycopg.Error as single:
+                            self._fail([p], self._translate(single))
+            except psycopg.Error as e:
+                self._fail(batch, self._translate(e))
+            except Exception as e:  # never let the writer die: the store would hang
+                log.exception("eventstore.writer_error")
+                self._fail(batch, Unavailable("postgres", repr(e)))
+
+    def _translate(self, e: psycopg.Error) -> Exception:
+        if isinstance(e, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
+            return RecordRejected(str(e))
+        self._drop_connection()
+        return Unavailable("postgres", str(e))
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            asyncio.get_running_loop().create_task(conn.close())
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: Exception) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(error)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            # In barrier mode the writer's commits do not wait for their fsync, so the head-row
+            # lock is held for the statements alone; the flusher makes them durable before any
+            # caller hears of them (see _flush_loop).
+            options = "-c synchronous_commit=off" if self._barrier_mode else ""
+            self._conn = await psycopg.AsyncConnection.connect(
+                self._dsn, row_factory=tuple_row, options=options, autocommit=True
+            )
+        return self._conn
+
+    # -- durability --------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        """Group fsync: one synchronous commit makes every earlier asynchronous commit durable.
+
+        A synchronously committed transaction flushes the WAL up to its own commit record, which
+        lies after the commit record of every transaction that had committed before it began.
+        """
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            waiting, self._unflushed = self._unflushed, []
+            if not waiting:
+                continue
+            try:
+                await self._barrier_on_flush_conn()
+            except psycopg.Error as e:
+                conn, self._flush_conn = self._flush_conn, None
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                for p, _ in waiting:
+                    self._settle(p, Unavailable("postgres", f"durability unknown: {e}"))
+                continue
+            for p, outcome in waiting:
+                if isinstance(outcome, AppendResult):
+                    self.durable_position = max(self.durable_position, outcome.position)
+                self._settle(p, outcome)
+
+    async def _barrier_on_flush_conn(self) -> None:
+        if self._flush_conn is None or self._flush_conn.closed or self._flush_conn.broken:
+            self._flush_conn = await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, options="-c synchronous_commit=on"
+            )
+        await self._flush_conn.execute(_FLUSH)  # one round trip: the session commits synchronously
+
+    async def barrier(self) -> None:
+        """Make every transaction committed so far durable (for readers that publish events)."""
+        try:
+            async with self._pool.connection() as conn:
+                await flush_wal(conn)
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
+
+    def _after_flush(self, p: _Pending, outcome: AppendResult | Exception) -> None:
+        if not self._barrier_mode:
+            self._settle(p, outcome)
+            return
+        self._unflushed.append((p, outcome))
+        self._flush_wanted.set()
+
+    async def _write_group(self, batch: list[_Pending]) -> None:
+        """Write the commits of `batch` in one transaction and one round trip.
+
+        Version checks need no read: each new event's (stream, version) is unique, so a commit
+        decided on a stale stream collides with the row already there. A collision aborts the
+        group; its commits are then written one by one to find the culprit.
+        """
+        claimed: dict[UUID, int] = {}
+        accepted: list[_Pending] = []
+        losers: list[tuple[_Pending, ConcurrencyError]] = []
+        for p in batch:
+            # Two commits of one group on the same stream version: only the first can win.
+            clash = next(
+                (w for w in p.commit.writes if claimed.get(w.stream_id, w.expected_version) != w.expected_version),
+                None,
+            )
+            if clash is not None:
+                losers.append(
+                    (p, ConcurrencyError(clash.stream_id, clash.expected_version, claimed[clash.stream_id]))
+                )
+                continue
+            for w in p.commit.writes:
+                claimed[w.stream_id] = w.expected_version + len(w.events)
+            accepted.append(p)
+        try:
+            if not accepted:
+                return
+            try:
+                await self._insert(accepted)
+            except psycopg.errors.UniqueViolation as e:
+                if len(accepted) == 1:
+                    self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
+                    return
+                for p in accepted:
+                    try:
+                        await self._insert([p])
+                    except psycopg.errors.UniqueViolation as single:
+                        self._after_flush(p, await self._explain(p.commit, single))
+        finally:
+            # Losers hear of their conflict only once the winner is committed (or failed), so
+            # a retry reads the winner's events and its idempotency record.
+            for p, error in losers:
+                self._settle(p, error)
+
+    async def _insert(self, group: list[_Pending]) -> None:
+        conn = await self._connection()
+        cols: list[list[Any]] = [[] for _ in range(15)]
+        keys: list[list[Any]] = [[], [], [], []]
+        ends: list[tuple[int, dict[UUID, int]]] = []  # per commit: last ordinal, stream versions
+        ordinal = 0
+        for p in group:
+            commit, meta = p.commit, p.commit.meta
+            versions: dict[UUID, int] = {}
+            for w in commit.writes:
+                version = w.expected_version
+                for ev, version, prev, digest in chained(
+                    w.stream_id, w.expected_version, w.expected_hash, meta, w.events
+                ):
+                    ordinal += 1
+                    for col, value in zip(
+                        cols,
+                        (
+                            ev.event_id, w.stream_id, w.stream_type, version, ev.event_type,
+                            ev.schema_version, meta.occurred_at, meta.actor_id, meta.org_id,
+                            meta.correlation_id, meta.causation_id, ev.payload.decode(), prev, digest,
+                            version == w.expected_version + 1,
+                        ),
+                        strict=True,
+                    ):
+                        col.append(value)
+                versions[w.stream_id] = version
+            ends.append((ordinal, versions))
+            if commit.idempotency:
+                reply = self._reply(commit, versions, 0)
+                keys[0].append(commit.idempotency[0])
+                keys[1].append(commit.idempotency[1])
+                keys[2].append(_reply_encoder.encode(reply) if reply else b"{}")
+                keys[3].append(ordinal)
+        n = ordinal
+        params: dict[str, Any] = dict(zip(_EVENT_FIELDS, cols, strict=True))
+        params.update(
+            n=n, genesis=GENESIS, channel=NOTIFY_CHANNEL,
+            k_scope=keys[0], k_key=keys[1], k_reply=keys[2], k_last=keys[3],
+        )
+        cur = await conn.execute(_APPEND, params)
+        head_row = await cur.fetchone()
+        assert head_row is not None, "cw_log_head is missing: run migrations"
+        base = int(head_row[0]) - n
+        self.batches += 1
+        self.commits += len(group)
+        for p, (last, versions) in zip(group, ends, strict=True):
+            position = base + last
+            self._after_flush(p, AppendResult(position, versions, self._reply(p.commit, versions, position)))
+
+    @staticmethod
+    def _reply(commit: Commit, versions: dict[UUID, int], position: int) -> CommandResult | None:
+        if commit.reply is None:
+            return None
+        version = next((v for sid, v in versions.items() if str(sid) == commit.reply.id), commit.reply.version)
+        return msgspec.structs.replace(commit.reply, version=version, position=position)
+
+    async def _explain(self, commit: Commit, e: psycopg.errors.UniqueViolation) -> Exception:
+        """Turn a unique violation of one commit into the error its caller can act on."""
+        constraint = e.diag.constraint_name or ""
+        if constraint.startswith("cw_idempotency") and commit.idempotency:
+            reply = await self.idempotent_reply(*commit.idempotency)
+            if reply is not None:
+                return DuplicateCommand(reply)
+        if "stream_id_version" in constraint:
+            ids = [w.stream_id for w in commit.writes]
+            rows = await self._fetch(
+                "SELECT stream_id, max(version) FROM cw_events WHERE stream_id = ANY(%s) GROUP BY stream_id",
+                [ids],
+            )
+            actual = {r[0]: int(r[1]) for r in rows}
+            for w in commit.writes:
+                if actual.get(w.stream_id, 0) != w.expected_version:
+                    return ConcurrencyError(w.stream_id, w.expected_version, actual.get(w.stream_id, 0))
+        return RecordRejected(str(e))
+
+    @staticmethod
+    def _settle(p: _Pending, outcome: AppendResult | Exception) -> None:
+        if p.future.done():
+            return
+        if isinstance(outcome, Exception):
+            p.future.set_exception(outcome)
+        else:
+            p.future.set_result(outcome)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Streams in version order; what was read before comes from memory, only newer events
+        from the database (stored events never change, so a cached prefix stays true)."""
+        ids = list(dict.fromkeys(stream_ids))
+        if not ids:
+            return {}
+        known = [self._streams.get(sid, ()) for sid in ids]
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS_E} FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, after)"
+            " JOIN cw_events e ON e.stream_id = w.id AND e.version > w.after"
+            " ORDER BY e.stream_id, e.version",
+            [ids, [len(k) for k in known]],
+        )
+        fresh: dict[UUID, list[StoredEvent]] = {}
+        for row in rows:
+            fresh.setdefault(row[2], []).append(_stored(row))
+        result: dict[UUID, list[StoredEvent]] = {}
+        for sid, prefix in zip(ids, known, strict=True):
+            events = (*prefix, *fresh.get(sid, ()))
+            result[sid] = list(events)
+            if events and len(events) >= len(self._streams.get(sid, ())):
+                self._streams[sid] = events
+                self._streams.move_to_end(sid)
+        while len(self._streams) > self._stream_cache_max:
+            self._streams.popitem(last=False)
+        return result
+
+    async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM cw_events WHERE position > %s ORDER BY position LIMIT %s",
+            [after, limit],
+        )
+        if rows and rows[-1][0] > self.durable_position:
+            # Events of another process's writer may still await their fsync: never hand out
+            # an event that a crash could take back.
+            await self.barrier()
+            self.durable_position = max(self.durable_position, rows[-1][0])
+        return [_stored(r) for r in rows]
+
+    async def head(self) -> int:
+        rows = await self._fetch("SELECT position FROM cw_log_head WHERE id = 1", [])
+        return int(rows[0][0]) if rows else 0
+
+    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
+        rows = await self._fetch(
+            "SELECT reply, position FROM cw_idempotency WHERE scope = %s AND key = %s", [scope, key]
+        )
+        if not rows:
+            return None
+        reply = _reply_decoder.decode(bytes(rows[0][0]))
+        return msgspec.structs.replace(reply, position=int(rows[0][1]), replayed=True)
+
+    async def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        try:
+            async with self._pool.connection() as conn:
+                cur = conn.cursor(row_factory=tuple_row)
+                await cur.execute(sql, params)
+                return await cur.fetchall()
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e

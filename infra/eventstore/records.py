@@ -1,0 +1,72 @@
+"""What goes into the store and what comes out of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from schemas.results import CommandResult
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: UUID
+    event_type: str
+    payload: bytes  # the event's JSON, exactly as it will be stored and hashed
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWrite:
+    stream_id: UUID
+    stream_type: str
+    expected_version: int  # 0 for a stream that must not exist yet
+    events: Sequence[NewEvent]
+    expected_hash: bytes = bytes(32)  # hash of the event at expected_version (the chain's link)
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    occurred_at: datetime
+    correlation_id: str
+    actor_id: str | None = None
+    org_id: str | None = None
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one command writes, atomically: events of one or more streams."""
+
+    writes: Sequence[StreamWrite]
+    meta: EventMeta
+    idempotency: tuple[str, str] | None = None  # (scope, key)
+    reply: CommandResult | None = None  # stored under the key; version/position filled in
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    position: int  # global position of the last event written
+    versions: dict[UUID, int] = field(default_factory=dict)
+    reply: CommandResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    event_id: UUID
+    stream_id: UUID
+    stream_type: str
+    version: int
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    actor_id: str | None
+    org_id: str | None
+    correlation_id: str
+    causation_id: str | None
+    payload: bytes
+    prev_hash: bytes
+    hash: bytes

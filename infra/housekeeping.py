@@ -1,0 +1,41 @@
+"""Periodic clean-up of records that expire: idempotency replies and old refresh tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from infra.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def purge_expired(pool: AsyncConnectionPool, idempotency_ttl: timedelta) -> tuple[int, int]:
+    """Delete idempotency records older than the TTL and refresh tokens expired a day ago;
+    returns the counts (idempotency, refresh tokens)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "DELETE FROM cw_idempotency WHERE created_at < now() - %s", [idempotency_ttl]
+        )
+        replies = cur.rowcount
+        cur = await conn.execute(
+            "DELETE FROM cw_refresh_tokens WHERE expires_at < now() - interval '1 day'"
+        )
+        return replies, cur.rowcount
+
+
+async def purge_forever(
+    pool: AsyncConnectionPool, idempotency_ttl: timedelta, every: float = 600.0
+) -> None:
+    """Purge now and then every `every` seconds until cancelled; a failed round is logged."""
+    while True:
+        try:
+            replies, tokens = await purge_expired(pool, idempotency_ttl)
+            if replies or tokens:
+                log.info("housekeeping.purged", idempotency=replies, refresh_tokens=tokens)
+        except (psycopg.Error, OSError) as e:
+            log.warning("housekeeping.failed", error=str(e))
+        await asyncio.sleep(every)

@@ -1,0 +1,55 @@
+"""structlog setup: JSON in production, console in dev; correlation id on every line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, merge_contextvars
+
+__all__ = ["bind_contextvars", "bound_contextvars", "configure_logging", "get_logger"]
+
+
+def _ensure_correlation(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # A line outside any request or event still names the field, so queries never miss it.
+    event_dict.setdefault("correlation_id", None)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    """Configure structlog and route stdlib logging through it."""
+    shared: list[Any] = [
+        merge_contextvars,
+        _ensure_correlation,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ])
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

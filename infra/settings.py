@@ -1,0 +1,66 @@
+"""All configuration in one place: environment variables with the CW_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Coursewright settings; defaults are the local servers of a developer machine."""
+
+    model_config = SettingsConfigDict(env_prefix="CW_", env_file=".env", extra="ignore")
+
+    env: str = Field("dev", description="dev | test | prod; prod logs JSON")
+    log_json: bool | None = Field(None, description="force JSON logs on or off")
+    log_level: str = "INFO"
+
+    pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/coursewright"
+    pg_pool_min: int = 1
+    pg_pool_max: int = 10
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    subject_prefix: str = Field("cw", description="first token of every subject we publish on")
+    events_stream: str = "CW_EVENTS"
+    stream_replicas: int = 1
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    data_dir: Path = Path(".coursewright")
+    embedded: str = Field(
+        "auto", description="auto: start embedded servers for unreachable defaults; never; always"
+    )
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # -- the HTTP gateway: identity, tokens, limits --------------------------------------------
+    jwt_secret: SecretStr = Field(
+        SecretStr("dev-only-jwt-secret-do-not-use-in-production-0123456789"),
+        description="HS256 key of access tokens (32 bytes or more); prod refuses the default",
+    )
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    bootstrap_admin_email: str | None = Field(
+        None, description="the registration with this address becomes the first platform admin"
+    )
+    rate_limit_per_minute: int = Field(600, description="requests per user and endpoint")
+    login_rate_limit_per_minute: int = Field(10, description="login attempts per client address")
+    max_body_bytes: int = 1_048_576
+    idempotency_hours: int = Field(24, description="how long a command's first reply is kept")
+
+    command_retries: int = Field(25, description="reload-and-decide attempts on a version conflict")
+    append_batch_max: int = Field(256, description="commands folded into one store transaction")
+
+    relay_batch: int = 2048
+    relay_window: int = Field(4096, description="JetStream publishes in flight at once")
+    relay_poll_seconds: float = 0.5
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env == "prod"
+
+    def event_subject(self, category: str, event_type: str) -> str:
+        return f"{self.subject_prefix}.evt.{category}.{event_type}"

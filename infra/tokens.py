@@ -1,0 +1,291 @@
+"""Tokens of the HTTP API: short-lived JWT access tokens, rotating refresh tokens in PostgreSQL,
+and the list of revoked sign-ins (families) that access tokens are checked against."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import jwt
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from infra.errors import InfraError, Unavailable
+from infra.logging import get_logger
+
+log = get_logger(__name__)
+ISSUER = "coursewright"
+
+
+class InvalidToken(InfraError):
+    """A token is missing, malformed, tampered with, expired or revoked."""
+
+    code = "invalid_token"
+
+
+class InvalidCredentials(InvalidToken):
+    """Wrong email or password at sign-in (which of the two is not told)."""
+
+    code = "invalid_credentials"
+
+
+class TokenReused(InvalidToken):
+    """A refresh token was presented a second time: its whole family is now revoked."""
+
+    code = "refresh_token_reused"
+
+    def __init__(self, message: str, family: UUID) -> None:
+        super().__init__(message)
+        self.family = family
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: UUID
+    org_id: UUID
+    roles: tuple[str, ...]
+    email: str
+    family: UUID
+    expires_at: int
+
+
+class AccessTokens:
+    """HS256 JWTs; only HS256 is accepted, so `none` and RS256 tokens fail verification."""
+
+    def __init__(self, secret: str, ttl: timedelta) -> None:
+        if len(secret.encode()) < 32:
+            raise ValueError("the JWT secret needs at least 32 bytes")
+        self._secret = secret
+        self.ttl = ttl
+        # Verified tokens, by their exact text: an HS256 check of the same bytes always gives the
+        # same claims, so only the expiry needs looking at again (revocation is checked apart).
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+
+    def issue(
+        self, user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID
+    ) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": str(user_id),
+            "org": str(org_id),
+            "roles": sorted(roles),
+            "email": email,
+            "fam": str(family),
+            "iat": now,
+            "exp": now + int(self.ttl.total_seconds()),
+            "jti": uuid4().hex,
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> AccessClaims:
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at > time.time():
+                return known
+            del self._verified[token]
+            raise InvalidToken("the access token has expired")
+        claims = self._verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > 10_000:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+            return AccessClaims(
+                user_id=UUID(claims["sub"]),
+                org_id=UUID(claims["org"]),
+                roles=tuple(str(r) for r in claims["roles"]),
+                email=str(claims["email"]),
+                family=UUID(claims["fam"]),
+                expires_at=int(claims["exp"]),
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("the access token has expired") from None
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError, AttributeError):
+            raise InvalidToken("the access token is invalid") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshGrant:
+    """What a valid refresh token stood for, and the token that replaces it."""
+
+    user_id: UUID
+    org_id: UUID
+    family: UUID
+    token: str
+
+
+def _split(token: str) -> tuple[UUID, bytes]:
+    try:
+        head, secret = token.split(".", 1)
+        return UUID(hex=head), hashlib.sha256(secret.encode()).digest()
+    except ValueError:
+        raise InvalidToken("the refresh token is invalid") from None
+
+
+class RefreshTokens:
+    """Refresh tokens: `<id>.<secret>`, only the secret's digest is stored; each works once."""
+
+    def __init__(self, pool: AsyncConnectionPool, ttl: timedelta) -> None:
+        self._pool = pool
+        self.ttl = ttl
+
+    @staticmethod
+    def _new() -> tuple[UUID, str, bytes]:
+        token_id, secret = uuid4(), secrets.token_urlsafe(32)
+        return token_id, f"{token_id.hex}.{secret}", hashlib.sha256(secret.encode()).digest()
+
+    async def _insert(
+        self, conn: psycopg.AsyncConnection[Any], user_id: UUID, org_id: UUID, family: UUID
+    ) -> str:
+        token_id, token, digest = self._new()
+        await conn.execute(
+            "INSERT INTO cw_refresh_tokens (token_id, family, user_id, org_id, digest, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, now() + %s)",
+            [token_id, family, user_id, org_id, digest, self.ttl],
+        )
+        return token
+
+    async def issue(self, user_id: UUID, org_id: UUID) -> tuple[str, UUID]:
+        """A token opening a new family (one sign-in); returns (token, family)."""
+        family = uuid4()
+        try:
+            async with self._pool.connection() as conn:
+                return await self._insert(conn, user_id, org_id, family), family
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
+
+    async def rotate(self, token: str, org_id: UUID | None = None) -> RefreshGrant:
+        """Use `token` once: a fresh token of the same family replaces it.
+
+        Presenting a used token again revokes the family (someone holds a stolen copy) and
+        raises TokenReused. `org_id` moves the sign-in to another organisation; the caller checks
+        the user may enter it.
+        """
+        token_id, digest = _split(token)
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    "UPDATE cw_refresh_tokens SET used_at = now()"
+                    " WHERE token_id = %s AND digest = %s AND used_at IS NULL"
+                    " AND revoked_at IS NULL AND expires_at > now()"
+                    " RETURNING user_id, org_id, family",
+                    [token_id, digest],
+                )
+                row = await cur.fetchone()
+                if row is not None:
+                    user_id, old_org, family = row
+                    org = org_id or old_org
+                    new = await self._insert(conn, user_id, org, family)
+                    return RefreshGrant(user_id, org, family, new)
+                cur = await conn.execute(
+                    "SELECT family, used_at IS NOT NULL FROM cw_refresh_tokens"
+                    " WHERE token_id = %s AND digest = %s",
+                    [token_id, digest],
+                )
+                found = await cur.fetchone()
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
+        if found is not None and found[1]:
+            await self.revoke_family(found[0])
+            log.warning("auth.refresh_reuse", family=str(found[0]))
+            raise TokenReused("the refresh token was used before: the sign-in is revoked", found[0])
+        raise InvalidToken("the refresh token is invalid, expired or revoked")
+
+    async def family_of(self, token: str) -> UUID | None:
+        token_id, digest = _split(token)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT family FROM cw_refresh_tokens WHERE token_id = %s AND digest = %s",
+                [token_id, digest],
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def owner(self, token: str) -> UUID | None:
+        """The user a refresh token belongs to, whatever its state."""
+        token_id, digest = _split(token)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT user_id FROM cw_refresh_tokens WHERE token_id = %s AND digest = %s",
+                [token_id, digest],
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def revoke_family(self, family: UUID) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE cw_refresh_tokens SET revoked_at = now()"
+                " WHERE family = %s AND revoked_at IS NULL",
+                [family],
+            )
+
+    async def revoke_user(self, user_id: UUID) -> list[UUID]:
+        """Revoke every sign-in of a user; returns the families revoked."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "WITH r AS (UPDATE cw_refresh_tokens SET revoked_at = now()"
+                " WHERE user_id = %s AND revoked_at IS NULL RETURNING family)"
+                " SELECT DISTINCT family FROM r",
+                [user_id],
+            )
+            return [r[0] for r in await cur.fetchall()]
+
+
+class Revocations:
+    """Families signed out before their access tokens ran out; kept as long as one may live.
+
+    In Redis when there is one (every gateway process sees it), else in this process. A Redis
+    failure lets the token through (logged): a revoked token then lives at most its 15 minutes.
+    """
+
+    def __init__(self, redis: Any | None, ttl: timedelta) -> None:
+        self._redis = redis
+        self._ttl = int(ttl.total_seconds()) + 60
+        self._local: dict[UUID, float] = {}
+
+    async def revoke(self, families: Iterable[UUID]) -> None:
+        families = list(families)
+        if not families:
+            return
+        if self._redis is None:
+            until = time.monotonic() + self._ttl
+            self._local.update((f, until) for f in families)
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for f in families:
+                    pipe.set(f"cw:revoked:{f}", 1, ex=self._ttl)
+                await pipe.execute()
+        except Exception as e:
+            raise Unavailable("redis", str(e)) from e
+
+    async def is_revoked(self, family: UUID) -> bool:
+        if self._redis is None:
+            until = self._local.get(family)
+            if until is not None and until < time.monotonic():
+                del self._local[family]
+                return False
+            return until is not None
+        try:
+            return bool(await self._redis.exists(f"cw:revoked:{family}"))
+        except Exception as e:
+            log.warning("auth.revocations_unavailable", error=str(e))
+            return False

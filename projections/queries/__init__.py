@@ -1,0 +1,31 @@
+"""Queries over the read models: what the gateway's query endpoints call."""
+
+from projections.queries.analytics import AnalyticsQuery, course_analytics, org_analytics
+from projections.queries.catalog import (
+    CatalogQuery,
+    catalog_json,
+    catalog_page,
+    course_detail,
+    course_detail_json,
+)
+from projections.queries.progress import instructor_students, my_course, my_courses
+from projections.queries.reader import Reader, Viewer
+from projections.queries.reviews import review_history, review_queue
+
+__all__ = [
+    "AnalyticsQuery",
+    "CatalogQuery",
+    "Reader",
+    "Viewer",
+    "catalog_json",
+    "catalog_page",
+    "course_analytics",
+    "course_detail",
+    "course_detail_json",
+    "instructor_students",
+    "my_course",
+    "my_courses",
+    "org_analytics",
+    "review_history",
+    "review_queue",
+]

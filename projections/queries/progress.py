@@ -1,0 +1,152 @@
+"""A student's courses and progress; an instructor's students and theirs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.errors import EnrollmentNotFound, Forbidden
+from projections.queries.reader import MANAGING, TEACHING, Reader, Viewer, has_role_in
+from schemas.readmodels import (
+    EnrollmentProgress,
+    LessonProgress,
+    ModuleProgress,
+    ProgressList,
+    QuizResult,
+)
+
+_SELECT = (
+    "SELECT e.course_id, coalesce(c.title, ''), e.student_id, e.status, e.round, e.revision,"
+    " e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity, e.lessons_done,"
+    " e.lessons_total, e.progress, e.outline, e.done, e.modules_done, e.quizzes, c.names"
+    " FROM rm_progress.enrollments e LEFT JOIN rm_progress.courses c USING (course_id)"
+)
+
+
+def _at(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
+    out = EnrollmentProgress(
+        course_id=str(r[0]),
+        course_title=r[1],
+        student_id=str(r[2]),
+        status=r[3],
+        round=r[4],
+        revision=r[5],
+        enrolled_at=r[6],
+        completed_at=r[7],
+        dropped_at=r[8],
+        last_activity=r[9],
+        lessons_done=r[10],
+        lessons_total=r[11],
+        progress=r[12],
+    )
+    if detailed:
+        outline, done, modules_done, quizzes, names = r[13], r[14], r[15], r[16], r[17] or {}
+        out.modules = [
+            ModuleProgress(
+                module_id=m["module_id"],
+                title=names.get(m["module_id"], ""),
+                progress=(
+                    round(
+                        100.0 * sum(1 for i in m["lesson_ids"] if i in done) / len(m["lesson_ids"]),
+                        2,
+                    )
+                    if m["lesson_ids"]
+                    else 100.0
+                ),
+                completed_at=_at(modules_done.get(m["module_id"])),
+                lessons=[
+                    LessonProgress(
+                        lesson_id=i, title=names.get(i, ""), completed_at=_at(done.get(i))
+                    )
+                    for i in m["lesson_ids"]
+                ],
+            )
+            for m in outline
+        ]
+        out.quizzes = msgspec.convert(quizzes, list[QuizResult])
+    return out
+
+
+async def my_courses(
+    reader: Reader, viewer: Viewer, *, position: int | None = None
+) -> ProgressList:
+    """The viewer's enrolments, most recently active first, with progress per module and lesson."""
+    await reader.reach("progress", position)
+    async with reader.connection() as conn:
+        at = await reader.checkpoint(conn, "progress")
+        cur = await conn.execute(
+            _SELECT + " WHERE e.student_id = %s ORDER BY e.last_activity DESC, e.course_id",
+            [viewer.user_id],
+        )
+        rows = await cur.fetchall()
+    return ProgressList(items=[_progress(r, detailed=True) for r in rows], position=at)
+
+
+async def my_course(
+    reader: Reader,
+    viewer: Viewer,
+    course_id: UUID,
+    *,
+    student_id: UUID | None = None,
+    position: int | None = None,
+) -> EnrollmentProgress:
+    """One enrolment in detail: the viewer's, or a student's for their teachers."""
+    await reader.reach("progress", position)
+    student = student_id or viewer.user_id
+    async with reader.connection() as conn:
+        cur = await conn.execute(
+            _SELECT + " WHERE e.course_id = %s AND e.student_id = %s", [course_id, student]
+        )
+        row = await cur.fetchone()
+        org = await conn.execute(
+            "SELECT org_id, author_id FROM rm_progress.courses WHERE course_id = %s", [course_id]
+        )
+        course = await org.fetchone()
+    allowed = student == viewer.user_id or (
+        course is not None
+        and (course[1] == viewer.user_id or has_role_in(viewer, course[0], TEACHING))
+    )
+    if row is None or not allowed:
+        raise EnrollmentNotFound("no such enrolment")
+    return _progress(row, detailed=True)
+
+
+async def instructor_students(
+    reader: Reader,
+    viewer: Viewer,
+    *,
+    course_id: UUID | None = None,
+    limit: int = 200,
+    position: int | None = None,
+) -> ProgressList:
+    """Students of the viewer's courses (instructors), or of the organisation's (managers)."""
+    if not has_role_in(viewer, viewer.org_id, TEACHING):
+        raise Forbidden("students' progress is for instructors, trainers and managers")
+    await reader.reach("progress", position)
+    where = ["c.org_id = %s"]
+    params: list[Any] = [viewer.org_id]
+    if not has_role_in(viewer, viewer.org_id, MANAGING | {"trainer"}):
+        where.append("c.author_id = %s")
+        params.append(viewer.user_id)
+    if course_id is not None:
+        where.append("e.course_id = %s")
+        params.append(course_id)
+    params.append(max(1, min(limit, 1000)))
+    async with reader.connection() as conn:
+        at = await reader.checkpoint(conn, "progress")
+        cur = await conn.execute(
+            _SELECT
+            + " WHERE "
+            + " AND ".join(where)
+            + " ORDER BY e.last_activity DESC, e.student_id LIMIT %s",
+            params,
+        )
+        rows = await cur.fetchall()
+    return ProgressList(items=[_progress(r, detailed=False) for r in rows], position=at)

@@ -1,0 +1,215 @@
+"""Command payloads: decoded and validated by msgspec before any handler runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+Text = Annotated[str, Meta(max_length=20_000)]
+LongText = Annotated[str, Meta(max_length=200_000)]
+Tag = Annotated[str, Meta(min_length=1, max_length=40)]
+Minutes = Annotated[int, Meta(ge=1, le=1440)]
+Capacity = Annotated[int, Meta(ge=1, le=1_000_000)]
+Index = Annotated[int, Meta(ge=0, le=10_000)]
+Cefr = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
+
+
+class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Base of every command payload."""
+
+
+# -- courses ---------------------------------------------------------------------------------
+
+
+class CourseDetails(Command, kw_only=True, frozen=True):
+    title: Title
+    description: Text = ""
+    cefr_level: Cefr
+    category: Annotated[str, Meta(min_length=1, max_length=80)]
+    tags: Annotated[list[Tag], Meta(max_length=30)] = []
+    capacity: Capacity | None = None
+    prerequisites: Annotated[list[UUID], Meta(max_length=50)] = []
+    public: bool = False
+
+
+class CreateCourse(CourseDetails, kw_only=True, frozen=True):
+    course_id: UUID | None = None  # the client may choose the id (idempotent create)
+
+
+class EditCourse(CourseDetails, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class DeleteCourse(Command, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class AddModule(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    title: Title
+    module_id: UUID | None = None
+    index: Index | None = None
+
+
+class RenameModule(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    module_id: UUID
+    title: Title
+
+
+class ReorderModules(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    module_ids: Annotated[list[UUID], Meta(max_length=500)]
+
+
+class RemoveModule(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    module_id: UUID
+
+
+class AddLesson(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    module_id: UUID
+    title: Title
+    duration_minutes: Minutes = 15
+    lesson_id: UUID | None = None
+    index: Index | None = None
+
+
+class EditLesson(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    title: Title
+    duration_minutes: Minutes
+
+
+class ReorderLessons(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    module_id: UUID
+    lesson_ids: Annotated[list[UUID], Meta(max_length=500)]
+
+
+class RemoveLesson(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+
+
+class Material(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    kind: Literal["text", "video", "link", "file", "code"]
+    title: Title
+    body: LongText = ""
+    url: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class Exercise(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    prompt: Text
+    answer: Text
+    hints: Annotated[list[Text], Meta(max_length=10)] = []
+
+
+class Question(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+    prompt: Text
+    options: Annotated[list[Annotated[str, Meta(max_length=2000)]], Meta(min_length=2, max_length=20)]
+    correct: Annotated[list[Annotated[int, Meta(ge=0, le=19)]], Meta(min_length=1, max_length=20)]
+    points: Annotated[int, Meta(ge=1, le=100)] = 1
+
+
+class Assessment(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+    title: Title
+    questions: Annotated[list[Question], Meta(min_length=1, max_length=200)]
+    pass_mark: Annotated[float, Meta(gt=0, le=1)] = 0.7
+    max_attempts: Annotated[int, Meta(ge=1, le=100)] | None = None
+
+
+class LessonContent(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    objectives: Annotated[list[Text], Meta(max_length=50)] = []
+    materials: Annotated[list[Material], Meta(max_length=100)] = []
+    exercises: Annotated[list[Exercise], Meta(max_length=100)] = []
+    assessments: Annotated[list[Assessment], Meta(max_length=20)] = []
+
+
+class SetLessonContent(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    content: LessonContent
+
+
+class RestoreLessonContent(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    version: Annotated[int, Meta(ge=1)]
+
+
+class SubmitCourse(Command, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class AssignReviewer(Command, kw_only=True, frozen=True):
+    review_id: UUID
+    reviewer_id: UUID
+
+
+class CommentOnReview(Command, kw_only=True, frozen=True):
+    review_id: UUID
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    lesson_id: UUID | None = None
+
+
+class ApproveCourse(Command, kw_only=True, frozen=True):
+    review_id: UUID
+    feedback: Text = ""
+
+
+class RejectCourse(Command, kw_only=True, frozen=True):
+    review_id: UUID
+    feedback: Annotated[str, Meta(min_length=1, max_length=20_000)]
+
+
+class PublishCourse(Command, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class ArchiveCourse(Command, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class StartRevision(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    kind: Literal["major", "minor"] = "minor"
+
+
+# -- enrolments ------------------------------------------------------------------------------
+
+
+class Enrol(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    student_id: UUID | None = None  # default: the caller
+
+
+class CompleteLesson(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    student_id: UUID | None = None
+
+
+class SubmitQuiz(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    assessment_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    answers: dict[
+        Annotated[str, Meta(max_length=64)],
+        Annotated[list[Annotated[int, Meta(ge=0, le=19)]], Meta(max_length=20)],
+    ]
+    student_id: UUID | None = None
+
+
+class DropEnrollment(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+    student_id: UUID | None = None

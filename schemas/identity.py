@@ -1,0 +1,171 @@
+"""Roles, identity and organisation commands, and the identity views the API answers with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from schemas.commands import Command
+
+Role = Literal[
+    "platform_admin",
+    "org_admin",
+    "course_manager",
+    "instructor",
+    "trainer",
+    "student",
+    "sales",
+    "auditor",
+    "anyone",
+]
+ROLES: tuple[Role, ...] = (
+    "platform_admin",
+    "org_admin",
+    "course_manager",
+    "instructor",
+    "trainer",
+    "student",
+    "sales",
+    "auditor",
+)
+# Every caller holds "anyone", signed in or not; it is never granted or shown. Routes naming it
+# (registration, password reset, one's own profile) leave authorisation to their handler.
+ANYONE: Role = "anyone"
+# Roles an organisation admin may grant: platform admin is a property of the user, not of a
+# membership, and is granted only by another platform admin (or the bootstrap).
+MemberRole = Literal[
+    "org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"
+]
+MEMBER_ROLES: tuple[MemberRole, ...] = (
+    "org_admin",
+    "course_manager",
+    "instructor",
+    "trainer",
+    "student",
+    "sales",
+    "auditor",
+)
+
+Email = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        examples=["ada@example.com"],
+    ),
+]
+Password = Annotated[str, Meta(min_length=10, max_length=256, examples=["correct horse battery"])]
+PersonName = Annotated[str, Meta(min_length=1, max_length=120, examples=["Ada Lovelace"])]
+Bio = Annotated[str, Meta(max_length=4000)]
+OrgName = Annotated[str, Meta(min_length=1, max_length=160, examples=["Acme Logistics"])]
+Roles = Annotated[list[MemberRole], Meta(min_length=1, max_length=7, examples=[["instructor"]])]
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+class RegisterUser(Command, kw_only=True, frozen=True):
+    email: Email
+    password: Password
+    name: PersonName
+
+
+class ChangePassword(Command, kw_only=True, frozen=True):
+    current_password: Annotated[str, Meta(max_length=256)]
+    new_password: Password
+
+
+class UpdateProfile(Command, kw_only=True, frozen=True):
+    name: PersonName
+    bio: Bio = ""
+
+
+class RequestPasswordReset(Command, kw_only=True, frozen=True):
+    email: Email
+
+
+class ResetPassword(Command, kw_only=True, frozen=True):
+    token: Annotated[str, Meta(min_length=10, max_length=200)]
+    new_password: Password
+
+
+class GrantPlatformAdmin(Command, kw_only=True, frozen=True):
+    user_id: UUID
+    bootstrap: bool = False  # only if the platform has no admin yet (first user of a system)
+
+
+class CreateOrganisation(Command, kw_only=True, frozen=True):
+    name: OrgName
+    org_id: UUID | None = None
+    admin_email: Email | None = None  # an existing user who becomes its first org admin
+
+
+class RenameOrganisation(Command, kw_only=True, frozen=True):
+    org_id: UUID
+    name: OrgName
+
+
+class AddMember(Command, kw_only=True, frozen=True):
+    """Add a registered user to the organisation, or change the roles of a member."""
+
+    org_id: UUID
+    email: Email
+    roles: Roles
+
+
+class RemoveMember(Command, kw_only=True, frozen=True):
+    org_id: UUID
+    user_id: UUID
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+class Membership(msgspec.Struct, kw_only=True):
+    org_id: UUID
+    roles: list[str]
+
+
+class Me(msgspec.Struct, kw_only=True):
+    """The signed-in user, as the token in hand sees them."""
+
+    user_id: UUID
+    email: str
+    name: str
+    bio: str
+    org_id: UUID
+    roles: list[str]
+    platform_admin: bool
+    memberships: list[Membership]
+
+
+class Profile(msgspec.Struct, kw_only=True):
+    user_id: UUID
+    name: str
+    bio: str
+
+
+class Member(msgspec.Struct, kw_only=True):
+    user_id: UUID
+    email: str
+    name: str
+    roles: list[str]
+
+
+class OrganisationView(msgspec.Struct, kw_only=True):
+    org_id: UUID
+    name: str
+    members: list[Member]
+
+
+class TokenPair(msgspec.Struct, kw_only=True):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = 900  # seconds the access token lives
+    user_id: UUID | None = None
+    org_id: UUID | None = None

@@ -1,0 +1,193 @@
+"""Read-model DTOs: what the query endpoints answer (JSON via msgspec)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+import msgspec
+
+Sort = Literal["relevance", "newest", "title", "popular"]
+Period = Literal["day", "week", "month"]
+
+
+class CatalogItem(msgspec.Struct, kw_only=True):
+    course_id: str
+    org_id: str
+    instructor_id: str
+    title: str
+    description: str
+    category: str
+    cefr_level: str
+    tags: list[str]
+    public: bool
+    revision: str | None
+    lessons: int
+    minutes: int
+    capacity: int | None
+    enrollment_count: int
+    published_at: datetime | None
+
+
+class CatalogPage(msgspec.Struct, kw_only=True):
+    items: list[CatalogItem]
+    next_cursor: str | None
+    position: int  # the catalog reflects the log at least up to here
+
+
+class LessonView(msgspec.Struct, kw_only=True):
+    lesson_id: str
+    title: str
+    duration_minutes: int
+    content_version: int
+    content: dict[str, Any] | None = None  # only for enrolled students, authors, reviewers, admins
+
+
+class ModuleView(msgspec.Struct, kw_only=True):
+    module_id: str
+    title: str
+    lessons: list[LessonView]
+
+
+class CourseDetail(msgspec.Struct, kw_only=True):
+    course_id: str
+    org_id: str
+    instructor_id: str
+    status: str
+    revision: str | None  # the published revision shown, or "draft"
+    title: str
+    description: str
+    category: str
+    cefr_level: str
+    tags: list[str]
+    capacity: int | None
+    public: bool
+    prerequisites: list[str]
+    enrollment_count: int
+    published_at: datetime | None
+    bodies: bool  # whether lesson content is included
+    modules: list[ModuleView]
+    position: int
+
+
+class ReviewComment(msgspec.Struct, kw_only=True):
+    comment_id: str
+    author_id: str
+    lesson_id: str | None
+    text: str
+    at: datetime
+
+
+class ReviewView(msgspec.Struct, kw_only=True):
+    review_id: str
+    course_id: str
+    course_title: str
+    revision: str
+    author_id: str
+    requested_by: str
+    requested_at: datetime
+    reviewer_id: str | None
+    status: str
+    feedback: str
+    decided_at: datetime | None
+    comments: list[ReviewComment]
+
+
+class ReviewList(msgspec.Struct, kw_only=True):
+    items: list[ReviewView]
+    position: int
+
+
+class QuizResult(msgspec.Struct, kw_only=True):
+    lesson_id: str
+    assessment_id: str
+    attempt: int
+    score: int
+    max_score: int
+    passed: bool
+    at: datetime
+
+
+class LessonProgress(msgspec.Struct, kw_only=True):
+    lesson_id: str
+    title: str
+    completed_at: datetime | None
+
+
+class ModuleProgress(msgspec.Struct, kw_only=True):
+    module_id: str
+    title: str
+    progress: float
+    completed_at: datetime | None
+    lessons: list[LessonProgress]
+
+
+class EnrollmentProgress(msgspec.Struct, kw_only=True):
+    course_id: str
+    course_title: str
+    student_id: str
+    status: str
+    round: int
+    revision: str
+    enrolled_at: datetime
+    completed_at: datetime | None
+    dropped_at: datetime | None
+    last_activity: datetime
+    lessons_done: int
+    lessons_total: int
+    progress: float
+    modules: list[ModuleProgress] | None = None
+    quizzes: list[QuizResult] | None = None
+
+
+class ProgressList(msgspec.Struct, kw_only=True):
+    items: list[EnrollmentProgress]
+    position: int
+
+
+class PeriodCount(msgspec.Struct, kw_only=True):
+    start: date
+    enrolled: int
+    completed: int
+    dropped: int
+
+
+class PopularCourse(msgspec.Struct, kw_only=True):
+    course_id: str
+    title: str
+    learners: int
+
+
+class AtRisk(msgspec.Struct, kw_only=True):
+    student_id: str
+    course_id: str
+    progress: float
+    last_activity: datetime
+    days_inactive: float
+
+
+class QuizBucket(msgspec.Struct, kw_only=True):
+    low: int  # percent of the maximum score, bucket [low, low + 10), 100 alone
+    attempts: int
+    passed: int
+
+
+class Analytics(msgspec.Struct, kw_only=True):
+    org_id: str
+    course_id: str | None
+    students: int
+    instructors: int
+    published_courses: int
+    learners: int  # enrolments (current round of each) counted
+    active: int
+    completed: int
+    dropped: int
+    completion_rate: float
+    drop_rate: float
+    avg_days_to_complete: float | None
+    period: Period
+    enrollments: list[PeriodCount]
+    popular_courses: list[PopularCourse]
+    at_risk: list[AtRisk]
+    quiz_scores: list[QuizBucket]
+    position: int

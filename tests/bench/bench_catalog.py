@@ -1,0 +1,268 @@
+"""Cached catalog page requests/s at 64 connections, against a bare Litestar JSON endpoint.
+
+    python tests/bench/bench_catalog.py [seconds]
+
+A catalog of 200 published courses in 4 organisations is made through the command bus and
+projected. Each server runs in a process of its own (uvicorn with httptools on uvloop, as
+`coursewright up` serves: gateway.http.config), the load generator in this process, 64
+keep-alive connections, `seconds` (10) per server after a 2 s warm-up.
+
+- catalog: GET /catalog?limit=20 on the full gateway (create_app: bearer token checked and its
+  revocation looked up, rate limits, metrics middleware), page served from the Redis cache.
+- catalog_routes: the same request on QUERY_ROUTES alone in a Litestar app with the real
+  `caller` dependency (token verified, revocation looked up): the read side's own cost.
+- baseline: a bare Litestar app answering GET /catalog with the same JSON bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import uvloop
+from litestar import Litestar, Response, get
+from litestar.di import Provide
+
+from infra.eventstore.postgres import PostgresEventStore
+from infra.settings import Settings
+from projections.catalog import CatalogProjection
+from projections.rebuild import rebuild
+from tests.bench._readside import populate
+from tests.bench._report import percentile, result
+from tests.conftest import create_database, drop_database, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PATH = "/catalog?limit=20"
+CONNECTIONS = 64
+
+
+# -- the servers (run as `bench_catalog.py --serve MODE PORT`) -------------------------------
+
+
+def serve(mode: str, port: int) -> None:
+
+    from gateway.app import authenticator, create_app
+    from gateway.http import _Server, config, run_server
+    from gateway.problems import problem_response
+    from gateway.queries import QUERY_ROUTES
+    from gateway.services import Services
+
+    settings = Settings()
+
+    async def run() -> None:
+        services = await Services.start(settings)
+        if mode == "bare":
+            body = Path(os.environ["CW_BENCH_BODY"]).read_bytes()  # noqa: ASYNC240
+
+            @get("/catalog", sync_to_thread=False)
+            def bare() -> Response[bytes]:
+                return Response(body, media_type="application/json")
+
+            app = Litestar(route_handlers=[bare], debug=False, logging_config=None)
+        elif mode == "gateway":
+            app = create_app(services)
+        else:
+            auth = authenticator(services)
+            app = Litestar(
+                route_handlers=QUERY_ROUTES,
+                dependencies={
+                    "caller": Provide(auth.caller),
+                    "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+                },
+                exception_handlers={Exception: problem_response},
+                debug=False,
+                logging_config=None,
+            )
+        server = _Server(config(app, "127.0.0.1", port))
+        try:
+            await run_server(server)
+        finally:
+            await services.close()
+
+    uvloop.run(run())
+
+
+# -- the load generator -----------------------------------------------------------------------
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self, load: Load) -> None:
+        self.load = load
+        self.buf = b""
+        self.sent = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.send()
+
+    def send(self) -> None:
+        if self.load.stop or self.transport is None:
+            return
+        self.sent = time.perf_counter()
+        self.transport.write(self.load.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if len(self.buf) < end + 4 + length:
+                return
+            status = int(head[9:12])
+            body = self.buf[end + 4 : end + 4 + length]
+            self.buf = self.buf[end + 4 + length :]
+            self.load.done(status, time.perf_counter() - self.sent, body)
+            self.send()
+
+
+class Load:
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.request = (f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+        self.stop = False
+        self.recording = False
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.body = b""
+
+    def done(self, status: int, seconds: float, body: bytes) -> None:
+        if status != 200:
+            self.errors += 1
+            if self.errors == 1:
+                print(f"status {status}: {body[:300]!r}", flush=True)
+        elif not self.body:
+            self.body = body
+        if self.recording:
+            self.latencies.append(seconds * 1000)
+
+    async def run(self, warmup: float, seconds: float) -> tuple[float, list[float]]:
+        loop = asyncio.get_running_loop()
+        conns = [await loop.create_connection(lambda: _Conn(self), "127.0.0.1", self.port) for _ in range(CONNECTIONS)]
+        await asyncio.sleep(warmup)
+        self.recording = True
+        start = time.perf_counter()
+        await asyncio.sleep(seconds)
+        self.recording = False
+        elapsed = time.perf_counter() - start
+        self.stop = True
+        count = len(self.latencies)
+        await asyncio.sleep(0.2)
+        for transport, _ in conns:
+            transport.close()
+        return count / elapsed, self.latencies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(settings: Settings, mode: str, body_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CW_PG_DSN": settings.pg_dsn,
+        "CW_NATS_URL": settings.nats_url,
+        "CW_REDIS_URL": settings.redis_url,
+        "CW_SUBJECT_PREFIX": settings.subject_prefix,
+        "CW_EVENTS_STREAM": settings.events_stream,
+        "CW_EMBEDDED": "never",
+        "CW_LOG_LEVEL": "WARNING",
+        "CW_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CW_BENCH_BODY": str(body_file),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, *os.environ.get("CW_BENCH_SERVER", __file__).split(), "--serve", mode, str(port)],
+        cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise TimeoutError(f"{mode} server did not listen in 30s")
+
+
+async def measure(
+    settings: Settings, mode: str, token: str, body_file: Path, seconds: float
+) -> tuple[float, list[float], bytes]:
+    proc, port = start_server(settings, mode, body_file)
+    try:
+        load = Load(port, token)
+        rate, latencies = await load.run(2.0, seconds)
+        assert load.errors == 0, f"{mode}: {load.errors} requests failed"
+        return rate, latencies, load.body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+async def prepare(dsn: str, settings: Settings) -> str:
+    store = PostgresEventStore(dsn, pool_max=20)
+    await store.start()
+    try:
+        worlds, _ = await populate(store, orgs=4, courses=200, students=200)
+    finally:
+        await store.close()
+    await rebuild(dsn, CatalogProjection)
+    from infra.tokens import AccessTokens
+
+    tokens = AccessTokens(settings.jwt_secret.get_secret_value(), timedelta(hours=1))
+    return tokens.issue(uuid.uuid4(), worlds[0].org, ["student"], "bench@example.com", uuid.uuid4())
+
+
+async def main(dsn: str, settings: Settings, seconds: float) -> None:
+    token = await prepare(dsn, settings)
+    body_file = Path(f"/tmp/cw_bench_catalog_{os.getpid()}.json")
+    body_file.write_bytes(b"{}")  # noqa: ASYNC240
+    try:
+        ours, ours_lat, body = await measure(settings, "gateway", token, body_file, seconds)
+        assert body.startswith(b'{"items":[') and body.count(b'"course_id"') == 20, body[:200]
+        body_file.write_bytes(body)  # noqa: ASYNC240
+        routes, routes_lat, _ = await measure(settings, "routes", token, body_file, seconds)
+        bare, bare_lat, bare_body = await measure(settings, "bare", token, body_file, seconds)
+        assert bare_body == body
+        for name, rate, lat in (("gateway", ours, ours_lat), ("routes", routes, routes_lat), ("bare", bare, bare_lat)):
+            print(
+                f"{name}: {rate:,.0f} req/s p50={percentile(lat, 50):.2f} ms"
+                f" p99={percentile(lat, 99):.2f} ms ({len(body)} bytes)",
+                flush=True,
+            )
+        result("catalog", ours, bare, " req/s")
+        result("catalog_p99_ms", percentile(ours_lat, 99), percentile(bare_lat, 99), " ms")
+        result("catalog_routes", routes, bare, " req/s")
+        result("catalog_routes_p99_ms", percentile(routes_lat, 99), percentile(bare_lat, 99), " ms")
+    finally:
+        body_file.unlink(missing_ok=True)  # noqa: ASYNC240
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+        sys.exit(0)
+    database = create_database("cw_bench_catalog")
+    try:
+        seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+        uvloop.run(main(database, make_settings(database), seconds))
+    finally:
+        drop_database(database)

@@ -1,0 +1,133 @@
+"""Fixtures on the real services: a fresh database and a private JetStream stream per run."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from infra.eventstore.postgres import PostgresEventStore
+from infra.migrate import migrate
+from infra.settings import Settings
+
+PG_SERVER = os.environ.get("CW_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+NATS_URL = os.environ.get("CW_TEST_NATS", "nats://127.0.0.1:4222")
+REDIS_URL = os.environ.get("CW_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _admin_dsn() -> str:
+    return f"{PG_SERVER}/postgres"
+
+
+def create_database(prefix: str = "cw_test") -> str:
+    """Create a database with a random name; returns its DSN (migrated)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = f"{PG_SERVER}/{name}"
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(migrate(dsn))
+    else:  # called from async code (a benchmark): migrate on a loop of its own
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, migrate(dsn)).result()
+    return dsn
+
+
+def drop_database(dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """One fresh, migrated database for the whole run, dropped afterwards."""
+    dsn = create_database()
+    yield dsn
+    drop_database(dsn)
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """A database of its own for a test that needs an empty log."""
+    dsn = create_database("cw_test_own")
+    yield dsn
+    drop_database(dsn)
+
+
+def make_settings(dsn: str, **overrides: object) -> Settings:
+    tag = secrets.token_hex(4)
+    values: dict[str, object] = {
+        "env": "test",
+        "pg_dsn": dsn,
+        "nats_url": NATS_URL,
+        "redis_url": REDIS_URL,
+        "subject_prefix": f"t{tag}",
+        "events_stream": f"CW_EVENTS_T{tag.upper()}",
+        "embedded": "never",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database: str) -> Settings:
+    """Settings on the run's database with a private stream name and subject prefix."""
+    return make_settings(database)
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[PostgresEventStore]:
+    s = PostgresEventStore(database)
+    await s.start()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def nats_cleanup(settings: Settings) -> AsyncIterator[Settings]:
+    """Deletes the test's JetStream stream (and its consumers) after the test."""
+    yield settings
+    import nats
+
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        for name in (settings.events_stream, f"{settings.events_stream}_DLQ"):
+            try:
+                await js.delete_stream(name)
+            except Exception:  # the test may never have created it
+                pass
+    finally:
+        await nc.close()
+
+
+def _dump_tasks(signum: int, frame: object) -> None:
+    """`kill -USR1 <pytest pid>` prints every asyncio task's stack: for a run that hangs."""
+    import traceback
+
+    # pytest captures stderr: write where a person can read it while the run hangs.
+    with open(f"/tmp/cw-tasks-{os.getpid()}.txt", "w") as out:
+        traceback.print_stack(frame, file=out)  # type: ignore[arg-type]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for task in asyncio.all_tasks(loop):
+            print(f"--- {task!r}", file=out)
+            task.print_stack(file=out)
+
+
+if hasattr(__import__("signal"), "SIGUSR1"):
+    import signal as _signal
+
+    _signal.signal(_signal.SIGUSR1, _dump_tasks)

@@ -1,0 +1,169 @@
+"""`coursewright up` as a user runs it: a subprocess on the real servers, stopped by a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from infra.migrate import migration_files
+from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, drop_database, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "coursewright"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+
+
+class _Output:
+    """Collects a child's combined output on a thread, so its pipe never fills."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                return False
+            self.lines.append(line)
+            if needle in line:
+                return True
+        return False
+
+    def rest(self) -> str:
+        while True:
+            try:
+                line = self._queue.get(timeout=1)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        return "".join(self.lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """CW_ settings on the real servers: a database that does not exist yet, a private stream."""
+    dsn = f"{PG_SERVER}/cw_test_up_{secrets.token_hex(6)}"
+    s = make_settings(dsn)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
+    env |= {
+        "CW_ENV": "test",
+        "CW_LOG_JSON": "true",
+        "CW_PG_DSN": dsn,
+        "CW_NATS_URL": NATS_URL,
+        "CW_REDIS_URL": REDIS_URL,
+        "CW_SUBJECT_PREFIX": s.subject_prefix,
+        "CW_EVENTS_STREAM": s.events_stream,
+        "CW_EMBEDDED": "never",
+        "CW_DATA_DIR": str(tmp_path / "data"),
+        "CW_HTTP_PORT": str(_free_port()),
+    }
+    yield env, dsn
+    drop_database(dsn)
+    asyncio.run(_delete_streams(s.events_stream))
+
+
+async def _delete_streams(stream: str) -> None:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        js = nc.jetstream()
+        for name in (stream, f"{stream}_DLQ"):
+            with contextlib.suppress(NotFoundError):  # the run may never have created it
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
+    up_env: tuple[dict[str, str], str], tmp_path: Path, signum: int
+) -> None:
+    env, dsn = up_env
+    proc = subprocess.Popen(
+        [*_command(), "up"],
+        cwd=tmp_path,  # no developer .env file is picked up
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = _Output(proc)
+    try:
+        assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
+
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute("SELECT name FROM cw_migrations ORDER BY number").fetchall()
+            events = conn.execute("SELECT to_regclass('cw_events') IS NOT NULL").fetchone()
+        assert [r[0] for r in rows] == [name for _, name, _ in migration_files()]
+        assert events == (True,)
+        assert proc.poll() is None, f"exited early:\n{out.rest()}"
+
+        # The gateway is one of the components: it answers on the configured port.
+        assert out.wait_for('"http.serving"', START_TIMEOUT), f"gateway never served:\n{out.rest()}"
+        base = f"http://127.0.0.1:{env['CW_HTTP_PORT']}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:  # the socket is bound before uvicorn's start-up finishes
+            try:
+                health = httpx.get(f"{base}/health", timeout=10)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"gateway never answered:\n{out.rest()}"
+                time.sleep(0.2)
+        assert health.status_code == 200
+        ready = httpx.get(f"{base}/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+
+        proc.send_signal(signum)
+        code = proc.wait(STOP_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = out.rest()
+    assert code == 0, log
+    assert '"up.stopped"' in log
+    assert "Traceback" not in log

@@ -1,0 +1,196 @@
+"""Command handlers end to end on the real event store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from commands.bus import CommandBus
+from commands.context import Context
+from commands.errors import PermissionDenied, TooMuchContention
+from commands.routes import ROUTES
+from domain import errors
+from domain.enrollment import enrollment_id
+from domain.seats import seats_id
+from infra.eventstore.postgres import PostgresEventStore
+from schemas import commands as c
+from schemas.identity import Role
+
+CONTENT = c.LessonContent(
+    objectives=["Inspect the forks before every shift"],
+    assessments=[
+        c.Assessment(
+            id="q1",
+            title="Check",
+            questions=[c.Question(id="a", prompt="Forks?", options=["ok", "cracked"], correct=[0])],
+            pass_mark=1.0,
+        )
+    ],
+)
+
+
+class World:
+    def __init__(self, bus: CommandBus) -> None:
+        self.bus = bus
+        self.org = uuid.uuid4()
+        self.author = self.ctx("instructor")
+        self.manager = self.ctx("course_manager")
+
+    def ctx(
+        self, *roles: Role, actor: uuid.UUID | None = None, org: uuid.UUID | None = None, key: str | None = None
+    ) -> Context:
+        return Context(actor or uuid.uuid4(), org or self.org, frozenset(roles), idempotency_key=key)
+
+    async def published_course(self, capacity: int | None = None, **details: Any) -> tuple[uuid.UUID, uuid.UUID]:
+        """A published course with one module and one lesson with content: (course, lesson)."""
+        r = await self.bus.handle(
+            c.CreateCourse(title="Forklifts", cefr_level="B1", category="safety", capacity=capacity, **details),
+            self.author,
+        )
+        course = uuid.UUID(r.id)
+        m = await self.bus.handle(c.AddModule(course_id=course, title="Basics"), self.author)
+        lr = await self.bus.handle(
+            c.AddLesson(course_id=course, module_id=uuid.UUID(m.data["module_id"]), title="Checks"), self.author
+        )
+        lesson = uuid.UUID(lr.data["lesson_id"])
+        await self.bus.handle(c.SetLessonContent(course_id=course, lesson_id=lesson, content=CONTENT), self.author)
+        sub = await self.bus.handle(c.SubmitCourse(course_id=course), self.author)
+        await self.bus.handle(c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), self.manager)
+        await self.bus.handle(c.PublishCourse(course_id=course), self.manager)
+        return course, lesson
+
+
+@pytest.fixture
+async def world(store: PostgresEventStore) -> World:
+    return World(CommandBus(store, ROUTES))
+
+
+async def test_fifty_concurrent_enrolments_on_ten_seats_give_exactly_ten(
+    world: World, store: PostgresEventStore
+) -> None:
+    course, _ = await world.published_course(capacity=10)
+    students = [world.ctx("student") for _ in range(50)]
+    results = await asyncio.gather(
+        *(world.bus.handle(c.Enrol(course_id=course), s) for s in students), return_exceptions=True
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(ok) == 10
+    assert all(isinstance(f, errors.CourseFull | TooMuchContention) for f in failed), failed
+    seats = await store.read_stream(seats_id(course))
+    assert sum(e.event_type == "CourseSeatsTaken" for e in seats) == 10
+    enrolled = await store.read_streams(enrollment_id(course, s.actor_id) for s in students)
+    assert sum(1 for events in enrolled.values() if events) == 10
+
+
+async def test_retried_command_with_same_key_adds_no_event(world: World, store: PostgresEventStore) -> None:
+    course, _ = await world.published_course()
+    student = uuid.uuid4()
+    key = str(uuid.uuid4())
+    first = await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=student, key=key))
+    head = await store.head()
+    again = await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=student, key=key))
+    assert again.replayed and (again.id, again.version, again.position) == (first.id, first.version, first.position)
+    assert await store.head() == head
+    # Without the key the same enrolment is a conflict, not a second enrolment.
+    with pytest.raises(errors.AlreadyEnrolled):
+        await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=student))
+
+
+async def test_idempotency_survives_a_restart(world: World, database: str) -> None:
+    course, _ = await world.published_course()
+    student, key = uuid.uuid4(), str(uuid.uuid4())
+    first = await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=student, key=key))
+    other = PostgresEventStore(database)
+    await other.start()
+    try:
+        again = await CommandBus(other, ROUTES).handle(
+            c.Enrol(course_id=course), world.ctx("student", actor=student, key=key)
+        )
+    finally:
+        await other.close()
+    assert again.replayed and again.position == first.position
+
+
+async def test_concurrent_same_key_commands_apply_once(world: World, store: PostgresEventStore) -> None:
+    course, _ = await world.published_course()
+    student, key = uuid.uuid4(), str(uuid.uuid4())
+    results = await asyncio.gather(
+        *(world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=student, key=key)) for _ in range(8))
+    )
+    assert len({(r.id, r.position) for r in results}) == 1
+    events = await store.read_stream(enrollment_id(course, student))
+    assert [e.event_type for e in events] == ["EnrollmentEnrolled"]
+
+
+async def test_learning_to_completion_with_quiz(world: World) -> None:
+    course, lesson = await world.published_course()
+    student = world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course), student)
+    failed = await world.bus.handle(
+        c.SubmitQuiz(course_id=course, lesson_id=lesson, assessment_id="q1", answers={"a": [1]}), student
+    )
+    assert failed.data["attempt"]["passed"] is False and failed.data["progress"] == 0
+    passed = await world.bus.handle(
+        c.SubmitQuiz(course_id=course, lesson_id=lesson, assessment_id="q1", answers={"a": [0]}), student
+    )
+    assert passed.data["attempt"]["attempt"] == 2 and passed.data["progress"] == 100
+    again = await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), student)
+    assert again.data["changed"] is False and again.version == passed.version
+
+
+async def test_prerequisites_must_be_completed_first(world: World) -> None:
+    first, lesson = await world.published_course()
+    second, _ = await world.published_course(prerequisites=[first])
+    student = world.ctx("student")
+    with pytest.raises(errors.PrerequisitesMissing):
+        await world.bus.handle(c.Enrol(course_id=second), student)
+    await world.bus.handle(c.Enrol(course_id=first), student)
+    await world.bus.handle(c.CompleteLesson(course_id=first, lesson_id=lesson), student)
+    r = await world.bus.handle(c.Enrol(course_id=second), student)
+    assert r.kind == "enrollment"
+
+
+async def test_drop_frees_the_seat_and_reenrol_keeps_history(world: World, store: PostgresEventStore) -> None:
+    course, lesson = await world.published_course(capacity=1)
+    a, b = world.ctx("student"), world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course), a)
+    await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), a)
+    with pytest.raises(errors.CourseFull):
+        await world.bus.handle(c.Enrol(course_id=course), b)
+    await world.bus.handle(c.DropEnrollment(course_id=course, reason="busy"), a)
+    await world.bus.handle(c.Enrol(course_id=course), b)
+    await world.bus.handle(c.DropEnrollment(course_id=course), b)
+    again = await world.bus.handle(c.Enrol(course_id=course), a)
+    assert again.data["round"] == 2
+    history = [e.event_type for e in await store.read_stream(enrollment_id(course, a.actor_id))]
+    assert history.count("EnrollmentEnrolled") == 2 and "EnrollmentCompleted" in history
+
+
+async def test_roles_and_organisations_are_enforced(world: World) -> None:
+    course, _ = await world.published_course()
+    with pytest.raises(PermissionDenied):
+        await world.bus.handle(c.CreateCourse(title="x", cefr_level="A1", category="c"), world.ctx("student"))
+    stranger = world.ctx("instructor", org=uuid.uuid4())
+    with pytest.raises(errors.CourseNotFound):
+        await world.bus.handle(c.StartRevision(course_id=course), stranger)
+    with pytest.raises(errors.CourseNotFound):
+        await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", org=uuid.uuid4()))
+
+
+async def test_author_cannot_approve_own_course(world: World) -> None:
+    r = await world.bus.handle(c.CreateCourse(title="Mine", cefr_level="A2", category="x"), world.manager)
+    course = uuid.UUID(r.id)
+    m = await world.bus.handle(c.AddModule(course_id=course, title="M"), world.manager)
+    lr = await world.bus.handle(
+        c.AddLesson(course_id=course, module_id=uuid.UUID(m.data["module_id"]), title="L"), world.manager
+    )
+    await world.bus.handle(
+        c.SetLessonContent(course_id=course, lesson_id=uuid.UUID(lr.data["lesson_id"]), content=CONTENT), world.manager
+    )
+    sub = await world.bus.handle(c.SubmitCourse(course_id=course), world.manager)
+    with pytest.raises(errors.SelfApproval):
+        await world.bus.handle(c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), world.manager)

@@ -1,0 +1,144 @@
+"""The PostgreSQL event store on the real server: ordering, concurrency, idempotency, hashes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
+from infra.eventstore import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventstore.hashing import GENESIS, event_hash
+from infra.eventstore.postgres import PostgresEventStore
+from schemas.results import CommandResult
+
+
+def _meta() -> EventMeta:
+    return EventMeta(occurred_at=datetime.now(UTC), correlation_id=str(uuid.uuid4()), actor_id="u1")
+
+
+def _write(
+    stream: uuid.UUID, expected: int, n: int = 1, link: bytes = GENESIS, kind: str = "Thing"
+) -> StreamWrite:
+    return StreamWrite(
+        stream,
+        "thing",
+        expected,
+        [NewEvent(uuid.uuid4(), f"{kind}Happened", b'{"n": %d}' % i) for i in range(n)],
+        link,
+    )
+
+
+async def test_append_assigns_versions_and_gap_free_positions(store: PostgresEventStore) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    start = await store.head()
+    r1 = await store.append(Commit([_write(a, 0, 2)], _meta()))
+    link = (await store.read_stream(a))[-1].hash
+    r2 = await store.append(Commit([_write(a, 2, 1, link), _write(b, 0, 3)], _meta()))
+    assert r1.versions == {a: 2}
+    assert r2.versions == {a: 3, b: 3}
+    assert r2.position == r1.position + 4
+    events = await store.read_log(start)
+    mine = [e for e in events if e.stream_id in (a, b)]
+    assert [e.position for e in mine] == list(range(start + 1, start + 7))
+    assert [e.version for e in (await store.read_stream(a))] == [1, 2, 3]
+
+
+async def test_stale_version_is_a_conflict_and_writes_nothing(store: PostgresEventStore) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    await store.append(Commit([_write(a, 0)], _meta()))
+    with pytest.raises(ConcurrencyError) as info:
+        await store.append(Commit([_write(b, 0), _write(a, 0)], _meta()))
+    assert info.value.actual == 1
+    assert await store.read_stream(b) == []
+
+
+async def test_concurrent_appends_on_one_stream_let_exactly_one_win(store: PostgresEventStore) -> None:
+    a = uuid.uuid4()
+    results = await asyncio.gather(
+        *(store.append(Commit([_write(a, 0)], _meta())) for _ in range(20)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
+
+
+async def test_idempotency_key_returns_first_reply(store: PostgresEventStore) -> None:
+    a = uuid.uuid4()
+    key = ("test", str(uuid.uuid4()))
+    reply = CommandResult(id=str(a), kind="thing")
+    first = await store.append(Commit([_write(a, 0)], _meta(), idempotency=key, reply=reply))
+    assert first.reply is not None and first.reply.version == 1
+    with pytest.raises(DuplicateCommand) as info:
+        await store.append(Commit([_write(uuid.uuid4(), 0)], _meta(), idempotency=key, reply=reply))
+    assert info.value.reply.version == 1 and info.value.reply.position == first.position
+    assert await store.idempotent_reply(*key) == info.value.reply
+
+
+async def test_bad_payload_is_rejected_without_failing_neighbours(store: PostgresEventStore) -> None:
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    bad_write = StreamWrite(bad, "thing", 0, [NewEvent(uuid.uuid4(), "Bad", b"{not json")])
+    results = await asyncio.gather(
+        store.append(Commit([bad_write], _meta())),
+        store.append(Commit([_write(good, 0)], _meta())),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], RecordRejected)
+    assert not isinstance(results[1], Exception)
+    assert await store.read_stream(bad) == []
+    assert len(await store.read_stream(good)) == 1
+
+
+async def test_a_broken_chain_link_is_refused(store: PostgresEventStore) -> None:
+    a = uuid.uuid4()
+    await store.append(Commit([_write(a, 0, 2)], _meta()))
+    with pytest.raises(RecordRejected):
+        await store.append(Commit([_write(a, 2, 1, link=b"\x01" * 32)], _meta()))
+    assert len(await store.read_stream(a)) == 2
+
+
+async def test_hash_chain_links_each_event_to_the_previous(store: PostgresEventStore, database: str) -> None:
+    a = uuid.uuid4()
+    await store.append(Commit([_write(a, 0, 3)], _meta()))
+    events = await store.read_stream(a)
+    prev = GENESIS
+    for e in events:
+        assert e.prev_hash == prev
+        assert e.hash == event_hash(
+            prev, event_id=e.event_id, stream_id=e.stream_id, version=e.version,
+            event_type=e.event_type, schema_version=e.schema_version, occurred_at=e.occurred_at,
+            actor_id=e.actor_id, org_id=e.org_id, correlation_id=e.correlation_id,
+            causation_id=e.causation_id, payload=e.payload,
+        )
+        prev = e.hash
+    # A tampered payload no longer matches its hash.
+    async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE cw_events SET payload = '{\"n\": 99}' WHERE stream_id = %s AND version = 2", [a]
+        )
+    auditor = PostgresEventStore(database)  # a reader of its own: no stream cache in the way
+    await auditor.start()
+    try:
+        tampered = (await auditor.read_stream(a))[1]
+    finally:
+        await auditor.close()
+    assert tampered.hash != event_hash(
+        tampered.prev_hash, event_id=tampered.event_id, stream_id=tampered.stream_id,
+        version=tampered.version, event_type=tampered.event_type,
+        schema_version=tampered.schema_version, occurred_at=tampered.occurred_at,
+        actor_id=tampered.actor_id, org_id=tampered.org_id, correlation_id=tampered.correlation_id,
+        causation_id=tampered.causation_id, payload=tampered.payload,
+    )
+
+
+async def test_an_acknowledged_append_is_on_disk(store: PostgresEventStore, database: str) -> None:
+    """The writer commits asynchronously; the reply must still wait for the WAL flush."""
+    async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
+        for _ in range(20):
+            cur = await conn.execute("SELECT pg_current_wal_insert_lsn()")
+            before = (await cur.fetchone())[0]
+            await store.append(Commit([_write(uuid.uuid4(), 0)], _meta()))
+            cur = await conn.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [before])
+            assert (await cur.fetchone())[0]

@@ -1,0 +1,85 @@
+"""An in-memory event store: the real port, with the Postgres store's rules and no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import msgspec
+
+from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
+from infra.eventstore.hashing import GENESIS, chained
+from infra.eventstore.port import EventStore
+from infra.eventstore.records import AppendResult, Commit, StoredEvent
+from schemas.results import CommandResult
+
+
+class InMemoryEventStore(EventStore):
+    """Atomic commits, expected versions, linked hashes, gap-free positions, idempotency keys."""
+
+    def __init__(self) -> None:
+        self.log: list[StoredEvent] = []
+        self.streams: dict[UUID, list[StoredEvent]] = {}
+        self.replies: dict[tuple[str, str], CommandResult] = {}
+
+    async def append(self, commit: Commit) -> AppendResult:
+        # Checked before anything is written, in the order the Postgres store explains a refusal.
+        if commit.idempotency and commit.idempotency in self.replies:
+            raise DuplicateCommand(self._replayed(commit.idempotency))
+        for w in commit.writes:
+            stored = self.streams.get(w.stream_id, [])
+            if w.events and len(stored) != w.expected_version:
+                raise ConcurrencyError(w.stream_id, w.expected_version, len(stored))
+            if w.events and w.expected_hash != (stored[-1].hash if stored else GENESIS):
+                raise RecordRejected(f"stream {w.stream_id}: the first new event does not link")
+        meta = commit.meta
+        versions: dict[UUID, int] = {}
+        for w in commit.writes:
+            stream = self.streams.setdefault(w.stream_id, [])
+            for ev, version, prev, digest in chained(w.stream_id, len(stream), w.expected_hash, meta, w.events):
+                stored_event = StoredEvent(
+                    position=len(self.log) + 1,
+                    event_id=ev.event_id,
+                    stream_id=w.stream_id,
+                    stream_type=w.stream_type,
+                    version=version,
+                    event_type=ev.event_type,
+                    schema_version=ev.schema_version,
+                    occurred_at=meta.occurred_at,
+                    actor_id=meta.actor_id,
+                    org_id=meta.org_id,
+                    correlation_id=meta.correlation_id,
+                    causation_id=meta.causation_id,
+                    payload=ev.payload,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+                self.log.append(stored_event)
+                stream.append(stored_event)
+            versions[w.stream_id] = len(stream)
+        position = len(self.log)
+        reply = None
+        if commit.reply is not None:
+            version = next(
+                (v for sid, v in versions.items() if str(sid) == commit.reply.id),
+                commit.reply.version,
+            )
+            reply = msgspec.structs.replace(commit.reply, version=version, position=position)
+            if commit.idempotency:
+                self.replies[commit.idempotency] = reply
+        return AppendResult(position, versions, reply)
+
+    def _replayed(self, key: tuple[str, str]) -> CommandResult:
+        return msgspec.structs.replace(self.replies[key], replayed=True)
+
+    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        return {sid: list(self.streams.get(sid, [])) for sid in dict.fromkeys(stream_ids)}
+
+    async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
+        return self.log[after : after + limit]
+
+    async def head(self) -> int:
+        return len(self.log)
+
+    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
+        return self._replayed((scope, key)) if (scope, key) in self.replies else None

@@ -1,0 +1,259 @@
+"""The command bus on an in-memory store: roles, retries on conflicts, idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from commands import codec
+from commands.bus import CommandBus
+from commands.context import Context
+from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
+from commands.routes import ROUTES
+from domain import errors
+from domain.course import Course
+from infra.errors import ConcurrencyError
+from infra.eventstore import AppendResult, Commit, EventMeta, NewEvent, StreamWrite
+from schemas import commands as c
+from schemas.identity import Role
+from schemas.results import CommandResult
+from tests.unit.memory_eventstore import InMemoryEventStore
+
+ORG = uuid.UUID("00000000-0000-4000-8000-00000000000a")
+AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
+
+
+def ctx(*roles: Role, actor: UUID = AUTHOR, key: str | None = None) -> Context:
+    return Context(actor, ORG, frozenset(roles), idempotency_key=key)
+
+
+class CountingStore(InMemoryEventStore):
+    """Counts the bus's appends; before each of the first `interfere` ones, another writer wins."""
+
+    def __init__(self, interfere: int = 0) -> None:
+        super().__init__()
+        self.attempts = 0
+        self.interfere = interfere
+        self.rival: UUID | None = None  # the stream the other writer changes
+
+    async def append(self, commit: Commit) -> AppendResult:
+        self.attempts += 1
+        if self.interfere and self.rival is not None:
+            self.interfere -= 1
+            await self.write_rival_module(self.rival)
+        return await super().append(commit)
+
+    async def write_rival_module(self, course_id: UUID) -> None:
+        stored = (await self.read_streams([course_id]))[course_id]
+        event = Course.ModuleAdded(uuid4(), "Added by someone else", 0)
+        write = StreamWrite(
+            course_id,
+            Course.stream_type,
+            len(stored),
+            [NewEvent(uuid4(), Course.event_name(event), codec.encode(event))],
+            stored[-1].hash,
+        )
+        meta = EventMeta(datetime.now(UTC), "rival", str(uuid4()), str(ORG))
+        await super().append(Commit([write], meta))
+
+
+async def create_course(bus: CommandBus) -> UUID:
+    command = c.CreateCourse(title="Forklifts", cefr_level="B1", category="safety")
+    return UUID((await bus.handle(command, ctx("instructor"))).id)
+
+
+def course_of(store: InMemoryEventStore, course_id: UUID) -> Course:
+    stored = store.streams[course_id]
+    return Course.replay(course_id, [codec.decode(e.event_type, e.payload) for e in stored])
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+async def test_a_role_outside_the_route_is_denied_before_anything_runs() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    with pytest.raises(PermissionDenied, match="CreateCourse"):
+        await bus.handle(c.CreateCourse(title="x", cefr_level="A1", category="c"), ctx("student"))
+    assert store.attempts == 0 and store.log == []
+
+
+async def test_the_routes_roles_and_platform_admins_are_allowed() -> None:
+    bus = CommandBus(CountingStore(), ROUTES)
+    assert bus.allowed(c.CreateCourse, ctx("instructor"))
+    assert bus.allowed(c.CreateCourse, ctx("platform_admin"))
+    assert not bus.allowed(c.CreateCourse, ctx("student", "auditor"))
+    assert not bus.allowed(c.ApproveCourse, ctx("instructor"))
+
+
+async def test_a_command_without_a_route_is_unknown() -> None:
+    bus = CommandBus(CountingStore(), {})
+    with pytest.raises(UnknownCommand):
+        await bus.handle(c.SubmitCourse(course_id=uuid4()), ctx("platform_admin"))
+
+
+# -- conflicts -------------------------------------------------------------------------------
+
+
+async def test_a_conflict_is_retried_on_fresh_state_and_then_succeeds() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES, retries=5)
+    course_id = await create_course(bus)
+    store.attempts, store.interfere, store.rival = 0, 2, course_id
+
+    reply = await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
+
+    assert store.attempts == 3  # two lost to the other writer, the third won
+    course = course_of(store, course_id)
+    assert [m.title for m in course.modules] == [
+        "Added by someone else",
+        "Added by someone else",
+        "Basics",
+    ]
+    assert reply.data["module_id"] == str(course.modules[-1].id)
+    assert (reply.version, reply.position, reply.replayed) == (4, 4, False)
+
+
+async def test_endless_conflicts_end_in_too_much_contention_after_the_retries() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES, retries=4)
+    course_id = await create_course(bus)
+    store.attempts, store.interfere, store.rival = 0, 10**6, course_id
+
+    with pytest.raises(TooMuchContention):
+        await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
+
+    assert store.attempts == 4
+    titles = [m.title for m in course_of(store, course_id).modules]
+    assert titles == ["Added by someone else"] * 4  # nothing of ours was written
+
+
+async def test_the_in_memory_store_refuses_a_stale_expected_version() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    await store.write_rival_module(course_id)
+    event = Course.ModuleAdded(uuid4(), "Stale", 0)
+    stale = StreamWrite(course_id, "course", 1, [NewEvent(uuid4(), "CourseModuleAdded", codec.encode(event))])
+    with pytest.raises(ConcurrencyError) as raised:
+        await store.append(Commit([stale], EventMeta(datetime.now(UTC), "x")))
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    assert len(store.streams[course_id]) == 2
+
+
+# -- idempotency -----------------------------------------------------------------------------
+
+
+async def test_an_idempotency_key_replays_the_first_reply_and_writes_nothing() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = uuid4()
+    command = c.CreateCourse(course_id=course_id, title="Forklifts", cefr_level="B1", category="s")
+
+    first = await bus.handle(command, ctx("instructor", key="k-1"))
+    head = await store.head()
+    again = await bus.handle(command, ctx("instructor", key="k-1"))
+
+    assert first.replayed is False
+    assert again.replayed is True
+    assert (again.id, again.kind, again.version, again.position) == (
+        first.id,
+        first.kind,
+        first.version,
+        first.position,
+    )
+    assert store.attempts == 1 and await store.head() == head
+    # Without the key the same command is a conflict, not a second course.
+    with pytest.raises(errors.CourseAlreadyExists):
+        await bus.handle(command, ctx("instructor"))
+
+
+async def test_keys_are_scoped_to_the_actor_and_the_command() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    mine = await bus.handle(c.CreateCourse(title="A", cefr_level="B1", category="s"), ctx("instructor", key="same"))
+    other_actor = await bus.handle(
+        c.CreateCourse(title="B", cefr_level="B1", category="s"),
+        ctx("instructor", actor=uuid4(), key="same"),
+    )
+    other_command = await bus.handle(c.AddModule(course_id=UUID(mine.id), title="M"), ctx("instructor", key="same"))
+    assert not (other_actor.replayed or other_command.replayed)
+    assert len({mine.id, other_actor.id}) == 2 and store.attempts == 3
+
+
+class TwinStore(CountingStore):
+    """Lets a twin of the command (same actor, same key) commit at one chosen moment."""
+
+    def __init__(self, moment: str) -> None:
+        super().__init__()
+        self.moment = moment  # "after_lookup" or "before_append"
+        self.twin: tuple[CommandBus, c.Command, Context] | None = None
+        self.twin_reply: CommandResult | None = None
+
+    async def _run_twin(self) -> None:
+        if self.twin is not None:
+            bus, command, context = self.twin
+            self.twin = None
+            self.twin_reply = await bus.handle(command, context)
+
+    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
+        found = await super().idempotent_reply(scope, key)
+        if self.moment == "after_lookup":
+            await self._run_twin()
+        return found
+
+    async def append(self, commit: Commit) -> AppendResult:
+        if self.moment == "before_append":
+            await self._run_twin()
+        return await super().append(commit)
+
+
+@pytest.mark.parametrize("moment", ["after_lookup", "before_append"])
+async def test_a_twin_that_commits_first_is_answered_with_its_reply(moment: str) -> None:
+    store = TwinStore(moment)
+    bus = CommandBus(store, ROUTES)
+    command = c.CreateCourse(course_id=uuid4(), title="Forklifts", cefr_level="B1", category="s")
+    context = ctx("instructor", key="twin")
+    store.twin = (bus, command, context)
+
+    reply = await bus.handle(command, context)
+
+    assert store.twin_reply is not None and store.twin_reply.replayed is False
+    assert reply.replayed is True
+    assert (reply.id, reply.version, reply.position) == (
+        store.twin_reply.id,
+        store.twin_reply.version,
+        store.twin_reply.position,
+    )
+    assert [e.event_type for e in store.log] == ["CourseCreated"]
+
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+async def test_a_command_that_changes_nothing_appends_nothing() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    added = await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
+    store.attempts = 0
+    same = await bus.handle(
+        c.RenameModule(course_id=course_id, module_id=UUID(added.data["module_id"]), title="Basics"),
+        ctx("instructor"),
+    )
+    assert store.attempts == 0
+    assert (same.version, same.position) == (added.version, added.position) == (2, 2)
+
+
+async def test_domain_errors_reach_the_caller_and_write_nothing() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    with pytest.raises(errors.CourseIncomplete):
+        await bus.handle(c.SubmitCourse(course_id=course_id), ctx("instructor"))
+    with pytest.raises(errors.CourseNotFound):
+        await bus.handle(c.SubmitCourse(course_id=uuid4()), ctx("instructor"))
+    assert len(store.log) == 1
