@@ -6,10 +6,13 @@ within seconds on two cores.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
+import json
+import subprocess
+import sys
+import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -24,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.settings import Settings
-from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
+from tests.integration.gateway_harness import QUERIES_DEPRECATIONS
 
 pytestmark = QUERIES_DEPRECATIONS
 EXAMPLES = 6
@@ -37,56 +40,54 @@ ENDS_THE_SIGN_IN = {"POST /auth/password", "POST /auth/logout"}
 
 
 class Server:
-    """The gateway on its own event loop in a thread, so a synchronous client can drive it."""
+    """The gateway in a child process, signed in as an org admin who is also platform admin.
+
+    A process, not a thread: CPython 3.11's AST constructor keeps its recursion depth in state
+    shared by all threads, so hypothesis's `ast.parse` here beside the server's own work in a
+    thread fails now and then with "AST constructor recursion depth mismatch" (cpython#106905).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ready = threading.Event()
         self.headers: dict[str, str] = {}
         self.url = ""
-        self.error: BaseException | None = None
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as e:
-            self.error = e
-            self.ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with running_gateway(self.settings) as api:
-            await self._sign_in(api)
-            self.url = api.url
-            self.ready.set()
-            await self._stop.wait()
-
-    async def _sign_in(self, api: Api) -> None:
-        """An org admin who is also platform admin: the deepest reach into every operation."""
-        org, admin = await api.organisation()
-        _, address = await api.platform_admin()
-        roles = ["org_admin", "course_manager", "instructor", "student"]
-        r = await api.client.post(
-            f"/organisations/{org}/members", json={"email": address, "roles": roles}, headers=admin
-        )
-        assert r.status_code == 201, r.text
-        self.headers = api.bearer(await api.login(address, org))
+        self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Server:
-        self._thread.start()
-        self.ready.wait(60)
-        if self.error is not None:
-            raise self.error
+        s = self.settings
+        args = [s.pg_dsn, s.subject_prefix, s.events_stream]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.fuzz_server", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()  # the child's first line: where it listens, who we are
+        if not line:
+            raise RuntimeError(f"the gateway process ended (exit {self._proc.wait(30)})")
+        ready = json.loads(line)
+        self.url, self.headers = ready["url"], ready["headers"]
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # the child stops when its stdin ends
+            try:
+                self._proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+
+
+def _explain(error: BaseException) -> str:
+    """The failure and, for hypothesis's "inconsistent results", the first run's own failure."""
+    lines = [str(error)[:600]]
+    for sub in getattr(error, "exceptions", ()):
+        lines.append("  first run: " + "".join(traceback.format_exception(sub))[-1500:])
+    return "\n".join(lines)
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_no_server_errors_and_no_schema_breaking_answers(server: Server) -> None
         try:
             exercise()
         except Exception as e:
-            failures.append(f"{operation.label}: {str(e)[:600]}")
+            failures.append(f"{operation.label}: {_explain(e)}")
     assert operations >= 40
     assert not failures, "\n\n".join(failures)
 
@@ -157,7 +158,7 @@ def test_anonymous_callers_get_problems_not_errors(server: Server) -> None:
             try:
                 exercise()
             except AssertionError as e:
-                failures.append(f"{operation.label}: {str(e)[:600]}")
+                failures.append(f"{operation.label}: {_explain(e)}")
             except Exception as e:
-                failures.append(f"{operation.label}: {type(e).__name__} {str(e)[:600]}")
+                failures.append(f"{operation.label}: {type(e).__name__} {_explain(e)}")
     assert not failures, "\n\n".join(failures)

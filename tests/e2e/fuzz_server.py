@@ -1,0 +1,40 @@
+"""The gateway for the fuzzer, in a process of its own (see tests/e2e/test_schemathesis.py).
+
+    python -m tests.e2e.fuzz_server DSN SUBJECT_PREFIX EVENTS_STREAM
+
+Prints one JSON line, {"url": ..., "headers": {...}}, once it serves and has signed in an org
+admin who is also platform admin (the deepest reach into every operation); stops when its
+standard input ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from tests.conftest import make_settings
+from tests.integration.gateway_harness import Api, running_gateway
+
+
+async def sign_in(api: Api) -> dict[str, str]:
+    org, admin = await api.organisation()
+    _, address = await api.platform_admin()
+    roles = ["org_admin", "course_manager", "instructor", "student"]
+    r = await api.client.post(f"/organisations/{org}/members", json={"email": address, "roles": roles}, headers=admin)
+    assert r.status_code == 201, r.text
+    return api.bearer(await api.login(address, org))
+
+
+async def main(dsn: str, prefix: str, stream: str) -> None:
+    ready, sys.stdout = sys.stdout, sys.stderr  # stdout is for the ready line; logs go to stderr
+    settings = make_settings(dsn, subject_prefix=prefix, events_stream=stream)
+    async with running_gateway(settings) as api:
+        headers = await sign_in(api)
+        print(json.dumps({"url": api.url, "headers": headers}), file=ready, flush=True)
+        # Serve until the parent closes our stdin.
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))
