@@ -42,7 +42,6 @@ class Route:
     roles: frozenset[Role]
 
 
-
 class CommandBus:
     def __init__(
         self,

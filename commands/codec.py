@@ -12,11 +12,16 @@ from domain.review import Review
 from domain.seats import CourseSeats
 
 AGGREGATES: tuple[type[Aggregate], ...] = (
-    Course, Review, Enrollment, CourseSeats, User, EmailAddress, Organisation, PlatformAdmins
+    Course,
+    Review,
+    Enrollment,
+    CourseSeats,
+    User,
+    EmailAddress,
+    Organisation,
+    PlatformAdmins,
 )
-EVENT_TYPES: dict[str, type[Event]] = {
-    name: cls for agg in AGGREGATES for name, cls in agg.event_types.items()
-}
+EVENT_TYPES: dict[str, type[Event]] = {name: cls for agg in AGGREGATES for name, cls in agg.event_types.items()}
 _encoder = msgspec.json.Encoder()
 _decoders = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
 

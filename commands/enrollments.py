@@ -30,8 +30,10 @@ def _student(s: Session, student_id: UUID | None) -> UUID:
 
 async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
     course = await s.load(Course, course_id)
-    visible = course.exists and course.live is not None and (
-        course.org_id == s.ctx.org_id or course.live.details.public or s.ctx.is_platform_admin
+    visible = (
+        course.exists
+        and course.live is not None
+        and (course.org_id == s.ctx.org_id or course.live.details.public or s.ctx.is_platform_admin)
     )
     if not visible:
         s.require_visible(course)  # raises not found for strangers and missing courses
@@ -66,7 +68,8 @@ async def enrol(cmd: c.Enrol, s: Session) -> Decided:
     enrollment = loaded[0]
     assert isinstance(enrollment, Enrollment)
     missing = [
-        str(p) for p, e in zip(prereqs, loaded[1 : 1 + len(prereqs)], strict=True)
+        str(p)
+        for p, e in zip(prereqs, loaded[1 : 1 + len(prereqs)], strict=True)
         if not (isinstance(e, Enrollment) and e.ever_completed)
     ]
     if missing:

@@ -89,9 +89,7 @@ class Session:
             if not agg.pending:
                 continue
             expected = agg.stored_version
-            events = [
-                NewEvent(uuid4(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()
-            ]
+            events = [NewEvent(uuid4(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()]
             link = self._links.get(agg.id, GENESIS)
             writes.append(StreamWrite(agg.id, agg.stream_type, expected, events, link))
         reply = CommandResult(

@@ -122,11 +122,7 @@ class Enrollment(Aggregate):
 
     def attempts(self, assessment_id: str, lesson_id: UUID | None = None) -> list[QuizAttempt]:
         """Attempts at a quiz; give the lesson too, as quiz ids are unique per lesson only."""
-        return [
-            a
-            for a in self.quiz_attempts
-            if a.assessment_id == assessment_id and lesson_id in (None, a.lesson_id)
-        ]
+        return [a for a in self.quiz_attempts if a.assessment_id == assessment_id and lesson_id in (None, a.lesson_id)]
 
     def _module_of(self, lesson_id: UUID) -> ModuleOutline:
         for m in self.outline:

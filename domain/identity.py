@@ -15,9 +15,7 @@ from domain.aggregate import Aggregate, Event
 
 _NS = UUID("3b0c6a0e-8f5d-4f27-b1a2-6d9e0c4f7a13")
 PLATFORM_ADMINS_ID = uuid5(_NS, "platform-admins")
-GRANTABLE = frozenset(
-    {"org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"}
-)
+GRANTABLE = frozenset({"org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"})
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -66,9 +66,7 @@ class Review(Aggregate):
         if self.decision != "open":
             raise errors.ReviewClosed(f"review {self.id} is {self.decision}")
 
-    def request(
-        self, course_id: UUID, org_id: UUID, author_id: UUID, revision: str, requested_by: UUID
-    ) -> None:
+    def request(self, course_id: UUID, org_id: UUID, author_id: UUID, revision: str, requested_by: UUID) -> None:
         if self.exists:
             raise errors.Conflict(f"review {self.id} exists")
         self._record(self.Requested(course_id, org_id, author_id, revision, requested_by))

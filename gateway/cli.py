@@ -127,9 +127,7 @@ def _stop(services: DevServices) -> None:
 
 @app.command()
 def up(
-    embedded: Annotated[
-        str | None, typer.Option(help="auto | never | always (overrides CW_EMBEDDED)")
-    ] = None,
+    embedded: Annotated[str | None, typer.Option(help="auto | never | always (overrides CW_EMBEDDED)")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="where embedded servers keep data (overrides CW_DATA_DIR)")
     ] = None,
@@ -153,8 +151,7 @@ def up(
             def ready() -> None:
                 log.info("up.ready", components=names)
                 console.print(
-                    f"[bold green]Coursewright is up[/] ({', '.join(names) or 'no components'})."
-                    " Press Ctrl-C to stop."
+                    f"[bold green]Coursewright is up[/] ({', '.join(names) or 'no components'}). Press Ctrl-C to stop."
                 )
 
             _run(run_until_signal(parts, before=migrate_now, on_ready=ready))

@@ -34,8 +34,13 @@ class _Kept(msgspec.Struct):
 
 def _problem(status: int, code: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = msgspec.json.encode(
-        {"type": f"urn:coursewright:problem:{code}", "title": code.replace("_", " "), "status": status,
-         "detail": detail, "code": code}
+        {
+            "type": f"urn:coursewright:problem:{code}",
+            "title": code.replace("_", " "),
+            "status": status,
+            "detail": detail,
+            "code": code,
+        }
     )
     return status, [(b"content-type", b"application/problem+json")], body
 
@@ -109,8 +114,12 @@ class IdempotencyMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, _replay_body(body), capture)
             if captured["status"] < 500:  # a server error is not an answer worth repeating
-                kept_now = _Kept(body_hash, captured["status"], captured["headers"],
-                                 base64.b64encode(bytes(captured["body"])).decode())
+                kept_now = _Kept(
+                    body_hash,
+                    captured["status"],
+                    captured["headers"],
+                    base64.b64encode(bytes(captured["body"])).decode(),
+                )
                 await self.redis.set(slot, msgspec.json.encode(kept_now), ex=self.ttl)
         finally:
             try:

@@ -4,10 +4,18 @@ stricter one per address on sign-in and the other guessable identity endpoints.
 Litestar's own limiter serialises every request behind one process-wide lock held across two
 Redis round trips; `limits` keeps a sliding-window counter per key with one atomic script call,
 so concurrent requests never wait for each other.
+
+Leases: a busy user need not cost a Redis round trip per request. The general limit's permits
+are taken from Redis a few at a time (`hit(..., cost=n)`, counted there at once, atomically,
+by the library) and spent in this process for up to a second; the lease doubles while a key
+stays busy and is at most a fiftieth of the limit, so a small limit stays exact (a lease of one)
+and at most that many permits per process go unused. Sign-in and the other guessable endpoints
+are always counted one by one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -27,6 +35,31 @@ from infra.tokens import InvalidToken
 log = get_logger(__name__)
 STRICT = "strict_rate_limit"  # route opt: this endpoint is guessable, limit it per address
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema")
+LEASE_SECONDS = 1.0  # a lease's unspent permits are dropped after this
+LEASE_MAX = 32
+LEASES_KEPT = 50_000  # then the expired ones are forgotten
+
+
+class _Lease:
+    """Permits of one user and endpoint taken from Redis at once, to spend in this process."""
+
+    __slots__ = ("expires", "left", "lock", "size")
+
+    def __init__(self) -> None:
+        self.left = 0  # permits still to spend here
+        self.size = 1  # how many the last refill took from Redis
+        self.expires = 0.0  # time.monotonic() after which the rest is dropped
+        self.lock = asyncio.Lock()
+
+    def take(self) -> bool:
+        if self.left > 0 and self.expires > time.monotonic():
+            self.left -= 1
+            return True
+        return False
+
+    def refill(self, size: int, expires: float) -> None:
+        """`size` new permits, one of them spent by the caller."""
+        self.left, self.size, self.expires = size - 1, size, expires
 
 
 def storage(redis_url: str | None, namespace: str) -> Storage:
@@ -51,6 +84,8 @@ class RateLimitMiddleware(ASGIMiddleware):
         self.limiter = SlidingWindowCounterRateLimiter(store)
         self.general = RateLimitItemPerMinute(per_minute)
         self.strict = RateLimitItemPerMinute(strict_per_minute)
+        self._leases: dict[tuple[str, str], _Lease] = {}
+        self._lease_max = max(1, min(LEASE_MAX, per_minute // 50))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request: Request[Any, Any, Any] = Request(scope)
@@ -63,8 +98,37 @@ class RateLimitMiddleware(ASGIMiddleware):
             who = f"user:{self.auth.claims(request).user_id}"
         except InvalidToken:
             who = f"addr:{_address(request)}"
-        await self._check(self.general, "general", who, endpoint)
+        await self._leased(who, endpoint)
         await next_app(scope, receive, send)
+
+    async def _leased(self, who: str, endpoint: str) -> None:
+        """One permit of the general limit, from this process's lease when it has one left."""
+        slot = (who, endpoint)
+        lease = self._leases.get(slot)
+        if lease is None:
+            if len(self._leases) >= LEASES_KEPT:
+                now = time.monotonic()
+                self._leases = {k: v for k, v in self._leases.items() if v.expires > now or v.lock.locked()}
+            lease = self._leases[slot] = _Lease()
+        if lease.take():
+            return
+        async with lease.lock:  # concurrent requests of one user share one refill
+            if lease.take():
+                return
+            now = time.monotonic()
+            size = min(lease.size * 2, self._lease_max) if lease.expires > now else 1  # still busy?
+            if size > 1 and await self._hit(self.general, size, "general", who, endpoint):
+                lease.refill(size, now + LEASE_SECONDS)
+            else:
+                await self._check(self.general, "general", who, endpoint)  # one permit, or 429
+                lease.refill(1, now + LEASE_SECONDS)
+
+    async def _hit(self, item: RateLimitItemPerMinute, cost: int, *key: str) -> bool:
+        try:
+            return bool(await self.limiter.hit(item, *key, cost=cost))
+        except Exception as e:  # the limiter fails open: a Redis outage must not stop the API
+            log.warning("ratelimit.store_unavailable", error=str(e))
+            return True
 
     async def _check(self, item: RateLimitItemPerMinute, *key: str) -> None:
         try:

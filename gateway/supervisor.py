@@ -51,10 +51,7 @@ class Supervisor:
         self.restarts: dict[str, int] = {c.name: 0 for c in self.components}
 
     async def run(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
-        tasks = [
-            asyncio.create_task(self._keep_running(c), name=f"component:{c.name}")
-            for c in self.components
-        ]
+        tasks = [asyncio.create_task(self._keep_running(c), name=f"component:{c.name}") for c in self.components]
         log.info("supervisor.started", components=[c.name for c in self.components])
         if on_started is not None:
             on_started()
@@ -89,9 +86,7 @@ class Supervisor:
             failures += 1
             self.restarts[component.name] += 1
             delay = self.backoff.delay(failures)
-            log.warning(
-                "component.restarting", component=component.name, attempt=failures, delay=delay
-            )
+            log.warning("component.restarting", component=component.name, attempt=failures, delay=delay)
             await asyncio.sleep(delay)
 
 

@@ -154,9 +154,7 @@ def wait_ready(proc: ManagedProcess, ready: Callable[[], bool], what: str) -> No
             raise DevServiceError(f"{what} exited during start-up:\n{proc.log_tail()}")
         if time.monotonic() > deadline:
             proc.stop()
-            raise DevServiceError(
-                f"{what} not ready after {START_TIMEOUT:.0f}s:\n{proc.log_tail()}"
-            )
+            raise DevServiceError(f"{what} not ready after {START_TIMEOUT:.0f}s:\n{proc.log_tail()}")
         time.sleep(0.05)
 
 

@@ -17,19 +17,13 @@ async def purge_expired(pool: AsyncConnectionPool, idempotency_ttl: timedelta) -
     """Delete idempotency records older than the TTL and refresh tokens expired a day ago;
     returns the counts (idempotency, refresh tokens)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "DELETE FROM cw_idempotency WHERE created_at < now() - %s", [idempotency_ttl]
-        )
+        cur = await conn.execute("DELETE FROM cw_idempotency WHERE created_at < now() - %s", [idempotency_ttl])
         replies = cur.rowcount
-        cur = await conn.execute(
-            "DELETE FROM cw_refresh_tokens WHERE expires_at < now() - interval '1 day'"
-        )
+        cur = await conn.execute("DELETE FROM cw_refresh_tokens WHERE expires_at < now() - interval '1 day'")
         return replies, cur.rowcount
 
 
-async def purge_forever(
-    pool: AsyncConnectionPool, idempotency_ttl: timedelta, every: float = 600.0
-) -> None:
+async def purge_forever(pool: AsyncConnectionPool, idempotency_ttl: timedelta, every: float = 600.0) -> None:
     """Purge now and then every `every` seconds until cancelled; a failed round is logged."""
     while True:
         try:

@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Any
 
+import msgspec
 import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, merge_contextvars
 
@@ -18,6 +19,15 @@ def _ensure_correlation(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+def _json_line(event_dict: dict[str, Any], default: Any = None) -> bytes:
+    """One JSON object; anything msgspec cannot encode is written as its repr."""
+    return msgspec.json.encode(event_dict, enc_hook=default or repr)
+
+
+def _json_text(event_dict: dict[str, Any], default: Any = None) -> str:
+    return _json_line(event_dict, default).decode()
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Configure structlog and route stdlib logging through it."""
     shared: list[Any] = [
@@ -28,23 +38,29 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # JSON lines are bytes from msgspec, written as they are (structlog's fast path).
+        logger_factory=(
+            structlog.BytesLoggerFactory(sys.stderr.buffer) if json else structlog.PrintLoggerFactory(sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ])
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(serializer=_json_text) if json else renderer,
+            ],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

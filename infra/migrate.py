@@ -36,9 +36,7 @@ async def migrate(dsn: str) -> list[str]:
                     continue
                 async with conn.transaction():
                     await conn.execute(sql.encode())
-                    await conn.execute(
-                        "INSERT INTO cw_migrations (number, name) VALUES (%s, %s)", [number, name]
-                    )
+                    await conn.execute("INSERT INTO cw_migrations (number, name) VALUES (%s, %s)", [number, name])
                 applied.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", [_LOCK])

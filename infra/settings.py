@@ -29,9 +29,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     data_dir: Path = Path(".coursewright")
-    embedded: str = Field(
-        "auto", description="auto: start embedded servers for unreachable defaults; never; always"
-    )
+    embedded: str = Field("auto", description="auto: start embedded servers for unreachable defaults; never; always")
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

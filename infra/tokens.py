@@ -3,6 +3,8 @@ and the list of revoked sign-ins (families) that access tokens are checked again
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import time
@@ -68,9 +70,7 @@ class AccessTokens:
         # same claims, so only the expiry needs looking at again (revocation is checked apart).
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
-    def issue(
-        self, user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID
-    ) -> str:
+    def issue(self, user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -151,9 +151,7 @@ class RefreshTokens:
         token_id, secret = uuid4(), secrets.token_urlsafe(32)
         return token_id, f"{token_id.hex}.{secret}", hashlib.sha256(secret.encode()).digest()
 
-    async def _insert(
-        self, conn: psycopg.AsyncConnection[Any], user_id: UUID, org_id: UUID, family: UUID
-    ) -> str:
+    async def _insert(self, conn: psycopg.AsyncConnection[Any], user_id: UUID, org_id: UUID, family: UUID) -> str:
         token_id, token, digest = self._new()
         await conn.execute(
             "INSERT INTO cw_refresh_tokens (token_id, family, user_id, org_id, digest, expires_at)"
@@ -195,8 +193,7 @@ class RefreshTokens:
                     new = await self._insert(conn, user_id, org, family)
                     return RefreshGrant(user_id, org, family, new)
                 cur = await conn.execute(
-                    "SELECT family, used_at IS NOT NULL FROM cw_refresh_tokens"
-                    " WHERE token_id = %s AND digest = %s",
+                    "SELECT family, used_at IS NOT NULL FROM cw_refresh_tokens WHERE token_id = %s AND digest = %s",
                     [token_id, digest],
                 )
                 found = await cur.fetchone()
@@ -232,8 +229,7 @@ class RefreshTokens:
     async def revoke_family(self, family: UUID) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(
-                "UPDATE cw_refresh_tokens SET revoked_at = now()"
-                " WHERE family = %s AND revoked_at IS NULL",
+                "UPDATE cw_refresh_tokens SET revoked_at = now() WHERE family = %s AND revoked_at IS NULL",
                 [family],
             )
 
@@ -249,43 +245,101 @@ class RefreshTokens:
             return [r[0] for r in await cur.fetchall()]
 
 
+REVOCATIONS_CHANNEL = "cw:revocations"
+_REVOKED = "cw:revoked:"
+
+
 class Revocations:
     """Families signed out before their access tokens ran out; kept as long as one may live.
 
-    In Redis when there is one (every gateway process sees it), else in this process. A Redis
+    In Redis when there is one (every gateway process sees it), else in this process. Each
+    process mirrors the list in memory (`run_mirror`): it subscribes to the revocations channel,
+    then loads the revoked keys, and from then on answers from memory, with no round trip per
+    request; another process's revocation reaches it within the time of a Redis publish. While
+    the mirror is not live (starting, or its connection lost) every check asks Redis. A Redis
     failure lets the token through (logged): a revoked token then lives at most its 15 minutes.
     """
 
     def __init__(self, redis: Any | None, ttl: timedelta) -> None:
         self._redis = redis
         self._ttl = int(ttl.total_seconds()) + 60
-        self._local: dict[UUID, float] = {}
+        self._local: dict[UUID, float] = {}  # family -> monotonic time its entry may go
+        self.mirrored = False  # the local list is complete: checks need no round trip
+
+    def _remember(self, family: UUID, seconds: float) -> None:
+        self._local[family] = time.monotonic() + seconds
+
+    def _locally_revoked(self, family: UUID) -> bool:
+        until = self._local.get(family)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._local[family]
+            return False
+        return True
 
     async def revoke(self, families: Iterable[UUID]) -> None:
         families = list(families)
         if not families:
             return
+        for f in families:  # this process knows at once
+            self._remember(f, self._ttl)
         if self._redis is None:
-            until = time.monotonic() + self._ttl
-            self._local.update((f, until) for f in families)
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for f in families:
-                    pipe.set(f"cw:revoked:{f}", 1, ex=self._ttl)
+                    pipe.set(f"{_REVOKED}{f}", 1, ex=self._ttl)
+                    pipe.publish(REVOCATIONS_CHANNEL, str(f))
                 await pipe.execute()
         except Exception as e:
             raise Unavailable("redis", str(e)) from e
 
     async def is_revoked(self, family: UUID) -> bool:
-        if self._redis is None:
-            until = self._local.get(family)
-            if until is not None and until < time.monotonic():
-                del self._local[family]
-                return False
-            return until is not None
+        if self._locally_revoked(family):
+            return True
+        if self._redis is None or self.mirrored:
+            return False
         try:
-            return bool(await self._redis.exists(f"cw:revoked:{family}"))
+            return bool(await self._redis.exists(f"{_REVOKED}{family}"))
         except Exception as e:
             log.warning("auth.revocations_unavailable", error=str(e))
             return False
+
+    async def run_mirror(self, retry_seconds: float = 1.0) -> None:
+        """Keep the in-memory list complete until cancelled (reconnecting after failures)."""
+        if self._redis is None:
+            return
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(REVOCATIONS_CHANNEL)
+                    # Subscribed first, loaded second: a revocation in between is in one or both.
+                    await self._load()
+                    self.mirrored = True
+                    log.info("auth.revocations_mirrored", families=len(self._local))
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                        if message is not None and message["type"] == "message":
+                            with contextlib.suppress(ValueError):
+                                self._remember(UUID(message["data"].decode()), self._ttl)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("auth.revocations_mirror_lost", error=str(e))
+            finally:
+                self.mirrored = False
+            await asyncio.sleep(retry_seconds)
+
+    async def _load(self) -> None:
+        keys = [key async for key in self._redis.scan_iter(match=f"{_REVOKED}*", count=1000)]  # type: ignore[union-attr]
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i : i + 1000]
+            async with self._redis.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
+                for key in chunk:
+                    pipe.pttl(key)
+                ttls = await pipe.execute()
+            for key, ttl in zip(chunk, ttls, strict=True):
+                with contextlib.suppress(ValueError):
+                    family = UUID(key.decode()[len(_REVOKED) :])
+                    self._remember(family, (ttl if ttl > 0 else self._ttl * 1000) / 1000)

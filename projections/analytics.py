@@ -113,9 +113,7 @@ class AnalyticsProjection(Projection):
     @on(Course.Published)
     async def published(self, e: Course.Published, env: Envelope) -> None:
         row = await self._course(env)
-        await self._set(
-            env, status="published", published_at=row["published_at"] or env.occurred_at
-        )
+        await self._set(env, status="published", published_at=row["published_at"] or env.occurred_at)
 
     @on(Course.Archived)
     async def archived(self, e: Course.Archived, env: Envelope) -> None:

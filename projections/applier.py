@@ -65,8 +65,7 @@ class Applier:
         ident = sql.Identifier(schema)
         self._read_cp = sql.SQL("SELECT position, epoch FROM {}.checkpoint").format(ident)
         self._write_cp = sql.SQL(
-            "UPDATE {}.checkpoint SET position = %s, event_at = coalesce(%s, event_at),"
-            " updated_at = now()"
+            "UPDATE {}.checkpoint SET position = %s, event_at = coalesce(%s, event_at), updated_at = now()"
         ).format(ident)
 
     @property
@@ -74,9 +73,7 @@ class Applier:
         """True once a transaction read the checkpoint: `position` is known."""
         return self._seen is not None
 
-    async def apply(
-        self, events: Sequence[Envelope], *, fill_to: int | None = None, limit: int = 5000
-    ) -> Outcome:
+    async def apply(self, events: Sequence[Envelope], *, fill_to: int | None = None, limit: int = 5000) -> Outcome:
         """Apply `events` (any order, duplicates allowed), filling gaps from the log.
 
         With `fill_to`, also apply logged events up to that position (at most `limit` of them).
@@ -99,9 +96,7 @@ class Applier:
         async with conn.transaction():
             async with conn.pipeline():
                 await conn.execute(lock_sql(), [self.schema])
-                await conn.execute(
-                    "SELECT set_config('search_path', %s, true)", [f'"{self.schema}", public']
-                )
+                await conn.execute("SELECT set_config('search_path', %s, true)", [f'"{self.schema}", public'])
                 # Read models are derived: if a crash loses the last commits, it loses their
                 # checkpoint with them and the events are applied again. No fsync to wait for.
                 await conn.execute("SET LOCAL synchronous_commit TO off")

@@ -34,9 +34,7 @@ async def replay_dead_letters(dsn: str, projection: type[Projection]) -> tuple[i
             try:
                 async with conn.transaction():
                     await conn.execute(lock_sql(), [schema])
-                    await conn.execute(
-                        "SELECT set_config('search_path', %s, true)", [f'"{schema}", public']
-                    )
+                    await conn.execute("SELECT set_config('search_path', %s, true)", [f'"{schema}", public'])
                     instance.conn = conn
                     await instance.apply(env)
                     await instance.flush(conn)

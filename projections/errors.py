@@ -22,8 +22,7 @@ class ProjectionBehind(Unavailable):
     def __init__(self, projection: str, wanted: int, reached: int, waited: float) -> None:
         super().__init__(
             f"{projection}_projection",
-            f"the read model reached position {reached}, not {wanted}, within {waited:.1f}s;"
-            " retry shortly",
+            f"the read model reached position {reached}, not {wanted}, within {waited:.1f}s; retry shortly",
         )
         self.projection = projection
         self.wanted = wanted

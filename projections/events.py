@@ -14,10 +14,7 @@ from domain.aggregate import Event
 from schemas.envelope import EventEnvelope, Headers
 
 # The columns of cw_events a projector needs, in the order `from_row` reads them.
-LOG_COLUMNS = (
-    "position, event_id, stream_id, stream_type, event_type, occurred_at, actor_id, org_id,"
-    " payload::text"
-)
+LOG_COLUMNS = "position, event_id, stream_id, stream_type, event_type, occurred_at, actor_id, org_id, payload::text"
 
 
 @dataclass(frozen=True, slots=True)

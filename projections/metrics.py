@@ -9,21 +9,11 @@ from prometheus_client import Counter, Gauge, Histogram
 if TYPE_CHECKING:
     from projections.applier import Outcome
 
-EVENTS = Counter(
-    "cw_projection_events_total", "Events applied by a projection", ["projection", "source"]
-)
-DUPLICATES = Counter(
-    "cw_projection_duplicates_total", "Redelivered events skipped by a projection", ["projection"]
-)
-DEAD_LETTERS = Counter(
-    "cw_projection_dead_letters_total", "Events a projection parked as poison", ["projection"]
-)
-BATCH_SECONDS = Histogram(
-    "cw_projection_batch_seconds", "Time of one projection transaction", ["projection"]
-)
-LAG_EVENTS = Gauge(
-    "cw_projection_lag_events", "Log head position minus the projection checkpoint", ["projection"]
-)
+EVENTS = Counter("cw_projection_events_total", "Events applied by a projection", ["projection", "source"])
+DUPLICATES = Counter("cw_projection_duplicates_total", "Redelivered events skipped by a projection", ["projection"])
+DEAD_LETTERS = Counter("cw_projection_dead_letters_total", "Events a projection parked as poison", ["projection"])
+BATCH_SECONDS = Histogram("cw_projection_batch_seconds", "Time of one projection transaction", ["projection"])
+LAG_EVENTS = Gauge("cw_projection_lag_events", "Log head position minus the projection checkpoint", ["projection"])
 LAG_SECONDS = Gauge(
     "cw_projection_lag_seconds",
     "Age of the oldest event the projection has not applied yet (0 when caught up)",

@@ -98,9 +98,7 @@ class Rows:
         stage = f"cw_stage_{table.name}"
         self._types = [t.split(" NOT NULL")[0] for _, t in table.columns]
         typed = ", ".join(f"{c} {t.split(' NOT NULL')[0]}" for c, t in table.columns)
-        self._stage_ddl = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({typed}) ON COMMIT DELETE ROWS"
-        )
+        self._stage_ddl = f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({typed}) ON COMMIT DELETE ROWS"
         self._stage_clear = f"DELETE FROM {stage}"
         self._stage_copy = f"COPY {stage} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
         self._stage_upsert = (
@@ -136,9 +134,7 @@ class Rows:
         self.deleted[norm] = key
 
     def values(self, row: Row) -> list[Any]:
-        return [
-            jsonb(row[c]) if i in self._json else row[c] for i, c in enumerate(self.table.names)
-        ]
+        return [jsonb(row[c]) if i in self._json else row[c] for i, c in enumerate(self.table.names)]
 
     async def flush(self, conn: psycopg.AsyncConnection[Any]) -> int:
         written = 0

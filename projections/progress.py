@@ -74,17 +74,13 @@ class ProgressProjection(Projection):
         self.put("courses", row)
 
     @on(Course.ModuleAdded, Course.ModuleRenamed)
-    async def module_named(
-        self, e: Course.ModuleAdded | Course.ModuleRenamed, env: Envelope
-    ) -> None:
+    async def module_named(self, e: Course.ModuleAdded | Course.ModuleRenamed, env: Envelope) -> None:
         row = await self._course(env)
         row["names"][str(e.module_id)] = e.title
         self.put("courses", row)
 
     @on(Course.LessonAdded, Course.LessonEdited)
-    async def lesson_named(
-        self, e: Course.LessonAdded | Course.LessonEdited, env: Envelope
-    ) -> None:
+    async def lesson_named(self, e: Course.LessonAdded | Course.LessonEdited, env: Envelope) -> None:
         row = await self._course(env)
         row["names"][str(e.lesson_id)] = e.title
         self.put("courses", row)

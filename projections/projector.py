@@ -126,9 +126,7 @@ class Projector:
             except (msgspec.DecodeError, ValueError) as e:
                 # An unreadable message still names its position: the log fills it in.
                 position = position_header(m.headers)
-                log.warning(
-                    "projection.bad_message", projection=self.name, position=position, error=str(e)
-                )
+                log.warning("projection.bad_message", projection=self.name, position=position, error=str(e))
         return events
 
     async def _catch_up(self) -> None:
@@ -172,9 +170,7 @@ class Projector:
                 "Cw-Error": error.splitlines()[0][:200] if error else "",
             }
             try:
-                await self._js.publish(
-                    dlq_subject(self.settings, self.name, env.event_type), body, headers=headers
-                )
+                await self._js.publish(dlq_subject(self.settings, self.name, env.event_type), body, headers=headers)
             except Exception as e:  # the table row is the record; retried after the next batch
                 log.warning("projection.dlq_publish_failed", projection=self.name, error=repr(e))
                 return
@@ -227,9 +223,7 @@ class Projector:
         self._nc = self._js = self._puller = None
 
 
-async def run_projector(
-    settings: Settings, projection: type[Projection], cache: Cache | None
-) -> None:
+async def run_projector(settings: Settings, projection: type[Projection], cache: Cache | None) -> None:
     """One projector, restarted with a growing pause when it fails, until cancelled."""
     failures = 0
     while True:

@@ -9,8 +9,7 @@ from projections.progress import ProgressProjection
 from projections.reviews import ReviewsProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
-    p.name: p
-    for p in (CatalogProjection, ReviewsProjection, ProgressProjection, AnalyticsProjection)
+    p.name: p for p in (CatalogProjection, ReviewsProjection, ProgressProjection, AnalyticsProjection)
 }
 
 
@@ -18,6 +17,4 @@ def projection(name: str) -> type[Projection]:
     try:
         return PROJECTIONS[name]
     except KeyError:
-        raise LookupError(
-            f"no projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}"
-        ) from None
+        raise LookupError(f"no projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}") from None

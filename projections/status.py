@@ -28,8 +28,7 @@ async def projection_lag(pool: Any) -> list[ProjectionLag]:
         row = await cur.fetchone()
         head = int(row[0]) if row else 0
         cur = await conn.execute(
-            "SELECT projection, count(*) FROM cw_projection_dead_letters"
-            " WHERE replayed_at IS NULL GROUP BY projection"
+            "SELECT projection, count(*) FROM cw_projection_dead_letters WHERE replayed_at IS NULL GROUP BY projection"
         )
         parked = dict(await cur.fetchall())
         cur = await conn.execute(
@@ -41,9 +40,7 @@ async def projection_lag(pool: Any) -> list[ProjectionLag]:
             position = -1
             if projection.schema() in existing:
                 cur = await conn.execute(
-                    sql.SQL("SELECT position FROM {}.checkpoint").format(
-                        sql.Identifier(projection.schema())
-                    )
+                    sql.SQL("SELECT position FROM {}.checkpoint").format(sql.Identifier(projection.schema()))
                 )
                 found = await cur.fetchone()
                 position = int(found[0]) if found else -1

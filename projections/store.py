@@ -46,9 +46,7 @@ async def read_checkpoint(conn: psycopg.AsyncConnection[Any], schema: str) -> Ch
     try:
         async with conn.transaction():
             cur = await conn.execute(
-                sql.SQL("SELECT position, version, epoch, event_at FROM {}.checkpoint").format(
-                    sql.Identifier(schema)
-                )
+                sql.SQL("SELECT position, version, epoch, event_at FROM {}.checkpoint").format(sql.Identifier(schema))
             )
             row = await cur.fetchone()
     except psycopg.errors.UndefinedTable:
@@ -86,9 +84,7 @@ async def create_schema(
     return epoch
 
 
-async def create_indexes(
-    conn: psycopg.AsyncConnection[Any], projection: type[Projection], schema: str
-) -> None:
+async def create_indexes(conn: psycopg.AsyncConnection[Any], projection: type[Projection], schema: str) -> None:
     async with conn.transaction():
         await conn.execute("SELECT set_config('search_path', %s, true)", [schema])
         for stmt in projection.index_ddl():
@@ -113,9 +109,7 @@ async def log_head(conn: psycopg.AsyncConnection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-async def read_log(
-    conn: psycopg.AsyncConnection[Any], after: int, before: int | None, limit: int
-) -> list[Envelope]:
+async def read_log(conn: psycopg.AsyncConnection[Any], after: int, before: int | None, limit: int) -> list[Envelope]:
     """Events with after < position < before (no upper bound when None), in order."""
     if before is None:
         cur = await conn.execute(
@@ -124,8 +118,7 @@ async def read_log(
         )
     else:
         cur = await conn.execute(
-            f"SELECT {LOG_COLUMNS} FROM cw_events WHERE position > %s AND position < %s"
-            " ORDER BY position LIMIT %s",
+            f"SELECT {LOG_COLUMNS} FROM cw_events WHERE position > %s AND position < %s ORDER BY position LIMIT %s",
             [after, before, limit],
         )
     return [from_row(r) for r in await cur.fetchall()]
@@ -137,9 +130,7 @@ async def recorded_at(conn: psycopg.AsyncConnection[Any], position: int) -> date
     return row[0] if row else None
 
 
-async def park(
-    conn: psycopg.AsyncConnection[Any], projection: str, env: Envelope, error: str
-) -> None:
+async def park(conn: psycopg.AsyncConnection[Any], projection: str, env: Envelope, error: str) -> None:
     """Record an event the projection could not apply (kept until replayed)."""
     await conn.execute(
         "INSERT INTO cw_projection_dead_letters (projection, position, event_id, event_type, error)"
@@ -153,6 +144,4 @@ async def park(
 async def swap(conn: psycopg.AsyncConnection[Any], shadow: str, live: str) -> None:
     """Replace the live schema by the shadow one (inside the caller's transaction)."""
     await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(live)))
-    await conn.execute(
-        sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(shadow), sql.Identifier(live))
-    )
+    await conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(shadow), sql.Identifier(live)))

@@ -41,17 +41,13 @@ async def open_redis(settings: Settings) -> Any | None:
 
 async def run_projectors(settings: Settings, names: Iterable[str] | None = None) -> None:
     """Run all projectors (or the named ones) until cancelled."""
-    wanted: list[type[Projection]] = [
-        PROJECTIONS[n] for n in (names if names is not None else PROJECTIONS)
-    ]
+    wanted: list[type[Projection]] = [PROJECTIONS[n] for n in (names if names is not None else PROJECTIONS)]
     redis = await open_redis(settings)
     cache = Cache(redis, cache_prefix(settings)) if redis is not None else None
     try:
         async with asyncio.TaskGroup() as group:
             for projection in wanted:
-                group.create_task(
-                    run_projector(settings, projection, cache), name=f"projector:{projection.name}"
-                )
+                group.create_task(run_projector(settings, projection, cache), name=f"projector:{projection.name}")
     finally:
         if cache is not None:
             await cache.close()

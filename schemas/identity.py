@@ -36,9 +36,7 @@ ROLES: tuple[Role, ...] = (
 ANYONE: Role = "anyone"
 # Roles an organisation admin may grant: platform admin is a property of the user, not of a
 # membership, and is granted only by another platform admin (or the bootstrap).
-MemberRole = Literal[
-    "org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"
-]
+MemberRole = Literal["org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"]
 MEMBER_ROLES: tuple[MemberRole, ...] = (
     "org_admin",
     "course_manager",

@@ -8,10 +8,15 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
+import hypothesis  # noqa: F401  (see below)
 import psycopg
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# hypothesis is imported here, at collection, on a shallow stack: otherwise a run that never
+# imports it (one integration file alone) has hypothesis's pytest plugin import it in the final
+# summary, where pytest's assertion rewriting of it trips CPython 3.11.7's AST recursion check
+# ("AST constructor recursion depth mismatch") and the run ends in an internal error.
 
 from infra.eventstore.postgres import PostgresEventStore
 from infra.migrate import migrate

@@ -86,9 +86,7 @@ class SystemController(Controller):
                     lag = await projection_lag(services.pool)
             except Exception:  # lag is information; readiness is PostgreSQL's answer above
                 lag = []
-        report = Readiness(
-            status="ready" if ok else "unavailable", postgres=pg, nats=nt, redis=rd, projections=lag
-        )
+        report = Readiness(status="ready" if ok else "unavailable", postgres=pg, nats=nt, redis=rd, projections=lag)
         return Response(report, status_code=200 if ok else 503)
 
     @get("/metrics", summary="Prometheus metrics", status_code=200, media_type="text/plain")

@@ -79,9 +79,21 @@ SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head
 # A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
 _FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
 _EVENT_FIELDS = (
-    "event_id", "stream_id", "stream_type", "version", "event_type", "schema_version",
-    "occurred_at", "actor_id", "org_id", "correlation_id", "causation_id", "payload",
-    "prev_hash", "hash", "link_check",
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "actor_id",
+    "org_id",
+    "correlation_id",
+    "causation_id",
+    "payload",
+    "prev_hash",
+    "hash",
+    "link_check",
 )
 _COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(","))
 _reply_encoder = msgspec.json.Encoder()
@@ -327,9 +339,7 @@ class PostgresEventStore(EventStore):
                 None,
             )
             if clash is not None:
-                losers.append(
-                    (p, ConcurrencyError(clash.stream_id, clash.expected_version, claimed[clash.stream_id]))
-                )
+                losers.append((p, ConcurrencyError(clash.stream_id, clash.expected_version, claimed[clash.stream_id])))
                 continue
             for w in p.commit.writes:
                 claimed[w.stream_id] = w.expected_version + len(w.events)
@@ -372,9 +382,20 @@ class PostgresEventStore(EventStore):
                     for col, value in zip(
                         cols,
                         (
-                            ev.event_id, w.stream_id, w.stream_type, version, ev.event_type,
-                            ev.schema_version, meta.occurred_at, meta.actor_id, meta.org_id,
-                            meta.correlation_id, meta.causation_id, ev.payload.decode(), prev, digest,
+                            ev.event_id,
+                            w.stream_id,
+                            w.stream_type,
+                            version,
+                            ev.event_type,
+                            ev.schema_version,
+                            meta.occurred_at,
+                            meta.actor_id,
+                            meta.org_id,
+                            meta.correlation_id,
+                            meta.causation_id,
+                            ev.payload.decode(),
+                            prev,
+                            digest,
                             version == w.expected_version + 1,
                         ),
                         strict=True,
@@ -391,8 +412,13 @@ class PostgresEventStore(EventStore):
         n = ordinal
         params: dict[str, Any] = dict(zip(_EVENT_FIELDS, cols, strict=True))
         params.update(
-            n=n, genesis=GENESIS, channel=NOTIFY_CHANNEL,
-            k_scope=keys[0], k_key=keys[1], k_reply=keys[2], k_last=keys[3],
+            n=n,
+            genesis=GENESIS,
+            channel=NOTIFY_CHANNEL,
+            k_scope=keys[0],
+            k_key=keys[1],
+            k_reply=keys[2],
+            k_last=keys[3],
         )
         cur = await conn.execute(_APPEND, params)
         head_row = await cur.fetchone()

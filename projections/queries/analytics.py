@@ -42,9 +42,7 @@ async def course_analytics(
 ) -> Analytics:
     """The measures of one course: for its instructor, managers and admins."""
     async with reader.connection() as conn:
-        cur = await conn.execute(
-            "SELECT org_id, author_id FROM rm_analytics.courses WHERE course_id = %s", [course_id]
-        )
+        cur = await conn.execute("SELECT org_id, author_id FROM rm_analytics.courses WHERE course_id = %s", [course_id])
         found = await cur.fetchone()
     if found is None or not (found[1] == viewer.user_id or has_role_in(viewer, found[0], MANAGING)):
         raise CourseNotFound(f"course {course_id} not found")
@@ -122,10 +120,7 @@ async def _analytics(
             PeriodCount(start=r[0], enrolled=int(r[1]), completed=int(r[2]), dropped=int(r[3]))
             for r in results["periods"]
         ],
-        popular_courses=[
-            PopularCourse(course_id=str(r[0]), title=r[1], learners=r[2])
-            for r in results["popular"]
-        ],
+        popular_courses=[PopularCourse(course_id=str(r[0]), title=r[1], learners=r[2]) for r in results["popular"]],
         at_risk=[
             AtRisk(
                 student_id=str(r[0]),
@@ -136,8 +131,6 @@ async def _analytics(
             )
             for r in results["risk"]
         ],
-        quiz_scores=[
-            QuizBucket(low=10 * r[0], attempts=int(r[1]), passed=int(r[2])) for r in results["quiz"]
-        ],
+        quiz_scores=[QuizBucket(low=10 * r[0], attempts=int(r[1]), passed=int(r[2])) for r in results["quiz"]],
         position=at,
     )

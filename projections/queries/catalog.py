@@ -162,9 +162,7 @@ async def _page(reader: Reader, viewer: Viewer, query: CatalogQuery) -> tuple[Ca
     return page, position
 
 
-async def catalog_json(
-    reader: Reader, viewer: Viewer, query: CatalogQuery, *, position: int | None = None
-) -> bytes:
+async def catalog_json(reader: Reader, viewer: Viewer, query: CatalogQuery, *, position: int | None = None) -> bytes:
     """The catalog page as JSON, from the cache when it holds a fresh enough copy."""
     await reader.reach("catalog", position)
     query = query.normalised()
@@ -203,9 +201,7 @@ def _query_key(query: CatalogQuery) -> list[Any]:
 def _strip_answers(content: dict[str, Any]) -> dict[str, Any]:
     """A learner's view of lesson content: no correct answers."""
     out = dict(content)
-    out["exercises"] = [
-        {k: v for k, v in e.items() if k != "answer"} for e in content.get("exercises", ())
-    ]
+    out["exercises"] = [{k: v for k, v in e.items() if k != "answer"} for e in content.get("exercises", ())]
     out["assessments"] = [
         a | {"questions": [{k: v for k, v in q.items() if k != "correct"} for q in a["questions"]]}
         for a in content.get("assessments", ())
@@ -283,8 +279,7 @@ async def course_detail_json(
     async with reader.connection() as conn:
         async with conn.pipeline():
             meta_cur = await conn.execute(
-                "SELECT org_id, author_id, listed, public FROM rm_catalog.courses"
-                " WHERE course_id = %s",
+                "SELECT org_id, author_id, listed, public FROM rm_catalog.courses WHERE course_id = %s",
                 [course_id],
             )
             enrol_cur = await conn.execute(
@@ -321,14 +316,10 @@ async def course_detail_json(
         names = ("course_id", "org_id", "author_id", "status", "enrollment_count", "published_at")
         row = dict(zip(names, found[:6], strict=True))
         doc = found[6] if draft or found[7] is None else found[7]
-        detail = _detail(
-            row, doc, draft=draft or found[7] is None, bodies=bodies, answers=answers, position=at
-        )
+        detail = _detail(row, doc, draft=draft or found[7] is None, bodies=bodies, answers=answers, position=at)
         return _encode(detail), at
 
-    return await reader.cached(
-        f"course:{course_id}:{variant}", [f"course:{course_id}"], compute, position
-    )
+    return await reader.cached(f"course:{course_id}:{variant}", [f"course:{course_id}"], compute, position)
 
 
 async def course_detail(

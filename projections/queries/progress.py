@@ -62,9 +62,7 @@ def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
                 ),
                 completed_at=_at(modules_done.get(m["module_id"])),
                 lessons=[
-                    LessonProgress(
-                        lesson_id=i, title=names.get(i, ""), completed_at=_at(done.get(i))
-                    )
+                    LessonProgress(lesson_id=i, title=names.get(i, ""), completed_at=_at(done.get(i)))
                     for i in m["lesson_ids"]
                 ],
             )
@@ -74,9 +72,7 @@ def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
     return out
 
 
-async def my_courses(
-    reader: Reader, viewer: Viewer, *, position: int | None = None
-) -> ProgressList:
+async def my_courses(reader: Reader, viewer: Viewer, *, position: int | None = None) -> ProgressList:
     """The viewer's enrolments, most recently active first, with progress per module and lesson."""
     await reader.reach("progress", position)
     async with reader.connection() as conn:
@@ -101,17 +97,12 @@ async def my_course(
     await reader.reach("progress", position)
     student = student_id or viewer.user_id
     async with reader.connection() as conn:
-        cur = await conn.execute(
-            _SELECT + " WHERE e.course_id = %s AND e.student_id = %s", [course_id, student]
-        )
+        cur = await conn.execute(_SELECT + " WHERE e.course_id = %s AND e.student_id = %s", [course_id, student])
         row = await cur.fetchone()
-        org = await conn.execute(
-            "SELECT org_id, author_id FROM rm_progress.courses WHERE course_id = %s", [course_id]
-        )
+        org = await conn.execute("SELECT org_id, author_id FROM rm_progress.courses WHERE course_id = %s", [course_id])
         course = await org.fetchone()
     allowed = student == viewer.user_id or (
-        course is not None
-        and (course[1] == viewer.user_id or has_role_in(viewer, course[0], TEACHING))
+        course is not None and (course[1] == viewer.user_id or has_role_in(viewer, course[0], TEACHING))
     )
     if row is None or not allowed:
         raise EnrollmentNotFound("no such enrolment")
@@ -142,10 +133,7 @@ async def instructor_students(
     async with reader.connection() as conn:
         at = await reader.checkpoint(conn, "progress")
         cur = await conn.execute(
-            _SELECT
-            + " WHERE "
-            + " AND ".join(where)
-            + " ORDER BY e.last_activity DESC, e.student_id LIMIT %s",
+            _SELECT + " WHERE " + " AND ".join(where) + " ORDER BY e.last_activity DESC, e.student_id LIMIT %s",
             params,
         )
         rows = await cur.fetchall()

@@ -61,16 +61,12 @@ async def review_queue(
     return ReviewList(items=[_view(r) for r in rows], position=at)
 
 
-async def review_history(
-    reader: Reader, viewer: Viewer, course_id: UUID, *, position: int | None = None
-) -> ReviewList:
+async def review_history(reader: Reader, viewer: Viewer, course_id: UUID, *, position: int | None = None) -> ReviewList:
     """Every review round of a course, newest first: for its authors, managers and admins."""
     await reader.reach("reviews", position)
     async with reader.connection() as conn:
         at = await reader.checkpoint(conn, "reviews")
-        cur = await conn.execute(
-            "SELECT org_id FROM rm_reviews.courses WHERE course_id = %s", [course_id]
-        )
+        cur = await conn.execute("SELECT org_id FROM rm_reviews.courses WHERE course_id = %s", [course_id])
         found = await cur.fetchone()
         if found is None or not has_role_in(viewer, found[0], AUTHORING | MANAGING):
             raise CourseNotFound(f"course {course_id} not found")

@@ -34,7 +34,8 @@ async def populate(
     async def course(i: int) -> None:
         w = worlds[i % orgs]
         made.append(
-            {"world": w} | await w.published(
+            {"world": w}
+            | await w.published(
                 f"Course {i} on topic {i % 17}",
                 description=f"Practical lessons about topic {i % 17} and safety rule {i % 5}",
                 tags=[f"topic{i % 17}", f"rule{i % 5}"],

@@ -62,9 +62,7 @@ async def ours(dsn: str) -> float:
     started = time.perf_counter()
     n = await run_for(SECONDS, one)
     rate = n / (time.perf_counter() - started)
-    print(
-        f"ours: {n} commands, {store.commits / max(store.batches, 1):.1f} commits per transaction"
-    )
+    print(f"ours: {n} commands, {store.commits / max(store.batches, 1):.1f} commits per transaction")
     await store.close()
     return rate
 
@@ -155,9 +153,7 @@ async def main() -> None:
         base = await baseline(dsn)
         mine = await ours(dsn)
         es = await asyncio.to_thread(eventsourcing_recorder, dsn)
-        print(
-            f"eventsourcing PostgresApplicationRecorder: {es:,.0f} events/s (ratio {es / base:.2f})"
-        )
+        print(f"eventsourcing PostgresApplicationRecorder: {es:,.0f} events/s (ratio {es / base:.2f})")
         result("append", mine, base, " ev/s")
     finally:
         drop_database(dsn)

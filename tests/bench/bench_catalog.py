@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import uvloop
 from litestar import Litestar, Response, get
-from litestar.di import Provide
 
 from infra.eventstore.postgres import PostgresEventStore
 from infra.settings import Settings
@@ -51,13 +50,15 @@ CONNECTIONS = 64
 
 def serve(mode: str, port: int) -> None:
 
-    from gateway.app import authenticator, create_app
+    from gateway.app import authenticator, create_app, dependencies
     from gateway.http import _Server, config, run_server
     from gateway.problems import problem_response
     from gateway.queries import QUERY_ROUTES
     from gateway.services import Services
+    from infra.logging import configure_logging
 
     settings = Settings()
+    configure_logging(settings.log_level, json=True)  # as in production; the output goes nowhere
 
     async def run() -> None:
         services = await Services.start(settings)
@@ -75,10 +76,7 @@ def serve(mode: str, port: int) -> None:
             auth = authenticator(services)
             app = Litestar(
                 route_handlers=QUERY_ROUTES,
-                dependencies={
-                    "caller": Provide(auth.caller),
-                    "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
-                },
+                dependencies=dependencies(services, auth),
                 exception_handlers={Exception: problem_response},
                 debug=False,
                 logging_config=None,
@@ -185,14 +183,14 @@ def start_server(settings: Settings, mode: str, body_file: Path) -> tuple[subpro
         "CW_SUBJECT_PREFIX": settings.subject_prefix,
         "CW_EVENTS_STREAM": settings.events_stream,
         "CW_EMBEDDED": "never",
-        "CW_LOG_LEVEL": "WARNING",
+        "CW_LOG_LEVEL": "INFO",  # every request logged, as in production
         "CW_RATE_LIMIT_PER_MINUTE": "100000000",
         "CW_BENCH_BODY": str(body_file),
     }
     proc = subprocess.Popen(
         [sys.executable, *os.environ.get("CW_BENCH_SERVER", __file__).split(), "--serve", mode, str(port)],
         cwd=ROOT, env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

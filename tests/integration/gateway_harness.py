@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from commands.context import Context
 from gateway.app import create_app
@@ -36,8 +37,9 @@ def email() -> str:
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, services: Services, url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, services: Services, url: str, app: Litestar) -> None:
         self.client = client
+        self.app = app
         self.services = services
         self.url = url
 
@@ -96,7 +98,8 @@ async def running_gateway(settings: Settings, **overrides: Any) -> AsyncIterator
     services = await Services.start(settings)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = _Server(config(create_app(services), "127.0.0.1", port))
+    app = create_app(services)
+    server = _Server(config(app, "127.0.0.1", port))
     task = asyncio.create_task(run_server(server, [sock]))
     try:
         while not server.started:
@@ -105,7 +108,7 @@ async def running_gateway(settings: Settings, **overrides: Any) -> AsyncIterator
             await asyncio.sleep(0.01)
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Api(client, services, url)
+            yield Api(client, services, url, app)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -37,9 +37,7 @@ CONTENT = c.LessonContent(
 TEXT_ONLY = c.LessonContent(materials=[c.Material(kind="text", title="Read", body="Secret body")])
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
-) -> None:
+async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition") -> None:
     """Poll `check` until true; fail the test after `within` seconds (a bound, not a timing)."""
     deadline = time.monotonic() + within
     pause = 0.01
@@ -59,14 +57,10 @@ class World:
         self.author = self.ctx("instructor")
         self.manager = self.ctx("course_manager")
 
-    def ctx(
-        self, *roles: Role, actor: uuid.UUID | None = None, org: uuid.UUID | None = None
-    ) -> Context:
+    def ctx(self, *roles: Role, actor: uuid.UUID | None = None, org: uuid.UUID | None = None) -> Context:
         return Context(actor or uuid.uuid4(), org or self.org, frozenset(roles))
 
-    async def draft(
-        self, title: str = "Forklifts", lessons: int = 2, **details: Any
-    ) -> dict[str, Any]:
+    async def draft(self, title: str = "Forklifts", lessons: int = 2, **details: Any) -> dict[str, Any]:
         """A course with one module per lesson, each lesson with content: ids and last position."""
         details.setdefault("cefr_level", "B1")
         details.setdefault("category", "safety")
@@ -74,18 +68,14 @@ class World:
         course = uuid.UUID(r.id)
         modules, lesson_ids = [], []
         for i in range(lessons):
-            m = await self.bus.handle(
-                c.AddModule(course_id=course, title=f"Module {i}"), self.author
-            )
+            m = await self.bus.handle(c.AddModule(course_id=course, title=f"Module {i}"), self.author)
             module = uuid.UUID(m.data["module_id"])
             lr = await self.bus.handle(
                 c.AddLesson(course_id=course, module_id=module, title=f"Lesson {i}"), self.author
             )
             lesson = uuid.UUID(lr.data["lesson_id"])
             r = await self.bus.handle(
-                c.SetLessonContent(
-                    course_id=course, lesson_id=lesson, content=CONTENT if i == 0 else TEXT_ONLY
-                ),
+                c.SetLessonContent(course_id=course, lesson_id=lesson, content=CONTENT if i == 0 else TEXT_ONLY),
                 self.author,
             )
             modules.append(module)
@@ -94,9 +84,7 @@ class World:
 
     async def publish(self, course: uuid.UUID) -> int:
         sub = await self.bus.handle(c.SubmitCourse(course_id=course), self.author)
-        await self.bus.handle(
-            c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), self.manager
-        )
+        await self.bus.handle(c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), self.manager)
         r = await self.bus.handle(c.PublishCourse(course_id=course), self.manager)
         return r.position
 
@@ -110,9 +98,7 @@ class World:
         cid, lessons = course["course"], course["lessons"]
         r = await self.bus.handle(c.Enrol(course_id=cid), student)
         r = await self.bus.handle(
-            c.SubmitQuiz(
-                course_id=cid, lesson_id=lessons[0], assessment_id="q1", answers={"a": [1]}
-            ),
+            c.SubmitQuiz(course_id=cid, lesson_id=lessons[0], assessment_id="q1", answers={"a": [1]}),
             student,
         )
         r = await self.bus.handle(
@@ -126,25 +112,19 @@ class World:
         )
         if finish:
             for lesson in lessons[1:]:
-                r = await self.bus.handle(
-                    c.CompleteLesson(course_id=cid, lesson_id=lesson), student
-                )
+                r = await self.bus.handle(c.CompleteLesson(course_id=cid, lesson_id=lesson), student)
         return r.position
 
 
 async def scenario(world: World, *, courses: int = 2, students: int = 3) -> int:
     """A small realistic history: published courses, learners finishing, dropping, a rejection."""
     position = 0
-    made = [
-        await world.published(f"Course {i}", tags=["forklift", f"t{i}"]) for i in range(courses)
-    ]
+    made = [await world.published(f"Course {i}", tags=["forklift", f"t{i}"]) for i in range(courses)]
     for i in range(students):
         s = world.ctx("student")
         position = await world.learn(made[i % len(made)], s, finish=i % 3 != 2)
         if i % 3 == 2:
-            r = await world.bus.handle(
-                c.DropEnrollment(course_id=made[i % len(made)]["course"], reason="busy"), s
-            )
+            r = await world.bus.handle(c.DropEnrollment(course_id=made[i % len(made)]["course"], reason="busy"), s)
             position = r.position
     draft = await world.draft("Rejected one")
     sub = await world.bus.handle(c.SubmitCourse(course_id=draft["course"]), world.author)

@@ -66,9 +66,7 @@ def started() -> Iterator[list[DevServices]]:
         h.stop()
 
 
-async def test_embedded_servers_start_serve_and_stop(
-    data_dir: Path, started: list[DevServices]
-) -> None:
+async def test_embedded_servers_start_serve_and_stop(data_dir: Path, started: list[DevServices]) -> None:
     services = start_dev_services(_settings(data_dir, "always"))
     started.append(services)
     eff = services.settings
@@ -152,9 +150,7 @@ def test_servers_left_by_a_killed_run_are_stopped_and_their_data_kept(
 
     services = start_dev_services(_settings(data_dir, "always", redis_url=""))
     started.append(services)
-    assert not any(
-        psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in leftovers
-    )
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in leftovers)
     admin = services.settings.pg_dsn.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin) as conn:
         row = conn.execute("SELECT to_regclass('survives_restart') IS NOT NULL").fetchone()
@@ -163,9 +159,7 @@ def test_servers_left_by_a_killed_run_are_stopped_and_their_data_kept(
     assert services.settings.redis_url == ""
 
 
-def test_auto_uses_the_configured_servers_that_answer(
-    tmp_path: Path, started: list[DevServices]
-) -> None:
+def test_auto_uses_the_configured_servers_that_answer(tmp_path: Path, started: list[DevServices]) -> None:
     configured = _settings(tmp_path, "auto")
     services = start_dev_services(configured)
     started.append(services)
@@ -176,9 +170,7 @@ def test_auto_uses_the_configured_servers_that_answer(
     start_dev_services(configured).stop()
 
 
-def test_auto_embeds_only_the_server_that_is_down(
-    tmp_path: Path, started: list[DevServices]
-) -> None:
+def test_auto_embeds_only_the_server_that_is_down(tmp_path: Path, started: list[DevServices]) -> None:
     down = f"nats://127.0.0.1:{_closed_port()}"
     configured = _settings(tmp_path, "auto", nats_url=down)
     services = start_dev_services(configured)

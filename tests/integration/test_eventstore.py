@@ -20,9 +20,7 @@ def _meta() -> EventMeta:
     return EventMeta(occurred_at=datetime.now(UTC), correlation_id=str(uuid.uuid4()), actor_id="u1")
 
 
-def _write(
-    stream: uuid.UUID, expected: int, n: int = 1, link: bytes = GENESIS, kind: str = "Thing"
-) -> StreamWrite:
+def _write(stream: uuid.UUID, expected: int, n: int = 1, link: bytes = GENESIS, kind: str = "Thing") -> StreamWrite:
     return StreamWrite(
         stream,
         "thing",
@@ -107,17 +105,23 @@ async def test_hash_chain_links_each_event_to_the_previous(store: PostgresEventS
     for e in events:
         assert e.prev_hash == prev
         assert e.hash == event_hash(
-            prev, event_id=e.event_id, stream_id=e.stream_id, version=e.version,
-            event_type=e.event_type, schema_version=e.schema_version, occurred_at=e.occurred_at,
-            actor_id=e.actor_id, org_id=e.org_id, correlation_id=e.correlation_id,
-            causation_id=e.causation_id, payload=e.payload,
+            prev,
+            event_id=e.event_id,
+            stream_id=e.stream_id,
+            version=e.version,
+            event_type=e.event_type,
+            schema_version=e.schema_version,
+            occurred_at=e.occurred_at,
+            actor_id=e.actor_id,
+            org_id=e.org_id,
+            correlation_id=e.correlation_id,
+            causation_id=e.causation_id,
+            payload=e.payload,
         )
         prev = e.hash
     # A tampered payload no longer matches its hash.
     async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-        await conn.execute(
-            "UPDATE cw_events SET payload = '{\"n\": 99}' WHERE stream_id = %s AND version = 2", [a]
-        )
+        await conn.execute("UPDATE cw_events SET payload = '{\"n\": 99}' WHERE stream_id = %s AND version = 2", [a])
     auditor = PostgresEventStore(database)  # a reader of its own: no stream cache in the way
     await auditor.start()
     try:
@@ -125,11 +129,18 @@ async def test_hash_chain_links_each_event_to_the_previous(store: PostgresEventS
     finally:
         await auditor.close()
     assert tampered.hash != event_hash(
-        tampered.prev_hash, event_id=tampered.event_id, stream_id=tampered.stream_id,
-        version=tampered.version, event_type=tampered.event_type,
-        schema_version=tampered.schema_version, occurred_at=tampered.occurred_at,
-        actor_id=tampered.actor_id, org_id=tampered.org_id, correlation_id=tampered.correlation_id,
-        causation_id=tampered.causation_id, payload=tampered.payload,
+        tampered.prev_hash,
+        event_id=tampered.event_id,
+        stream_id=tampered.stream_id,
+        version=tampered.version,
+        event_type=tampered.event_type,
+        schema_version=tampered.schema_version,
+        occurred_at=tampered.occurred_at,
+        actor_id=tampered.actor_id,
+        org_id=tampered.org_id,
+        correlation_id=tampered.correlation_id,
+        causation_id=tampered.causation_id,
+        payload=tampered.payload,
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
+from gateway.ratelimit import RateLimitMiddleware
 from infra.settings import Settings
 from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
 
@@ -174,3 +176,28 @@ async def test_rate_limits_answer_429_with_retry_after(settings: Settings) -> No
             *(api.client.post("/auth/login", json={"email": address, "password": "wrong password"}) for _ in range(3))
         )
         assert sorted(r.status_code for r in logins) == [401, 401, 429]
+
+
+async def test_a_busy_user_spends_leased_permits_and_the_limit_still_holds(settings: Settings) -> None:
+    async with running_gateway(settings) as api:
+        _, address = await api.register()
+        tokens = await api.login(address)
+    limited = {"rate_limit_per_minute": 500, "subject_prefix": f"rl{uuid4().hex[:8]}"}
+    async with running_gateway(settings, **limited) as api:
+        limiter = next(m for m in api.app.middleware if isinstance(m, RateLimitMiddleware))
+        hits = 0
+        real_hit = limiter.limiter.hit
+
+        async def counted(*args: Any, **kwargs: Any) -> bool:
+            nonlocal hits
+            hits += 1
+            return bool(await real_hit(*args, **kwargs))
+
+        limiter.limiter.hit = counted  # type: ignore[method-assign]
+        statuses: list[int] = []
+        for _ in range(13):  # 520 requests, 40 at a time
+            batch = await asyncio.gather(*(api.client.get("/auth/me", headers=api.bearer(tokens)) for _ in range(40)))
+            statuses += [r.status_code for r in batch]
+        assert statuses.count(200) == 500  # not one more than the limit, and none lost to leases
+        assert statuses.count(429) == 20
+        assert hits < 200  # most permits came from leases, not from a round trip each

@@ -32,9 +32,7 @@ def viewer(ctx: object) -> Viewer:
 
 
 @pytest.fixture
-async def running(
-    settings: Settings, store: PostgresEventStore, nats_cleanup: Settings
-) -> AsyncIterator[q.Reader]:
+async def running(settings: Settings, store: PostgresEventStore, nats_cleanup: Settings) -> AsyncIterator[q.Reader]:
     """Relay and projectors on the test's private stream; a Reader with the Redis cache."""
     redis = await open_redis(settings)
     assert redis is not None, "the tests need Redis"
@@ -46,9 +44,7 @@ async def running(
     await redis.aclose()
 
 
-async def test_catalog_filters_search_sort_and_stable_cursor(
-    running: q.Reader, store: PostgresEventStore
-) -> None:
+async def test_catalog_filters_search_sort_and_stable_cursor(running: q.Reader, store: PostgresEventStore) -> None:
     a, b = World(bus_on(store)), World(bus_on(store))
     safety = await a.published(
         "Forklift safety",
@@ -191,9 +187,7 @@ async def test_review_queue_and_history(running: q.Reader, store: PostgresEventS
         await q.review_history(running, viewer(w.ctx("course_manager", org=uuid.uuid4())), cid)
 
 
-async def test_progress_of_a_student_and_an_instructors_students(
-    running: q.Reader, store: PostgresEventStore
-) -> None:
+async def test_progress_of_a_student_and_an_instructors_students(running: q.Reader, store: PostgresEventStore) -> None:
     w = World(bus_on(store))
     course = await w.published("Progress course")
     student, other = w.ctx("student"), w.ctx("student")
@@ -215,9 +209,7 @@ async def test_progress_of_a_student_and_an_instructors_students(
     assert p.quizzes is not None
     assert [(x.attempt, x.score, x.passed) for x in p.quizzes] == [(1, 0, False), (2, 2, True)]
 
-    r = await w.bus.handle(
-        c.CompleteLesson(course_id=course["course"], lesson_id=course["lessons"][1]), student
-    )
+    r = await w.bus.handle(c.CompleteLesson(course_id=course["course"], lesson_id=course["lessons"][1]), student)
     done = await q.my_course(running, viewer(student), course["course"], position=r.position)
     assert done.status == "completed"
     assert done.progress == 100.0
@@ -232,27 +224,19 @@ async def test_progress_of_a_student_and_an_instructors_students(
         await q.instructor_students(running, viewer(student))
     with pytest.raises(errors.EnrollmentNotFound):
         await q.my_course(running, viewer(other), course["course"], student_id=student.actor_id)
-    seen = await q.my_course(
-        running, viewer(w.author), course["course"], student_id=student.actor_id
-    )
+    seen = await q.my_course(running, viewer(w.author), course["course"], student_id=student.actor_id)
     assert seen.student_id == str(student.actor_id)
 
 
-async def test_analytics_of_an_organisation_and_a_course(
-    running: q.Reader, store: PostgresEventStore
-) -> None:
+async def test_analytics_of_an_organisation_and_a_course(running: q.Reader, store: PostgresEventStore) -> None:
     w = World(bus_on(store))
     position = await scenario(w, courses=2, students=6)  # 4 finish, 2 drop
     lingering = w.ctx("student")
     course = await w.published("Third")
     r = await w.bus.handle(c.Enrol(course_id=course["course"]), lingering)
     later = datetime.now(UTC) + timedelta(days=30)
-    query = q.AnalyticsQuery(
-        period="day", as_of=later, until=later.date(), at_risk_days=14, at_risk_below=50
-    )
-    org = await q.org_analytics(
-        running, viewer(w.manager), query, position=max(position, r.position)
-    )
+    query = q.AnalyticsQuery(period="day", as_of=later, until=later.date(), at_risk_days=14, at_risk_below=50)
+    org = await q.org_analytics(running, viewer(w.manager), query, position=max(position, r.position))
     assert (org.students, org.instructors, org.published_courses) == (7, 1, 3)
     assert (org.learners, org.active, org.completed, org.dropped) == (7, 1, 4, 2)
     assert org.completion_rate == round(4 / 7, 4)
@@ -273,9 +257,7 @@ async def test_analytics_of_an_organisation_and_a_course(
         await q.org_analytics(running, viewer(w.author), query)
 
 
-async def test_read_your_writes_says_so_when_the_wait_runs_out(
-    running: q.Reader, store: PostgresEventStore
-) -> None:
+async def test_read_your_writes_says_so_when_the_wait_runs_out(running: q.Reader, store: PostgresEventStore) -> None:
     w = World(bus_on(store))
     impatient = q.Reader(running.pool, running.cache, wait_seconds=0.2)
     far = await store.head() + 1_000_000
@@ -285,9 +267,7 @@ async def test_read_your_writes_says_so_when_the_wait_runs_out(
     assert caught.value.reached < far
 
 
-async def test_cached_catalog_is_invalidated_by_the_projector(
-    running: q.Reader, store: PostgresEventStore
-) -> None:
+async def test_cached_catalog_is_invalidated_by_the_projector(running: q.Reader, store: PostgresEventStore) -> None:
     w = World(bus_on(store))
     course = await w.published("Cached course")
     me = viewer(w.ctx("student"))

@@ -65,9 +65,7 @@ def test_a_dot_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None
     assert s.relay_batch == 7
 
 
-def test_environment_beats_the_dot_env_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_beats_the_dot_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("CW_EVENTS_STREAM=FROM_DOTENV\n")
     monkeypatch.setenv("CW_EVENTS_STREAM", "FROM_ENV")
     assert Settings().events_stream == "FROM_ENV"

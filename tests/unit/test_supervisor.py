@@ -110,8 +110,6 @@ async def test_run_until_signal_prepares_runs_and_stops_on_a_real_signal(signum:
         asyncio.get_running_loop().call_later(0.05, os.kill, os.getpid(), signum)
 
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    await asyncio.wait_for(
-        run_until_signal([Component("c", component)], before=before, on_ready=ready), 5
-    )
+    await asyncio.wait_for(run_until_signal([Component("c", component)], before=before, on_ready=ready), 5)
     assert order == ["prepared", "ready", "started", "stopped"]
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
