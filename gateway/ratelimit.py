@@ -8,8 +8,9 @@ so concurrent requests never wait for each other.
 Leases: a busy user need not cost a Redis round trip per request. The general limit's permits
 are taken from Redis a few at a time (`hit(..., cost=n)`, counted there at once, atomically,
 by the library) and spent in this process for up to a second; the lease doubles while a key
-stays busy and is at most a fiftieth of the limit, so a small limit stays exact (a lease of one)
-and at most that many permits per process go unused. Sign-in and the other guessable endpoints
+stays busy, is topped up in the background once half spent (so a busy user rarely waits for
+Redis), and is at most a fiftieth of the limit (and 256), so a small limit stays exact (a lease
+of one) and at most that many permits per process go unused. Sign-in and the other guessable endpoints
 are always counted one by one.
 """
 
@@ -36,20 +37,20 @@ log = get_logger(__name__)
 STRICT = "strict_rate_limit"  # route opt: this endpoint is guessable, limit it per address
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema")
 LEASE_SECONDS = 1.0  # a lease's unspent permits are dropped after this
-LEASE_MAX = 32
+LEASE_MAX = 256
 LEASES_KEPT = 50_000  # then the expired ones are forgotten
 
 
 class _Lease:
     """Permits of one user and endpoint taken from Redis at once, to spend in this process."""
 
-    __slots__ = ("expires", "left", "lock", "size")
+    __slots__ = ("expires", "left", "refilling", "size")
 
     def __init__(self) -> None:
         self.left = 0  # permits still to spend here
         self.size = 1  # how many the last refill took from Redis
         self.expires = 0.0  # time.monotonic() after which the rest is dropped
-        self.lock = asyncio.Lock()
+        self.refilling: asyncio.Task[TooManyRequestsException | None] | None = None
 
     def take(self) -> bool:
         if self.left > 0 and self.expires > time.monotonic():
@@ -57,9 +58,12 @@ class _Lease:
             return True
         return False
 
-    def refill(self, size: int, expires: float) -> None:
-        """`size` new permits, one of them spent by the caller."""
-        self.left, self.size, self.expires = size - 1, size, expires
+    def add(self, size: int, expires: float) -> None:
+        if self.expires <= time.monotonic():
+            self.left = 0  # the unspent rest of an old lease is not carried over
+        self.left += size
+        self.size = size
+        self.expires = expires
 
 
 def storage(redis_url: str | None, namespace: str) -> Storage:
@@ -108,20 +112,38 @@ class RateLimitMiddleware(ASGIMiddleware):
         if lease is None:
             if len(self._leases) >= LEASES_KEPT:
                 now = time.monotonic()
-                self._leases = {k: v for k, v in self._leases.items() if v.expires > now or v.lock.locked()}
+                self._leases = {k: v for k, v in self._leases.items() if v.expires > now or v.refilling}
             lease = self._leases[slot] = _Lease()
-        if lease.take():
-            return
-        async with lease.lock:  # concurrent requests of one user share one refill
-            if lease.take():
-                return
+        while not lease.take():
+            # Spent: every request waiting for this lease waits for one refill and wakes with it
+            # (a lock would wake them one per event-loop turn: slow under load).
+            if lease.refilling is None:
+                lease.refilling = asyncio.create_task(self._refill(lease, who, endpoint, busy=False))
+            refused = await asyncio.shield(lease.refilling)
+            if refused is not None and lease.left == 0:
+                raise TooManyRequestsException(detail=refused.detail, headers=refused.headers)
+        if lease.size > 1 and lease.left * 2 < lease.size and lease.refilling is None:
+            # Half spent: the next permits are fetched now, so a busy user rarely waits.
+            lease.refilling = asyncio.create_task(self._refill(lease, who, endpoint, busy=True))
+
+    async def _refill(self, lease: _Lease, who: str, endpoint: str, *, busy: bool) -> TooManyRequestsException | None:
+        """Take the next permits from Redis: a doubled lease while the key stays busy, else one."""
+        try:
             now = time.monotonic()
-            size = min(lease.size * 2, self._lease_max) if lease.expires > now else 1  # still busy?
+            size = min(lease.size * 2, self._lease_max) if busy or lease.expires > now else 1
             if size > 1 and await self._hit(self.general, size, "general", who, endpoint):
-                lease.refill(size, now + LEASE_SECONDS)
-            else:
-                await self._check(self.general, "general", who, endpoint)  # one permit, or 429
-                lease.refill(1, now + LEASE_SECONDS)
+                lease.add(size, now + LEASE_SECONDS)
+                return None
+            if busy:
+                return None  # near the limit: the waiters will take permits one by one
+            try:
+                await self._check(self.general, "general", who, endpoint)
+            except TooManyRequestsException as refused:
+                return refused
+            lease.add(1, now + LEASE_SECONDS)
+            return None
+        finally:
+            lease.refilling = None
 
     async def _hit(self, item: RateLimitItemPerMinute, cost: int, *key: str) -> bool:
         try:
