@@ -182,6 +182,7 @@ class PostgresEventStore(EventStore):
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._sync_conn: psycopg.AsyncConnection[Any] | None = None  # commits wait for the fsync
         self.batches = 0  # commit groups written, for metrics
         self.commits = 0
 
@@ -216,9 +217,10 @@ class PostgresEventStore(EventStore):
             p = self._queue.get_nowait()
             if not p.future.done():
                 p.future.set_exception(Unavailable("postgres", "event store closed"))
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        for conn in (self._conn, self._sync_conn):
+            if conn is not None:
+                await conn.close()
+        self._conn = self._sync_conn = None
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------------
@@ -238,8 +240,12 @@ class PostgresEventStore(EventStore):
             batch = [p for p in batch if not p.future.cancelled()]
             if not batch:
                 continue
+            # Nobody else waiting: commit this group synchronously, one round trip instead of two
+            # (the writer has nothing to do while the fsync runs). Else commit without waiting
+            # and let the flusher's fsync cover it while the next group is written.
+            durable = not self._barrier_mode or self._queue.empty()
             try:
-                await self._write_group(batch)
+                await self._write_group(batch, durable)
             except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
                 # One bad record must not fail its neighbours: write each commit alone.
                 if len(batch) == 1:
@@ -247,7 +253,7 @@ class PostgresEventStore(EventStore):
                 else:
                     for p in batch:
                         try:
-                            await self._write_group([p])
+                            await self._write_group([p], durable)
                         except psycopg.Error as single:
                             self._fail([p], self._translate(single))
             except psycopg.Error as e:
@@ -263,9 +269,10 @@ class PostgresEventStore(EventStore):
         return Unavailable("postgres", str(e))
 
     def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            asyncio.get_running_loop().create_task(conn.close())
+        conns, self._conn, self._sync_conn = (self._conn, self._sync_conn), None, None
+        for conn in conns:
+            if conn is not None and not conn.closed:
+                asyncio.get_running_loop().create_task(conn.close())
 
     @staticmethod
     def _fail(batch: list[_Pending], error: Exception) -> None:
@@ -273,14 +280,19 @@ class PostgresEventStore(EventStore):
             if not p.future.done():
                 p.future.set_exception(error)
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+    async def _connection(self, durable: bool) -> psycopg.AsyncConnection[Any]:
+        if durable:
+            if self._sync_conn is None or self._sync_conn.closed or self._sync_conn.broken:
+                self._sync_conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, row_factory=tuple_row, options="-c synchronous_commit=on", autocommit=True
+                )
+            return self._sync_conn
         if self._conn is None or self._conn.closed or self._conn.broken:
-            # In barrier mode the writer's commits do not wait for their fsync, so the head-row
-            # lock is held for the statements alone; the flusher makes them durable before any
-            # caller hears of them (see _flush_loop).
-            options = "-c synchronous_commit=off" if self._barrier_mode else ""
+            # These commits do not wait for their fsync, so the head-row lock is held for the
+            # statements alone; the flusher makes them durable before any caller hears of them
+            # (see _flush_loop).
             self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, row_factory=tuple_row, options=options, autocommit=True
+                self._dsn, row_factory=tuple_row, options="-c synchronous_commit=off", autocommit=True
             )
         return self._conn
 
@@ -335,7 +347,7 @@ class PostgresEventStore(EventStore):
         self._unflushed.append((p, outcome))
         self._flush_wanted.set()
 
-    async def _write_group(self, batch: list[_Pending]) -> None:
+    async def _write_group(self, batch: list[_Pending], durable: bool) -> None:
         """Write the commits of `batch` in one transaction and one round trip.
 
         Version checks need no read: each new event's (stream, version) is unique, so a commit
@@ -361,14 +373,14 @@ class PostgresEventStore(EventStore):
             if not accepted:
                 return
             try:
-                await self._insert(accepted)
+                await self._insert(accepted, durable)
             except psycopg.errors.UniqueViolation as e:
                 if len(accepted) == 1:
                     self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
                     return
                 for p in accepted:
                     try:
-                        await self._insert([p])
+                        await self._insert([p], durable)
                     except psycopg.errors.UniqueViolation as single:
                         self._after_flush(p, await self._explain(p.commit, single))
         finally:
@@ -377,8 +389,9 @@ class PostgresEventStore(EventStore):
             for p, error in losers:
                 self._settle(p, error)
 
-    async def _insert(self, group: list[_Pending]) -> None:
-        conn = await self._connection()
+    async def _insert(self, group: list[_Pending], durable: bool) -> None:
+        """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
+        conn = await self._connection(durable)
         rows: list[_Row] = []
         keys: list[_Key] = []
         ends: list[tuple[int, dict[UUID, int]]] = []  # per commit: last ordinal, stream versions
@@ -422,7 +435,12 @@ class PostgresEventStore(EventStore):
         self.commits += len(group)
         for p, (last, versions) in zip(group, ends, strict=True):
             position = base + last
-            self._after_flush(p, AppendResult(position, versions, self._reply(p.commit, versions, position)))
+            outcome = AppendResult(position, versions, self._reply(p.commit, versions, position))
+            if durable:
+                self.durable_position = max(self.durable_position, position)
+                self._settle(p, outcome)
+            else:
+                self._after_flush(p, outcome)
 
     @staticmethod
     def _reply(commit: Commit, versions: dict[UUID, int], position: int) -> CommandResult | None:
