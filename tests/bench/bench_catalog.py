@@ -7,10 +7,11 @@ projected. Each server runs in a process of its own (uvicorn with httptools on u
 `coursewright up` serves: gateway.http.config), the load generator in this process, 64
 keep-alive connections, `seconds` (10) per server after a 2 s warm-up.
 
-- catalog: GET /catalog?limit=20 on the full gateway (create_app: bearer token checked and its
-  revocation looked up, rate limits, metrics middleware), page served from the Redis cache.
+- catalog: GET /catalog?limit=20 on the full gateway (create_app: bearer token checked against
+  the mirrored revocation list, rate limits with leased permits, metrics, a JSON log line per
+  request), page served from the cache.
 - catalog_routes: the same request on QUERY_ROUTES alone in a Litestar app with the real
-  `caller` dependency (token verified, revocation looked up): the read side's own cost.
+  `caller` dependency (token verified, revocation list mirrored): the read side's own cost.
 - baseline: a bare Litestar app answering GET /catalog with the same JSON bytes.
 """
 
@@ -62,6 +63,7 @@ def serve(mode: str, port: int) -> None:
 
     async def run() -> None:
         services = await Services.start(settings)
+        background: list[asyncio.Task[None]] = []
         if mode == "bare":
             body = Path(os.environ["CW_BENCH_BODY"]).read_bytes()  # noqa: ASYNC240
 
@@ -74,6 +76,8 @@ def serve(mode: str, port: int) -> None:
             app = create_app(services)
         else:
             auth = authenticator(services)
+            # The revocation list mirrored in memory, as create_app's lifespan does.
+            background.append(asyncio.create_task(auth.revocations.run_mirror()))
             app = Litestar(
                 route_handlers=QUERY_ROUTES,
                 dependencies=dependencies(services, auth),
@@ -85,6 +89,8 @@ def serve(mode: str, port: int) -> None:
         try:
             await run_server(server)
         finally:
+            for task in background:
+                task.cancel()
             await services.close()
 
     uvloop.run(run())
