@@ -79,7 +79,7 @@ class AnalyticsProjection(Projection):
     tables = (COURSES, LEARNERS, DAILY, QUIZ)
 
     async def _course(self, env: Envelope) -> Row:
-        return await self.require("courses", env.stream_id, f"course {env.stream_id} was never created")
+        return await self.require("courses", env.stream_id, "course {key} was never created")
 
     async def _set(self, env: Envelope, **values: object) -> None:
         row = await self._course(env)
@@ -143,7 +143,7 @@ class AnalyticsProjection(Projection):
         self.put("daily", day)
 
     async def _learner(self, env: Envelope) -> Row:
-        return await self.require("learners", env.stream_id, f"enrolment {env.stream_id} was never started")
+        return await self.require("learners", env.stream_id, "enrolment {key} was never started")
 
     @on(Enrollment.Enrolled)
     async def enrolled(self, e: Enrollment.Enrolled, env: Envelope) -> None:

@@ -101,7 +101,7 @@ class CatalogProjection(Projection):
     tables = (COURSES, ENROLLMENTS)
 
     async def _course(self, env: Envelope) -> Row:
-        return await self.require("courses", env.stream_id, f"course {env.stream_id} was never created")
+        return await self.require("courses", env.stream_id, "course {key} was never created")
 
     def _save(self, row: Row, env: Envelope) -> None:
         """Derive the listing columns from the published revision (else the draft) and store."""
@@ -291,7 +291,7 @@ class CatalogProjection(Projection):
         )
 
     async def _status(self, env: Envelope, status: str) -> None:
-        row = await self.require("enrollments", env.stream_id, f"enrolment {env.stream_id} was never started")
+        row = await self.require("enrollments", env.stream_id, "enrolment {key} was never started")
         if status == "dropped" and row["status"] in ENROLLED:
             await self._count(row["course_id"], -1, env)
         row["status"] = status

@@ -226,10 +226,14 @@ class Projection:
     # -- row access for handlers -------------------------------------------------------------
 
     async def require(self, table: str, key: Key, missing: str) -> Row:
-        """A row an earlier event must have made; without it this event cannot apply (it parks)."""
+        """A row an earlier event must have made; without it this event cannot apply (it parks).
+
+        `missing` is the error's text, `{key}` in it replaced by the key (formatted only then:
+        this runs for most events of a rebuild).
+        """
         row = await self.get(table, key)
         if row is None:
-            raise LookupError(missing)
+            raise LookupError(missing.format(key=key))
         return row
 
     async def get(self, table: str, key: Key) -> Row | None:

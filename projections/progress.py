@@ -52,7 +52,7 @@ class ProgressProjection(Projection):
     tables = (ENROLLMENTS, COURSES)
 
     async def _course(self, env: Envelope) -> Row:
-        return await self.require("courses", env.stream_id, f"course {env.stream_id} was never created")
+        return await self.require("courses", env.stream_id, "course {key} was never created")
 
     @on(Course.Created)
     async def course_created(self, e: Course.Created, env: Envelope) -> None:
@@ -86,7 +86,7 @@ class ProgressProjection(Projection):
         self.put("courses", row)
 
     async def _enrollment(self, env: Envelope) -> Row:
-        return await self.require("enrollments", env.stream_id, f"enrolment {env.stream_id} was never started")
+        return await self.require("enrollments", env.stream_id, "enrolment {key} was never started")
 
     @on(Enrollment.Enrolled)
     async def enrolled(self, e: Enrollment.Enrolled, env: Envelope) -> None:

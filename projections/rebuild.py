@@ -9,7 +9,9 @@ the live projector continues from the rebuilt checkpoint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 
 from infra.logging import get_logger
 from projections.applier import Applier
@@ -29,6 +31,25 @@ log = get_logger(__name__)
 
 Progress = Callable[[int, int], None]  # (position reached, log head)
 BATCH = 20_000  # events per transaction: rows changed many times are written once
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Apply a batch without the cyclic garbage collector, then freeze what survived it.
+
+    A rebuild keeps hundreds of thousands of rows in memory until it ends; left to the collector
+    they are scanned again and again, which was more than half of a rebuild's time. Frozen, they
+    are no longer scanned and are still freed by reference counting once dropped (rows hold no
+    cycles); the few cycles a batch leaves are collected once the rebuild ends (`gc.unfreeze`).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 async def rebuild(
@@ -67,7 +88,8 @@ async def rebuild(
                 ahead = asyncio.create_task(read_log(reader, applier.position, None, BATCH))
                 continue
             ahead = asyncio.create_task(read_log(reader, events[-1].position, None, BATCH))
-            out = await applier.apply(events)
+            with _collector_paused():
+                out = await applier.apply(events)
             if progress:
                 progress(out.position, max(head, out.position))
         await create_indexes(conn, projection, shadow)
@@ -91,5 +113,6 @@ async def rebuild(
             on_commit(touched | {"*"})
         return applier.position
     finally:
+        gc.unfreeze()  # what the batches froze goes back to the collector, garbage cycles included
         await reader.close()
         await conn.close()

@@ -55,12 +55,12 @@ class ReviewsProjection(Projection):
 
     @on(Course.DetailsEdited)
     async def course_edited(self, e: Course.DetailsEdited, env: Envelope) -> None:
-        row = await self.require("courses", env.stream_id, f"course {env.stream_id} was never created")
+        row = await self.require("courses", env.stream_id, "course {key} was never created")
         row["title"], row["category"] = e.details.title, e.details.category
         self.put("courses", row)
 
     async def _review(self, env: Envelope) -> Row:
-        return await self.require("reviews", env.stream_id, f"review {env.stream_id} was never requested")
+        return await self.require("reviews", env.stream_id, "review {key} was never requested")
 
     @on(Review.Requested)
     async def requested(self, e: Review.Requested, env: Envelope) -> None:
