@@ -66,15 +66,19 @@ class Authenticator:
 
     def claims(self, request: Request[Any, Any, Any]) -> AccessClaims:
         """The verified claims of the request's bearer token (cached on the request)."""
-        state = request.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        return self.claims_of(request.scope)  # type: ignore[arg-type]
+
+    def claims_of(self, scope: dict[str, Any]) -> AccessClaims:
+        """`claims` from the ASGI scope itself (middleware builds no Request for it)."""
+        state = scope.setdefault("state", {})
         cached = state.get("claims")
         if isinstance(cached, AccessClaims):
             return cached
         if isinstance(cached, InvalidToken):
             raise cached
         try:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
+            header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
+            scheme, _, token = header.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise InvalidToken("an Authorization: Bearer <access token> header is required")
             claims = self.access.verify(token.strip())
