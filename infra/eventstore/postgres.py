@@ -1,10 +1,11 @@
 """PostgreSQL event store with group commit.
 
-Every append in the process goes through one writer task that folds the commits waiting at that
-moment into one statement: it takes the row lock of `cw_log_head`, hands out the next positions
-(gap-free and in commit order for every reader, across processes), inserts the events and the
-idempotency records and notifies the relay. The writer commits without waiting for the fsync; a
-flusher's synchronous commit makes the group durable before any caller is answered.
+Every append in the process goes through one of two writer tasks, which fold the commits waiting
+at that moment into one statement each: it takes the row lock of `cw_log_head`, hands out the
+next positions (gap-free and in commit order for every reader, across writers and processes),
+inserts the events and the idempotency records and notifies the relay. While others wait, a
+writer commits without waiting for the fsync and a flusher's synchronous commit makes the group
+durable before any caller is answered; a group alone commits synchronously.
 """
 
 from __future__ import annotations
@@ -133,6 +134,20 @@ def _stored(row: tuple[Any, ...]) -> StoredEvent:
     )
 
 
+class _Lane:
+    """One writer's connections: commits that wait for their fsync, and commits that do not."""
+
+    def __init__(self) -> None:
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.sync_conn: psycopg.AsyncConnection[Any] | None = None
+
+    def drop(self) -> None:
+        conns, self.conn, self.sync_conn = (self.conn, self.sync_conn), None, None
+        for conn in conns:
+            if conn is not None and not conn.closed:
+                asyncio.get_running_loop().create_task(conn.close())
+
+
 @dataclass
 class _Pending:
     commit: Commit
@@ -159,6 +174,7 @@ class PostgresEventStore(EventStore):
         dsn: str,
         *,
         batch_max: int = 256,
+        writers: int = 2,
         pool_min: int = 1,
         pool_max: int = 10,
         durability: str = "barrier",
@@ -180,9 +196,9 @@ class PostgresEventStore(EventStore):
             dsn, min_size=pool_min, max_size=pool_max, open=False, kwargs={"autocommit": True}
         )
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._sync_conn: psycopg.AsyncConnection[Any] | None = None  # commits wait for the fsync
+        self._writers: list[asyncio.Task[None]] = []
+        self._lanes = [_Lane() for _ in range(max(1, writers))]
+        self._idle_writers = 0
         self.batches = 0  # commit groups written, for metrics
         self.commits = 0
 
@@ -195,17 +211,20 @@ class PostgresEventStore(EventStore):
             await self._pool.open(wait=True, timeout=10)
         except psycopg.OperationalError as e:
             raise Unavailable("postgres", str(e)) from e
-        self._writer = asyncio.create_task(self._write_loop(), name="eventstore-writer")
+        self._writers = [
+            asyncio.create_task(self._write_loop(lane), name=f"eventstore-writer-{i}")
+            for i, lane in enumerate(self._lanes)
+        ]
         if self._barrier_mode:
             self._flusher = asyncio.create_task(self._flush_loop(), name="eventstore-flusher")
 
     async def close(self) -> None:
-        for task in (self._writer, self._flusher):
+        for task in (*self._writers, self._flusher):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._writer = self._flusher = None
+        self._writers, self._flusher = [], None
         for p, _ in self._unflushed:
             if not p.future.done():
                 p.future.set_exception(Unavailable("postgres", "event store closed"))
@@ -217,25 +236,33 @@ class PostgresEventStore(EventStore):
             p = self._queue.get_nowait()
             if not p.future.done():
                 p.future.set_exception(Unavailable("postgres", "event store closed"))
-        for conn in (self._conn, self._sync_conn):
-            if conn is not None:
-                await conn.close()
-        self._conn = self._sync_conn = None
+        for lane in self._lanes:
+            for conn in (lane.conn, lane.sync_conn):
+                if conn is not None:
+                    await conn.close()
+            lane.conn = lane.sync_conn = None
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------------
 
     async def append(self, commit: Commit) -> AppendResult:
-        if self._writer is None:
+        if not self._writers:
             raise Unavailable("postgres", "event store not started")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(commit, future))
         return await future
 
-    async def _write_loop(self) -> None:
+    async def _write_loop(self, lane: _Lane) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_max and not self._queue.empty():
+            self._idle_writers += 1
+            try:
+                batch = [await self._queue.get()]
+            finally:
+                self._idle_writers -= 1
+            # A burst is shared out among the idle writers: groups in flight together, so the
+            # callers of the first are deciding again while the next is being written.
+            share = min(self._batch_max, -(-(1 + self._queue.qsize()) // (1 + self._idle_writers)))
+            while len(batch) < share and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             batch = [p for p in batch if not p.future.cancelled()]
             if not batch:
@@ -245,7 +272,7 @@ class PostgresEventStore(EventStore):
             # and let the flusher's fsync cover it while the next group is written.
             durable = not self._barrier_mode or self._queue.empty()
             try:
-                await self._write_group(batch, durable)
+                await self._write_group(batch, durable, lane)
             except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
                 # One bad record must not fail its neighbours: write each commit alone.
                 if len(batch) == 1:
@@ -253,26 +280,20 @@ class PostgresEventStore(EventStore):
                 else:
                     for p in batch:
                         try:
-                            await self._write_group([p], durable)
+                            await self._write_group([p], durable, lane)
                         except psycopg.Error as single:
-                            self._fail([p], self._translate(single))
+                            self._fail([p], self._translate(single, lane))
             except psycopg.Error as e:
-                self._fail(batch, self._translate(e))
+                self._fail(batch, self._translate(e, lane))
             except Exception as e:  # never let the writer die: the store would hang
                 log.exception("eventstore.writer_error")
                 self._fail(batch, Unavailable("postgres", repr(e)))
 
-    def _translate(self, e: psycopg.Error) -> Exception:
+    def _translate(self, e: psycopg.Error, lane: _Lane) -> Exception:
         if isinstance(e, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
             return RecordRejected(str(e))
-        self._drop_connection()
+        lane.drop()
         return Unavailable("postgres", str(e))
-
-    def _drop_connection(self) -> None:
-        conns, self._conn, self._sync_conn = (self._conn, self._sync_conn), None, None
-        for conn in conns:
-            if conn is not None and not conn.closed:
-                asyncio.get_running_loop().create_task(conn.close())
 
     @staticmethod
     def _fail(batch: list[_Pending], error: Exception) -> None:
@@ -280,21 +301,21 @@ class PostgresEventStore(EventStore):
             if not p.future.done():
                 p.future.set_exception(error)
 
-    async def _connection(self, durable: bool) -> psycopg.AsyncConnection[Any]:
+    async def _connection(self, durable: bool, lane: _Lane) -> psycopg.AsyncConnection[Any]:
         if durable:
-            if self._sync_conn is None or self._sync_conn.closed or self._sync_conn.broken:
-                self._sync_conn = await psycopg.AsyncConnection.connect(
+            if lane.sync_conn is None or lane.sync_conn.closed or lane.sync_conn.broken:
+                lane.sync_conn = await psycopg.AsyncConnection.connect(
                     self._dsn, row_factory=tuple_row, options="-c synchronous_commit=on", autocommit=True
                 )
-            return self._sync_conn
-        if self._conn is None or self._conn.closed or self._conn.broken:
+            return lane.sync_conn
+        if lane.conn is None or lane.conn.closed or lane.conn.broken:
             # These commits do not wait for their fsync, so the head-row lock is held for the
             # statements alone; the flusher makes them durable before any caller hears of them
             # (see _flush_loop).
-            self._conn = await psycopg.AsyncConnection.connect(
+            lane.conn = await psycopg.AsyncConnection.connect(
                 self._dsn, row_factory=tuple_row, options="-c synchronous_commit=off", autocommit=True
             )
-        return self._conn
+        return lane.conn
 
     # -- durability --------------------------------------------------------------------------
 
@@ -347,7 +368,7 @@ class PostgresEventStore(EventStore):
         self._unflushed.append((p, outcome))
         self._flush_wanted.set()
 
-    async def _write_group(self, batch: list[_Pending], durable: bool) -> None:
+    async def _write_group(self, batch: list[_Pending], durable: bool, lane: _Lane) -> None:
         """Write the commits of `batch` in one transaction and one round trip.
 
         Version checks need no read: each new event's (stream, version) is unique, so a commit
@@ -373,14 +394,14 @@ class PostgresEventStore(EventStore):
             if not accepted:
                 return
             try:
-                await self._insert(accepted, durable)
+                await self._insert(accepted, durable, lane)
             except psycopg.errors.UniqueViolation as e:
                 if len(accepted) == 1:
                     self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
                     return
                 for p in accepted:
                     try:
-                        await self._insert([p], durable)
+                        await self._insert([p], durable, lane)
                     except psycopg.errors.UniqueViolation as single:
                         self._after_flush(p, await self._explain(p.commit, single))
         finally:
@@ -389,9 +410,9 @@ class PostgresEventStore(EventStore):
             for p, error in losers:
                 self._settle(p, error)
 
-    async def _insert(self, group: list[_Pending], durable: bool) -> None:
+    async def _insert(self, group: list[_Pending], durable: bool, lane: _Lane) -> None:
         """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
-        conn = await self._connection(durable)
+        conn = await self._connection(durable, lane)
         rows: list[_Row] = []
         keys: list[_Key] = []
         ends: list[tuple[int, dict[UUID, int]]] = []  # per commit: last ordinal, stream versions
