@@ -63,6 +63,21 @@ async def test_concurrent_appends_on_one_stream_let_exactly_one_win(store: Postg
     assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
 
 
+async def test_a_burst_split_among_writers_stays_gap_free_and_in_commit_order(store: PostgresEventStore) -> None:
+    start = await store.head()
+    batches_before = store.batches
+    streams = [uuid.uuid4() for _ in range(300)]
+    results = await asyncio.gather(*(store.append(Commit([_write(s, 0, 2)], _meta())) for s in streams))
+    ends = sorted(r.position for r in results)
+    assert ends == list(range(start + 2, start + 601, 2))  # each commit's two events, no gaps
+    log = [e for e in await store.read_log(start) if e.position <= start + 600]
+    assert [e.position for e in log] == list(range(start + 1, start + 601))
+    for first, second in zip(log[::2], log[1::2], strict=True):  # a commit's events stay together
+        assert (first.stream_id, first.version, second.version) == (second.stream_id, 1, 2)
+        assert second.prev_hash == first.hash
+    assert store.batches - batches_before >= 2  # shared out: more than one group
+
+
 async def test_idempotency_key_returns_first_reply(store: PostgresEventStore) -> None:
     a = uuid.uuid4()
     key = ("test", str(uuid.uuid4()))
