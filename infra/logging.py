@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import structlog
-from structlog.contextvars import bind_contextvars, bound_contextvars, merge_contextvars
+from structlog.contextvars import bind_contextvars, merge_contextvars, reset_contextvars
 
 __all__ = ["bind_contextvars", "bound_contextvars", "configure_logging", "get_logger"]
+
+
+@contextlib.contextmanager
+def bound_contextvars(**values: Any) -> Iterator[None]:
+    """Bind `values` to the log context for the block, then restore what was there.
+
+    structlog's own `bound_contextvars` copies the whole context to remember it; resetting the
+    tokens `bind_contextvars` returns restores the same values for a fraction of the cost (this
+    runs for every command).
+    """
+    tokens = bind_contextvars(**values)
+    try:
+        yield
+    finally:
+        reset_contextvars(**tokens)
 
 
 def _ensure_correlation(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
