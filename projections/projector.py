@@ -12,6 +12,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from infra.cache import Cache
+from infra.gcpolicy import HEAP
 from infra.logging import get_logger
 from infra.settings import Settings
 from projections import metrics
@@ -113,6 +114,7 @@ class Projector:
             out = await self.applier.apply(events)
             await self._after(out)
             await msgs[-1].ack()  # AckAll: everything up to here is in the read model
+            HEAP.settle()
         else:
             await self._catch_up()
         if time.monotonic() - self._lag_at >= LAG_EVERY:

@@ -1,0 +1,40 @@
+"""Keep a worker's long-lived objects out of the cyclic garbage collector's way.
+
+A projector keeps hundreds of thousands of read-model rows in memory. CPython's full
+collections scan every tracked object, so as that cache grows they pause the process for tens
+of milliseconds: the p99 of command → read-model freshness went from 20-30 ms to 55-100 ms
+because of them. `LongLivedHeap.settle()`, called after each unit of work, collects the young
+generations and freezes what survived (at most once a second): frozen objects are never
+scanned again, yet still freed by reference counting when dropped. Garbage cycles that form
+among frozen objects later would never be collected, so every `full_every` seconds everything
+is unfrozen and collected once (one longer pause, rarely).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+
+class LongLivedHeap:
+    def __init__(self, every: float = 1.0, full_every: float = 600.0) -> None:
+        self.every = every
+        self.full_every = full_every
+        self._last = self._last_full = time.monotonic()
+
+    def settle(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        if now - self._last_full >= self.full_every:
+            self._last_full = now
+            gc.unfreeze()
+            gc.collect()
+        else:
+            gc.collect(1)
+        gc.freeze()
+
+
+# One per process: every worker in it shares the same heap (and the same collector).
+HEAP = LongLivedHeap()
