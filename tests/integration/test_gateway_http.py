@@ -198,6 +198,8 @@ async def test_a_busy_user_spends_leased_permits_and_the_limit_still_holds(setti
         for _ in range(13):  # 520 requests, 40 at a time
             batch = await asyncio.gather(*(api.client.get("/auth/me", headers=api.bearer(tokens)) for _ in range(40)))
             statuses += [r.status_code for r in batch]
-        assert statuses.count(200) == 500  # not one more than the limit, and none lost to leases
-        assert statuses.count(429) == 20
+        # Never one more than the limit; at most one lease (a fiftieth of it) left unspent, should
+        # a pause outlast a lease's second.
+        assert 490 <= statuses.count(200) <= 500
+        assert statuses.count(200) + statuses.count(429) == 520
         assert hits < 200  # most permits came from leases, not from a round trip each
