@@ -31,6 +31,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from infra.channels import follow
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -195,29 +196,23 @@ class Cache:
 
     async def _listen(self) -> None:
         """Follow invalidations published by other processes (the projectors)."""
-        while True:
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                async for message in pubsub.listen():
-                    if message.get("type") == "subscribe":
-                        self._subscribed = True
-                    elif message.get("type") == "message":
-                        data = message["data"]
-                        text = data.decode() if isinstance(data, bytes) else str(data)
-                        self._bump(text.split())
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("cache.listen_failed", error=repr(e))
-            finally:
-                # Invalidations may be missed until subscribed again: keep nothing locally.
-                self._subscribed = False
-                self._local.clear()
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(1.0):  # never hang a shutdown on a dead socket
-                        await pubsub.aclose()
-            await asyncio.sleep(1.0)
+
+        async def subscribed() -> None:
+            self._subscribed = True
+
+        def lost() -> None:
+            # Invalidations may be missed until subscribed again: keep nothing locally.
+            self._subscribed = False
+            self._local.clear()
+
+        await follow(
+            self.redis,
+            self.channel,
+            on_message=lambda text: self._bump(text.split()),
+            on_subscribed=subscribed,
+            on_lost=lost,
+            event="cache.listen_failed",
+        )
 
     # -- internals -------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ and the list of revoked sign-ins (families) that access tokens are checked again
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import secrets
@@ -19,6 +18,7 @@ import jwt
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from infra.channels import follow
 from infra.errors import InfraError, Unavailable
 from infra.logging import get_logger
 
@@ -310,26 +310,29 @@ class Revocations:
         """Keep the in-memory list complete until cancelled (reconnecting after failures)."""
         if self._redis is None:
             return
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(REVOCATIONS_CHANNEL)
-                    # Subscribed first, loaded second: a revocation in between is in one or both.
-                    await self._load()
-                    self.mirrored = True
-                    log.info("auth.revocations_mirrored", families=len(self._local))
-                    while True:
-                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
-                        if message is not None and message["type"] == "message":
-                            with contextlib.suppress(ValueError):
-                                self._remember(UUID(message["data"].decode()), self._ttl)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("auth.revocations_mirror_lost", error=str(e))
-            finally:
-                self.mirrored = False
-            await asyncio.sleep(retry_seconds)
+
+        async def subscribed() -> None:
+            # Subscribed first, loaded second: a revocation in between is in one or both.
+            await self._load()
+            self.mirrored = True
+            log.info("auth.revocations_mirrored", families=len(self._local))
+
+        def revoked(text: str) -> None:
+            with contextlib.suppress(ValueError):
+                self._remember(UUID(text), self._ttl)
+
+        def lost() -> None:
+            self.mirrored = False
+
+        await follow(
+            self._redis,
+            REVOCATIONS_CHANNEL,
+            on_message=revoked,
+            on_subscribed=subscribed,
+            on_lost=lost,
+            event="auth.revocations_mirror_lost",
+            retry_seconds=retry_seconds,
+        )
 
     async def _load(self) -> None:
         keys = [key async for key in self._redis.scan_iter(match=f"{_REVOKED}*", count=1000)]  # type: ignore[union-attr]
