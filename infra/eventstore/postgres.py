@@ -48,10 +48,11 @@ WITH head AS (
     UPDATE cw_log_head SET position = position + %(n)s WHERE id = 1 RETURNING position
 ),
 rows AS (
-    SELECT * FROM json_to_recordset(%(events)s::json) AS t(ord bigint, event_id uuid,
+    SELECT r.*, decode(r.prev_hash64, 'base64') AS prev_hash, decode(r.hash64, 'base64') AS hash
+    FROM json_to_recordset(%(events)s::json) AS r(ord bigint, event_id uuid,
         stream_id uuid, stream_type text, version bigint, event_type text, schema_version int,
         occurred_at timestamptz, actor_id text, org_id text, correlation_id text,
-        causation_id text, payload text, prev_hash text, hash text, link_check bool)
+        causation_id text, payload text, prev_hash64 text, hash64 text, link_check bool)
 ),
 events AS (
     INSERT INTO cw_events (position, event_id, stream_id, stream_type, version, event_type,
@@ -59,14 +60,14 @@ events AS (
         prev_hash, hash)
     SELECT head.position - %(n)s + t.ord, t.event_id, t.stream_id, t.stream_type, t.version,
         t.event_type, t.schema_version, t.occurred_at, t.actor_id, t.org_id, t.correlation_id,
-        t.causation_id, t.payload::json, decode(t.prev_hash, 'base64'),
+        t.causation_id, t.payload::json, t.prev_hash,
         -- The first event a commit adds to a stream must link to the stream's last stored event;
         -- a broken link leaves hash NULL, which the NOT NULL column refuses: nothing is written.
         CASE WHEN NOT t.link_check
-                  OR (t.version = 1 AND decode(t.prev_hash, 'base64') = %(genesis)s)
-                  OR decode(t.prev_hash, 'base64') = (SELECT e.hash FROM cw_events e
+                  OR (t.version = 1 AND t.prev_hash = %(genesis)s)
+                  OR t.prev_hash = (SELECT e.hash FROM cw_events e
                                     WHERE e.stream_id = t.stream_id AND e.version = t.version - 1)
-             THEN decode(t.hash, 'base64') END
+             THEN t.hash END
     FROM head, rows AS t
 ),
 keys AS (
@@ -80,8 +81,8 @@ SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head
 _FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
 
 
-class _Row(msgspec.Struct, omit_defaults=False):
-    """One event of a group as the append statement reads it (bytes travel as base64)."""
+class _Row(msgspec.Struct):
+    """One event of a group as the append statement reads it."""
 
     ord: int
     event_id: UUID
@@ -96,8 +97,8 @@ class _Row(msgspec.Struct, omit_defaults=False):
     correlation_id: str
     causation_id: str | None
     payload: str
-    prev_hash: bytes
-    hash: bytes
+    prev_hash64: bytes  # msgspec writes bytes as base64
+    hash64: bytes
     link_check: bool
 
 
@@ -108,9 +109,8 @@ class _Key(msgspec.Struct):
     last_ord: int
 
 
-_group_encoder = msgspec.json.Encoder()
 _COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(","))
-_reply_encoder = msgspec.json.Encoder()
+_encoder = msgspec.json.Encoder()  # group parameters and idempotency replies
 _reply_decoder = msgspec.json.Decoder(CommandResult)
 
 
@@ -135,17 +135,33 @@ def _stored(row: tuple[Any, ...]) -> StoredEvent:
 
 
 class _Lane:
-    """One writer's connections: commits that wait for their fsync, and commits that do not."""
+    """One writer's connections: one whose commits wait for their fsync (durable), one whose
+    commits do not (the flusher's fsync covers them, so the head-row lock is held for the
+    statement alone)."""
 
-    def __init__(self) -> None:
-        self.conn: psycopg.AsyncConnection[Any] | None = None
-        self.sync_conn: psycopg.AsyncConnection[Any] | None = None
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.conns: dict[bool, psycopg.AsyncConnection[Any]] = {}
+
+    async def connection(self, durable: bool) -> psycopg.AsyncConnection[Any]:
+        conn = self.conns.get(durable)
+        if conn is None or conn.closed or conn.broken:
+            sync = "on" if durable else "off"
+            conn = self.conns[durable] = await psycopg.AsyncConnection.connect(
+                self.dsn, row_factory=tuple_row, options=f"-c synchronous_commit={sync}", autocommit=True
+            )
+        return conn
 
     def drop(self) -> None:
-        conns, self.conn, self.sync_conn = (self.conn, self.sync_conn), None, None
-        for conn in conns:
-            if conn is not None and not conn.closed:
+        conns, self.conns = self.conns, {}
+        for conn in conns.values():
+            if not conn.closed:
                 asyncio.get_running_loop().create_task(conn.close())
+
+    async def close(self) -> None:
+        conns, self.conns = self.conns, {}
+        for conn in conns.values():
+            await conn.close()
 
 
 @dataclass
@@ -197,7 +213,7 @@ class PostgresEventStore(EventStore):
         )
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writers: list[asyncio.Task[None]] = []
-        self._lanes = [_Lane() for _ in range(max(1, writers))]
+        self._lanes = [_Lane(dsn) for _ in range(max(1, writers))]
         self._idle_writers = 0
         self.batches = 0  # commit groups written, for metrics
         self.commits = 0
@@ -237,10 +253,7 @@ class PostgresEventStore(EventStore):
             if not p.future.done():
                 p.future.set_exception(Unavailable("postgres", "event store closed"))
         for lane in self._lanes:
-            for conn in (lane.conn, lane.sync_conn):
-                if conn is not None:
-                    await conn.close()
-            lane.conn = lane.sync_conn = None
+            await lane.close()
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------------
@@ -300,22 +313,6 @@ class PostgresEventStore(EventStore):
         for p in batch:
             if not p.future.done():
                 p.future.set_exception(error)
-
-    async def _connection(self, durable: bool, lane: _Lane) -> psycopg.AsyncConnection[Any]:
-        if durable:
-            if lane.sync_conn is None or lane.sync_conn.closed or lane.sync_conn.broken:
-                lane.sync_conn = await psycopg.AsyncConnection.connect(
-                    self._dsn, row_factory=tuple_row, options="-c synchronous_commit=on", autocommit=True
-                )
-            return lane.sync_conn
-        if lane.conn is None or lane.conn.closed or lane.conn.broken:
-            # These commits do not wait for their fsync, so the head-row lock is held for the
-            # statements alone; the flusher makes them durable before any caller hears of them
-            # (see _flush_loop).
-            lane.conn = await psycopg.AsyncConnection.connect(
-                self._dsn, row_factory=tuple_row, options="-c synchronous_commit=off", autocommit=True
-            )
-        return lane.conn
 
     # -- durability --------------------------------------------------------------------------
 
@@ -412,7 +409,7 @@ class PostgresEventStore(EventStore):
 
     async def _insert(self, group: list[_Pending], durable: bool, lane: _Lane) -> None:
         """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
-        conn = await self._connection(durable, lane)
+        conn = await lane.connection(durable)
         rows: list[_Row] = []
         keys: list[_Key] = []
         ends: list[tuple[int, dict[UUID, int]]] = []  # per commit: last ordinal, stream versions
@@ -438,15 +435,15 @@ class PostgresEventStore(EventStore):
             ends.append((ordinal, versions))
             if commit.idempotency:
                 reply = self._reply(commit, versions, 0)
-                encoded = _reply_encoder.encode(reply).decode() if reply else "{}"
+                encoded = _encoder.encode(reply).decode() if reply else "{}"
                 keys.append(_Key(commit.idempotency[0], commit.idempotency[1], encoded, ordinal))
         n = ordinal
         params: dict[str, Any] = {
             "n": n,
             "genesis": GENESIS,
             "channel": NOTIFY_CHANNEL,
-            "events": _group_encoder.encode(rows).decode(),
-            "keys": _group_encoder.encode(keys).decode(),
+            "events": _encoder.encode(rows).decode(),
+            "keys": _encoder.encode(keys).decode(),
         }
         cur = await conn.execute(_APPEND, params)
         head_row = await cur.fetchone()
