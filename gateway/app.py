@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator
@@ -122,10 +121,6 @@ def create_app(services: Services) -> Litestar:
     @contextlib.asynccontextmanager
     async def housekeeping(_: Litestar) -> AsyncIterator[None]:
         ttl = timedelta(hours=settings.idempotency_hours)
-        # Everything built so far lives as long as the process: out of the collector's sight,
-        # full collections stay short (long ones showed as p99 spikes under load).
-        gc.collect()
-        gc.freeze()
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),
             asyncio.create_task(auth.revocations.run_mirror(), name="gateway-revocations"),

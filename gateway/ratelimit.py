@@ -150,10 +150,10 @@ class RateLimitMiddleware(ASGIMiddleware):
             return True
 
     async def _check(self, item: RateLimitItemPerMinute, *key: str) -> None:
+        """One permit, or 429 with Retry-After."""
+        if await self._hit(item, 1, *key):
+            return
         try:
-            allowed = await self.limiter.hit(item, *key)
-            if allowed:
-                return
             stats = await self.limiter.get_window_stats(item, *key)
         except Exception as e:  # the limiter fails open: a Redis outage must not stop the API
             log.warning("ratelimit.store_unavailable", error=str(e))

@@ -9,10 +9,10 @@ the live projector continues from the rebuilt checkpoint.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from infra.gcpolicy import collector_paused
 from infra.logging import get_logger
 from projections.applier import Applier
 from projections.model import Projection
@@ -31,25 +31,6 @@ log = get_logger(__name__)
 
 Progress = Callable[[int, int], None]  # (position reached, log head)
 BATCH = 20_000  # events per transaction: rows changed many times are written once
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Apply a batch without the cyclic garbage collector, then freeze what survived it.
-
-    A rebuild keeps hundreds of thousands of rows in memory until it ends; left to the collector
-    they are scanned again and again, which was more than half of a rebuild's time. Frozen, they
-    are no longer scanned and are still freed by reference counting once dropped (rows hold no
-    cycles); the few cycles a batch leaves are collected once the rebuild ends (`gc.unfreeze`).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 async def rebuild(
@@ -88,7 +69,7 @@ async def rebuild(
                 ahead = asyncio.create_task(read_log(reader, applier.position, None, BATCH))
                 continue
             ahead = asyncio.create_task(read_log(reader, events[-1].position, None, BATCH))
-            with _collector_paused():
+            with collector_paused():
                 out = await applier.apply(events)
             if progress:
                 progress(out.position, max(head, out.position))
