@@ -67,16 +67,23 @@ class CommandBus:
         name = type(command).__name__
         scope = f"{ctx.actor_id}:{name}"
         with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
+            # The first decision is taken on what this process holds, with no read; it stands
+            # only if its commit validates it (see Session). Any other outcome is decided again
+            # on a fresh read, as is every decision after a conflict.
+            optimistic = True
             for attempt in range(1, self.retries + 1):
                 # First try, and after a conflict: a twin with the same key may have just won.
                 if ctx.idempotency_key:
                     stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
                     if stored is not None:
                         return stored
-                session = Session(self.store, ctx)
+                session = Session(self.store, ctx, optimistic=optimistic)
+                optimistic = False
                 try:
                     decided = await route.handler(command, session)
-                except DomainError:
+                except (DomainError, PermissionDenied):
+                    if session.speculated:
+                        continue
                     # A twin with the same key may have committed since our first look.
                     if ctx.idempotency_key:
                         stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
@@ -85,6 +92,8 @@ class CommandBus:
                     raise
                 commit, reply = session.prepare(decided.primary, decided.kind, decided.data)
                 if commit is None:
+                    if session.speculated:
+                        continue
                     return reply
                 if ctx.idempotency_key:
                     commit = dataclasses.replace(commit, idempotency=(scope, ctx.idempotency_key))
@@ -92,7 +101,8 @@ class CommandBus:
                     result = await self.store.append(commit)
                 except ConcurrencyError as e:
                     log.debug("command.conflict", attempt=attempt, stream_id=str(e.stream_id))
-                    await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                    if not session.speculated:
+                        await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                     continue
                 except DuplicateCommand as dup:
                     return dup.reply

@@ -26,10 +26,22 @@ _NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
 
 
 class Session:
-    def __init__(self, store: EventStore, ctx: Context) -> None:
+    """One decision. Every stream it loads and does not write is listed in the commit's reads,
+    so the commit fails with a conflict if any of them moved on meanwhile.
+
+    An optimistic session reads nothing from the database: it takes the streams this process
+    holds (`EventStore.cached_streams`) and takes any other stream to be empty. That is safe
+    because the commit validates every stream it decided on; a decision that does not end in
+    a commit (a refusal, or nothing to change) has not been validated, and `speculated` tells
+    the caller to take it again with a fresh read.
+    """
+
+    def __init__(self, store: EventStore, ctx: Context, *, optimistic: bool = False) -> None:
         self.store = store
         self.ctx = ctx
         self.now = ctx.clock()
+        self.optimistic = optimistic
+        self.speculated = False  # decided on state that was not read from the database
         self._tracked: dict[UUID, Aggregate] = {}
         self._links: dict[UUID, bytes] = {}  # hash of each loaded stream's last event
 
@@ -41,7 +53,12 @@ class Session:
     async def load_many(self, wanted: list[tuple[type[A], UUID]]) -> list[A]:
         missing = [sid for _, sid in wanted if sid not in self._tracked]
         if missing:
-            streams = await self.store.read_streams(missing)
+            if self.optimistic:
+                held = self.store.cached_streams(missing)
+                streams = {sid: held.get(sid, []) for sid in missing}
+                self.speculated = True
+            else:
+                streams = await self.store.read_streams(missing)
             kinds = {sid: cls for cls, sid in wanted}
             for sid, stored in streams.items():
                 cls = kinds[sid]
@@ -85,8 +102,10 @@ class Session:
         """
         order = [primary, *(a for a in self._tracked.values() if a is not primary)]
         writes = []
+        reads = []
         for agg in order:
             if not agg.pending:
+                reads.append((agg.id, agg.stored_version))
                 continue
             expected = agg.stored_version
             events = [NewEvent(uuid4(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()]
@@ -109,4 +128,4 @@ class Session:
             org_id=str(ctx.org_id),
             causation_id=ctx.causation_id,
         )
-        return Commit(writes, meta, reply=reply), reply
+        return Commit(writes, meta, reply=reply, reads=reads), reply

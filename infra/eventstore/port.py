@@ -15,13 +15,22 @@ class EventStore(abc.ABC):
     async def append(self, commit: Commit) -> AppendResult:
         """Write all events of `commit` atomically.
 
-        Raises ConcurrencyError when a stream is not at its expected version and DuplicateCommand
-        when the idempotency key was used before; nothing is written in either case.
+        Raises ConcurrencyError when a written stream is not at its expected version or a read
+        stream (`commit.reads`) is no longer at the version read, and DuplicateCommand when the
+        idempotency key was used before; nothing is written in any of these cases.
         """
 
     @abc.abstractmethod
     async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Events of each stream in version order (missing streams map to an empty list)."""
+
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """What this process already holds of these streams, with no I/O; possibly stale.
+
+        Streams it holds nothing of are left out. A decision taken on these is only safe when
+        its commit lists them in `reads` (or writes them), so that a stale one conflicts.
+        """
+        return {}
 
     async def read_stream(self, stream_id: UUID) -> list[StoredEvent]:
         return (await self.read_streams([stream_id]))[stream_id]

@@ -74,8 +74,12 @@ keys AS (
     INSERT INTO cw_idempotency (scope, key, reply, position)
     SELECT k.scope, k.key, convert_to(k.reply, 'UTF8'), head.position - %(n)s + k.last_ord
     FROM head, json_to_recordset(%(keys)s::json) AS k(scope text, key text, reply text, last_ord bigint)
+),
+-- Read-set validation, once the head row's lock is held (see migration 030).
+checks AS (
+    SELECT CASE WHEN %(reads)s = '[]' THEN true ELSE cw_check_reads(%(reads)s::json) END AS ok FROM head
 )
-SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head
+SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head, checks
 """
 # A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
 _FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
@@ -102,6 +106,11 @@ class _Row(msgspec.Struct):
     link_check: bool
 
 
+class _Read(msgspec.Struct):
+    stream_id: UUID
+    version: int
+
+
 class _Key(msgspec.Struct):
     scope: str
     key: str
@@ -112,6 +121,42 @@ class _Key(msgspec.Struct):
 _COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(","))
 _encoder = msgspec.json.Encoder()  # group parameters and idempotency replies
 _reply_decoder = msgspec.json.Decoder(CommandResult)
+
+
+def _clash(commit: Commit, claimed: dict[UUID, int], read: dict[UUID, set[int]]) -> ConcurrencyError | None:
+    """The conflict of `commit` with the commits ahead of it in its group, if any.
+
+    `claimed`: the version each stream written ahead will be at; `read`: the versions seen of
+    streams read ahead before any write to them. A write must agree with both, so that once it
+    succeeds it has validated those reads too.
+    """
+    for sid, seen in commit.reads:
+        if claimed.get(sid, seen) != seen:
+            return ConcurrencyError(sid, seen, claimed[sid])
+    for w in commit.writes:
+        if claimed.get(w.stream_id, w.expected_version) != w.expected_version:
+            return ConcurrencyError(w.stream_id, w.expected_version, claimed[w.stream_id])
+        other = next((v for v in read.get(w.stream_id, ()) if v != w.expected_version), None)
+        if other is not None:
+            return ConcurrencyError(w.stream_id, w.expected_version, other)
+    return None
+
+
+def _stale_reads(e: psycopg.Error) -> dict[UUID, int]:
+    """The streams a failed read check names, with their versions now (migration 030)."""
+    stale = {}
+    for item in (e.diag.message_detail or "").split():
+        sid, _, version = item.partition(":")
+        with contextlib.suppress(ValueError):
+            stale[UUID(sid)] = int(version)
+    return stale
+
+
+def _stale_error(commit: Commit, stale: dict[UUID, int]) -> ConcurrencyError | None:
+    return next(
+        (ConcurrencyError(sid, seen, stale[sid]) for sid, seen in commit.reads if stale.get(sid, seen) != seen),
+        None,
+    )
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
@@ -313,6 +358,7 @@ class PostgresEventStore(EventStore):
         if isinstance(e, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
             return RecordRejected(str(e))
         lane.drop()
+        self.forget()
         return Unavailable("postgres", str(e))
 
     @staticmethod
@@ -342,6 +388,7 @@ class PostgresEventStore(EventStore):
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
+                self.forget()
                 for p, _ in waiting:
                     self._settle(p, Unavailable("postgres", f"durability unknown: {e}"))
                 continue
@@ -377,37 +424,49 @@ class PostgresEventStore(EventStore):
 
         Version checks need no read: each new event's (stream, version) is unique, so a commit
         decided on a stale stream collides with the row already there. A collision aborts the
-        group; its commits are then written one by one to find the culprit.
+        group; its commits are then written one by one to find the culprit. A stale read aborts
+        it too, naming the streams: the commits that read them fail, the others are written.
         """
         claimed: dict[UUID, int] = {}
+        read: dict[UUID, set[int]] = {}
         accepted: list[_Pending] = []
         losers: list[tuple[_Pending, ConcurrencyError]] = []
         for p in batch:
             # Two commits of one group on the same stream version: only the first can win.
-            clash = next(
-                (w for w in p.commit.writes if claimed.get(w.stream_id, w.expected_version) != w.expected_version),
-                None,
-            )
+            clash = _clash(p.commit, claimed, read)
             if clash is not None:
-                losers.append((p, ConcurrencyError(clash.stream_id, clash.expected_version, claimed[clash.stream_id])))
+                losers.append((p, clash))
                 continue
+            for sid, seen in p.commit.reads:
+                if sid not in claimed:
+                    read.setdefault(sid, set()).add(seen)
             for w in p.commit.writes:
                 claimed[w.stream_id] = w.expected_version + len(w.events)
             accepted.append(p)
         try:
-            if not accepted:
-                return
-            try:
-                await self._insert(accepted, durable, lane)
-            except psycopg.errors.UniqueViolation as e:
-                if len(accepted) == 1:
-                    self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
+            while accepted:
+                try:
+                    await self._insert(accepted, durable, lane)
                     return
-                for p in accepted:
-                    try:
-                        await self._insert([p], durable, lane)
-                    except psycopg.errors.UniqueViolation as single:
-                        self._after_flush(p, await self._explain(p.commit, single))
+                except psycopg.errors.SerializationFailure as e:
+                    stale = _stale_reads(e)
+                    for p in accepted:
+                        if (error := _stale_error(p.commit, stale)) is not None:
+                            self._settle(p, error)
+                    kept = [p for p in accepted if not p.future.done()]
+                    if len(kept) == len(accepted):
+                        raise  # nobody to blame: a failure like any other
+                    accepted = kept
+                except psycopg.errors.UniqueViolation as e:
+                    if len(accepted) == 1:
+                        self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
+                        return
+                    for p in accepted:
+                        try:
+                            await self._insert([p], durable, lane)
+                        except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure) as single:
+                            self._after_flush(p, await self._explain(p.commit, single))
+                    return
         finally:
             # Losers hear of their conflict only once the winner is committed (or failed), so
             # a retry reads the winner's events and its idempotency record.
@@ -418,6 +477,7 @@ class PostgresEventStore(EventStore):
         """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
         conn = await lane.connection(durable)
         rows: list[_Row] = []
+        payloads: list[bytes] = []
         keys: list[_Key] = []
         ends: list[tuple[int, dict[UUID, int]]] = []  # per commit: last ordinal, stream versions
         ordinal = 0
@@ -438,6 +498,7 @@ class PostgresEventStore(EventStore):
                             version == w.expected_version + 1,
                         )
                     )  # fmt: skip
+                    payloads.append(ev.payload)
                 versions[w.stream_id] = version
             ends.append((ordinal, versions))
             if commit.idempotency:
@@ -445,17 +506,23 @@ class PostgresEventStore(EventStore):
                 encoded = _encoder.encode(reply).decode() if reply else "{}"
                 keys.append(_Key(commit.idempotency[0], commit.idempotency[1], encoded, ordinal))
         n = ordinal
+        # A stream that a commit of this group writes is validated by that write (a later reader
+        # of it would have clashed above); the others are checked in the statement.
+        written = {w.stream_id for p in group for w in p.commit.writes}
+        reads = [_Read(sid, seen) for p in group for sid, seen in p.commit.reads if sid not in written]
         params: dict[str, Any] = {
             "n": n,
             "genesis": GENESIS,
             "channel": NOTIFY_CHANNEL,
             "events": _encoder.encode(rows).decode(),
             "keys": _encoder.encode(keys).decode(),
+            "reads": _encoder.encode(reads).decode(),
         }
         cur = await conn.execute(_APPEND, params)
         head_row = await cur.fetchone()
         assert head_row is not None, "cw_log_head is missing: run migrations"
         base = int(head_row[0]) - n
+        self._remember(rows, payloads, base)
         self.batches += 1
         self.commits += len(group)
         for p, (last, versions) in zip(group, ends, strict=True):
@@ -467,6 +534,37 @@ class PostgresEventStore(EventStore):
             else:
                 self._after_flush(p, outcome)
 
+    def _remember(self, rows: list[_Row], payloads: list[bytes], base: int) -> None:
+        """Extend the held streams with what was just committed, so that the next decision on
+        them needs no read (a held stream that does not end where the write began is dropped)."""
+        written: dict[UUID, list[StoredEvent]] = {}
+        for r, payload in zip(rows, payloads, strict=True):
+            written.setdefault(r.stream_id, []).append(
+                StoredEvent(
+                    base + r.ord, r.event_id, r.stream_id, r.stream_type, r.version, r.event_type,
+                    r.schema_version, r.occurred_at, r.actor_id, r.org_id, r.correlation_id,
+                    r.causation_id, payload, r.prev_hash64, r.hash64,
+                )
+            )  # fmt: skip
+        streams = self._streams
+        for sid, new in written.items():
+            held = streams.get(sid, ())
+            if len(held) == new[0].version - 1:
+                streams[sid] = (*held, *new)
+                streams.move_to_end(sid)
+            else:
+                streams.pop(sid, None)
+        while len(streams) > self._stream_cache_max:
+            streams.popitem(last=False)
+
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams = self._streams
+        return {sid: list(streams[sid]) for sid in stream_ids if sid in streams}
+
+    def forget(self) -> None:
+        """Drop every held stream: after a failure that may have lost commits it holds."""
+        self._streams.clear()
+
     @staticmethod
     def _reply(commit: Commit, versions: dict[UUID, int], position: int) -> CommandResult | None:
         if commit.reply is None:
@@ -474,8 +572,10 @@ class PostgresEventStore(EventStore):
         version = next((v for sid, v in versions.items() if str(sid) == commit.reply.id), commit.reply.version)
         return msgspec.structs.replace(commit.reply, version=version, position=position)
 
-    async def _explain(self, commit: Commit, e: psycopg.errors.UniqueViolation) -> Exception:
-        """Turn a unique violation of one commit into the error its caller can act on."""
+    async def _explain(self, commit: Commit, e: psycopg.Error) -> Exception:
+        """Turn a unique violation or stale read of one commit into the error its caller can act on."""
+        if isinstance(e, psycopg.errors.SerializationFailure):
+            return _stale_error(commit, _stale_reads(e)) or Unavailable("postgres", str(e))
         constraint = e.diag.constraint_name or ""
         if constraint.startswith("cw_idempotency") and commit.idempotency:
             reply = await self.idempotent_reply(*commit.idempotency)

@@ -44,6 +44,9 @@ class Commit:
     meta: EventMeta
     idempotency: tuple[str, str] | None = None  # (scope, key)
     reply: CommandResult | None = None  # stored under the key; version/position filled in
+    # Streams the decision read but does not write, each with the version it saw: the commit
+    # fails with a conflict if one of them has moved on by the time it is written.
+    reads: Sequence[tuple[UUID, int]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -194,3 +195,50 @@ async def test_author_cannot_approve_own_course(world: World) -> None:
     sub = await world.bus.handle(c.SubmitCourse(course_id=course), world.manager)
     with pytest.raises(errors.SelfApproval):
         await world.bus.handle(c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), world.manager)
+
+
+# -- decisions on held state (two processes, each with its own store) -------------------------
+
+
+@pytest.fixture
+async def elsewhere(database: str) -> AsyncIterator[CommandBus]:
+    """The bus of another process: its own store, holding nothing of what this one holds."""
+    other = PostgresEventStore(database)
+    await other.start()
+    yield CommandBus(other, ROUTES)
+    await other.close()
+
+
+async def test_a_course_archived_elsewhere_refuses_enrolment_here(
+    world: World, elsewhere: CommandBus, store: PostgresEventStore
+) -> None:
+    course, _ = await world.published_course()
+    await world.bus.handle(c.Enrol(course_id=course), world.ctx("student"))  # this process holds it
+    await elsewhere.handle(c.ArchiveCourse(course_id=course), world.manager)
+
+    late = uuid.uuid4()
+    with pytest.raises(errors.CourseNotPublished):
+        await world.bus.handle(c.Enrol(course_id=course), world.ctx("student", actor=late))
+    assert await store.read_stream(enrollment_id(course, late)) == []
+
+
+async def test_an_enrolment_made_elsewhere_is_not_made_twice_here(world: World, elsewhere: CommandBus) -> None:
+    course, _ = await world.published_course()
+    student = world.ctx("student")
+    await elsewhere.handle(c.Enrol(course_id=course), student)  # this process holds nothing of it
+    with pytest.raises(errors.AlreadyEnrolled):
+        await world.bus.handle(c.Enrol(course_id=course), student)
+
+
+async def test_a_process_holding_nothing_decides_on_what_is_stored(
+    world: World, elsewhere: CommandBus, store: PostgresEventStore
+) -> None:
+    course, lesson = await world.published_course()
+    student = world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course), student)
+    reply = await elsewhere.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), student)
+    assert reply.data["progress"] == 100.0 and reply.data["changed"]
+    events = await store.read_stream(enrollment_id(course, student.actor_id))
+    assert reply.version == len(events) and events[0].event_type == "EnrollmentEnrolled"
+    again = await elsewhere.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), student)
+    assert not again.data["changed"] and again.version == len(events)  # nothing new: no event

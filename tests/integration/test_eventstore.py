@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -168,3 +170,96 @@ async def test_an_acknowledged_append_is_on_disk(store: PostgresEventStore, data
             await store.append(Commit([_write(uuid.uuid4(), 0)], _meta()))
             cur = await conn.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [before])
             assert (await cur.fetchone())[0]
+
+
+# -- read-set validation and the held streams ---------------------------------------------------
+
+
+async def test_a_commit_whose_read_stream_moved_on_is_a_conflict_and_writes_nothing(
+    store: PostgresEventStore,
+) -> None:
+    read, written = uuid.uuid4(), uuid.uuid4()
+    await store.append(Commit([_write(read, 0)], _meta()))
+    link = (await store.read_stream(read))[-1].hash
+    await store.append(Commit([_write(read, 1, 1, link)], _meta()))  # someone else moves it to 2
+
+    with pytest.raises(ConcurrencyError) as info:
+        await store.append(Commit([_write(written, 0)], _meta(), reads=[(read, 1)]))
+    assert (info.value.stream_id, info.value.expected, info.value.actual) == (read, 1, 2)
+    assert await store.read_stream(written) == []
+    with pytest.raises(ConcurrencyError):  # a stream read as empty that is not
+        await store.append(Commit([_write(written, 0)], _meta(), reads=[(uuid.uuid4(), 0), (read, 0)]))
+
+    result = await store.append(Commit([_write(written, 0)], _meta(), reads=[(read, 2), (uuid.uuid4(), 0)]))
+    assert result.versions == {written: 1}
+
+
+async def test_one_stale_reader_in_a_group_fails_alone(store: PostgresEventStore) -> None:
+    read = uuid.uuid4()
+    await store.append(Commit([_write(read, 0)], _meta()))
+    start = await store.head()
+    streams = [uuid.uuid4() for _ in range(60)]
+    commits = [Commit([_write(s, 0)], _meta(), reads=[(read, 0 if i == 30 else 1)]) for i, s in enumerate(streams)]
+    results = await asyncio.gather(*(store.append(c) for c in commits), return_exceptions=True)
+
+    assert isinstance(results[30], ConcurrencyError) and results[30].stream_id == read
+    assert sorted(r.position for r in results if not isinstance(r, Exception)) == list(range(start + 1, start + 60))
+    assert await store.read_stream(streams[30]) == []
+
+
+async def test_reads_are_checked_against_commits_of_other_processes(database: str) -> None:
+    """Two stores (two processes' worth of writers) race: one keeps moving stream R on, the other
+    commits decisions that read R. Every decision that committed saw R's version of its moment."""
+    mover, readers = PostgresEventStore(database), PostgresEventStore(database)
+    await mover.start()
+    await readers.start()
+    r = uuid.uuid4()
+    try:
+        await mover.append(Commit([_write(r, 0)], _meta()))
+
+        async def move() -> None:
+            for _ in range(60):
+                stored = await mover.read_stream(r)
+                with contextlib.suppress(ConcurrencyError):
+                    await mover.append(Commit([_write(r, len(stored), 1, stored[-1].hash)], _meta()))
+
+        async def decide() -> None:
+            for _ in range(40):
+                while True:
+                    seen = len(await readers.read_stream(r))
+                    event = NewEvent(uuid.uuid4(), "DecisionTaken", b'{"saw": %d}' % seen)
+                    write = StreamWrite(uuid.uuid4(), "decision", 0, [event], GENESIS)
+                    try:
+                        await readers.append(Commit([write], _meta(), reads=[(r, seen)]))
+                        break
+                    except ConcurrencyError:
+                        continue
+
+        await asyncio.gather(move(), *(decide() for _ in range(6)))
+        r_positions = {e.version: e.position for e in await mover.read_stream(r)}
+        decisions = [e for e in await mover.read_log(r_positions[1]) if e.event_type == "DecisionTaken"]
+        assert len(decisions) == 240
+        for d in decisions:
+            saw = json.loads(d.payload)["saw"]
+            assert r_positions[saw] < d.position  # what it saw was there ...
+            assert r_positions.get(saw + 1, d.position + 1) > d.position  # ... and nothing newer yet
+    finally:
+        await mover.close()
+        await readers.close()
+
+
+async def test_committed_streams_are_held_exactly_as_stored(store: PostgresEventStore, database: str) -> None:
+    a = uuid.uuid4()
+    await store.append(Commit([_write(a, 0, 2)], _meta()))
+    held = store.cached_streams([a, uuid.uuid4()])
+    assert list(held) == [a]
+    link = held[a][-1].hash
+    await store.append(Commit([_write(a, 2, 1, link)], _meta()))
+
+    other = PostgresEventStore(database)  # a process that holds nothing reads them from the table
+    await other.start()
+    try:
+        assert store.cached_streams([a])[a] == await other.read_stream(a)
+        assert other.cached_streams([uuid.uuid4()]) == {}
+    finally:
+        await other.close()

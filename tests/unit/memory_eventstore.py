@@ -26,6 +26,9 @@ class InMemoryEventStore(EventStore):
         # Checked before anything is written, in the order the Postgres store explains a refusal.
         if commit.idempotency and commit.idempotency in self.replies:
             raise DuplicateCommand(self._replayed(commit.idempotency))
+        for sid, seen in commit.reads:
+            if len(self.streams.get(sid, [])) != seen:
+                raise ConcurrencyError(sid, seen, len(self.streams.get(sid, [])))
         for w in commit.writes:
             stored = self.streams.get(w.stream_id, [])
             if w.events and len(stored) != w.expected_version:
@@ -74,6 +77,9 @@ class InMemoryEventStore(EventStore):
 
     async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
         return {sid: list(self.streams.get(sid, [])) for sid in dict.fromkeys(stream_ids)}
+
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        return {sid: list(self.streams[sid]) for sid in stream_ids if sid in self.streams}
 
     async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
         return self.log[after : after + limit]
