@@ -8,6 +8,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from commands import codec
 from commands.context import Context
 from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
 from commands.session import Session
@@ -53,6 +54,7 @@ class CommandBus:
         self.store = store
         self.routes = routes
         self.retries = retries
+        self.decoded = codec.DecodedStreams()
 
     def allowed(self, command_type: type[Command], ctx: Context) -> bool:
         route = self.routes.get(command_type)
@@ -77,7 +79,7 @@ class CommandBus:
                     stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
                     if stored is not None:
                         return stored
-                session = Session(self.store, ctx, optimistic=optimistic)
+                session = Session(self.store, ctx, optimistic=optimistic, decoded=self.decoded)
                 optimistic = False
                 try:
                     decided = await route.handler(command, session)

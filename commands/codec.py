@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
+from uuid import UUID
+
 import msgspec
 
 from domain.aggregate import Aggregate, Event
@@ -10,6 +14,7 @@ from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
 from domain.review import Review
 from domain.seats import CourseSeats
+from infra.eventstore import StoredEvent
 
 AGGREGATES: tuple[type[Aggregate], ...] = (
     Course,
@@ -37,6 +42,36 @@ def decode(event_type: str, payload: bytes) -> Event:
         raise LookupError(f"unknown event type {event_type!r}") from None
     event: Event = decoder.decode(payload)
     return event
+
+
+class DecodedStreams:
+    """The decoded events of recently used streams, so a decision on a held stream decodes only
+    what is new. Events are immutable (frozen dataclasses of tuples), so lists of them are shared.
+    A prefix is reused only if its last event id matches the stored event at that version."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._held: OrderedDict[UUID, tuple[UUID, list[Event]]] = OrderedDict()
+
+    def events(self, stream_id: UUID, stored: Sequence[StoredEvent]) -> list[Event]:
+        held = self._held.get(stream_id)
+        if held is not None:
+            last_id, events = held
+            n = len(events)
+            if n <= len(stored) and stored[n - 1].event_id == last_id:
+                if n == len(stored):
+                    return events
+                events = events + [decode(e.event_type, e.payload) for e in stored[n:]]
+            else:
+                events = [decode(e.event_type, e.payload) for e in stored]
+        else:
+            events = [decode(e.event_type, e.payload) for e in stored]
+        if events:
+            self._held[stream_id] = (stored[-1].event_id, events)
+            self._held.move_to_end(stream_id)
+            if len(self._held) > self._size:
+                self._held.popitem(last=False)
+        return events
 
 
 def event_schema() -> dict[str, object]:

@@ -48,18 +48,13 @@ def _enrolment(e: Enrollment, **data: object) -> Decided:
 
 async def enrol(cmd: c.Enrol, s: Session) -> Decided:
     student = _student(s, cmd.student_id)
+    own = enrollment_id(cmd.course_id, student)
     # Every stream this decision may need, in one read (prerequisites aside).
-    await s.prefetch(
-        [
-            (Course, cmd.course_id),
-            (Enrollment, enrollment_id(cmd.course_id, student)),
-            (CourseSeats, seats_id(cmd.course_id)),
-        ]
-    )
+    await s.prefetch([(Course, cmd.course_id), (Enrollment, own), (CourseSeats, seats_id(cmd.course_id))])
     course, live = await _live_course(s, cmd.course_id)
     prereqs = live.details.prerequisites
     wanted: list[tuple[type[Enrollment] | type[CourseSeats], UUID]] = [
-        (Enrollment, enrollment_id(course.id, student)),
+        (Enrollment, own),
         *((Enrollment, enrollment_id(p, student)) for p in prereqs),
     ]
     if live.details.capacity is not None:

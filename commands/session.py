@@ -36,9 +36,17 @@ class Session:
     the caller to take it again with a fresh read.
     """
 
-    def __init__(self, store: EventStore, ctx: Context, *, optimistic: bool = False) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        ctx: Context,
+        *,
+        optimistic: bool = False,
+        decoded: codec.DecodedStreams | None = None,
+    ) -> None:
         self.store = store
         self.ctx = ctx
+        self.decoded = decoded or codec.DecodedStreams(size=64)
         self.now = ctx.clock()
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
@@ -62,7 +70,7 @@ class Session:
             kinds = {sid: cls for cls, sid in wanted}
             for sid, stored in streams.items():
                 cls = kinds[sid]
-                events = [codec.decode(e.event_type, e.payload) for e in stored]
+                events = self.decoded.events(sid, stored)
                 self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
                 self._links[sid] = stored[-1].hash if stored else GENESIS
         out: list[A] = []

@@ -16,7 +16,7 @@ from commands.routes import ROUTES
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
-from infra.eventstore import AppendResult, Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventstore import AppendResult, Commit, EventMeta, NewEvent, StoredEvent, StreamWrite
 from schemas import commands as c
 from schemas.identity import Role
 from schemas.results import CommandResult
@@ -257,3 +257,52 @@ async def test_domain_errors_reach_the_caller_and_write_nothing() -> None:
     with pytest.raises(errors.CourseNotFound):
         await bus.handle(c.SubmitCourse(course_id=uuid4()), ctx("instructor"))
     assert len(store.log) == 1
+
+
+# -- decoded streams shared between decisions ----------------------------------------------------
+
+
+async def test_decisions_share_decoded_events_without_changing_them() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    module = (await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))).data
+    lesson = await bus.handle(
+        c.AddLesson(course_id=course_id, module_id=UUID(module["module_id"]), title="Checks"), ctx("instructor")
+    )
+    for n in range(3):
+        content = c.LessonContent(objectives=["Inspect the forks", f"Check {n}"])
+        await bus.handle(
+            c.SetLessonContent(course_id=course_id, lesson_id=UUID(lesson.data["lesson_id"]), content=content),
+            ctx("instructor"),
+        )
+    await bus.handle(c.RenameModule(course_id=course_id, module_id=UUID(module["module_id"]), title="Basics 2"),
+                     ctx("instructor"))  # fmt: skip
+
+    stored = store.streams[course_id]
+    shared = bus.decoded.events(course_id, stored)
+    assert shared is bus.decoded.events(course_id, stored)  # held, not decoded again
+    assert shared == [codec.decode(e.event_type, e.payload) for e in stored]  # and never changed
+
+
+def test_a_held_prefix_is_reused_only_while_it_matches_the_stored_stream() -> None:
+    decoded = codec.DecodedStreams(size=2)
+    sid = uuid4()
+    event = Course.ModuleAdded(uuid4(), "Basics", 0)
+
+    def stored(n: int) -> list[StoredEvent]:
+        return [
+            StoredEvent(i + 1, uuid4(), sid, "course", i + 1, "CourseModuleAdded", 1, datetime.now(UTC),
+                        None, None, "c", None, codec.encode(event), b"", b"")
+            for i in range(n)
+        ]  # fmt: skip
+
+    first = stored(2)
+    held = decoded.events(sid, first)
+    longer = decoded.events(sid, [*first, *stored(1)])
+    assert longer[:2] == held and len(longer) == 3 and longer[0] is held[0]
+    other = stored(3)  # same length, other events (a different store, a rebuilt log)
+    assert decoded.events(sid, other)[0] is not held[0]
+    for _ in range(3):
+        decoded.events(uuid4(), stored(1))  # the oldest are let go beyond the size
+    assert len(decoded._held) == 2
