@@ -32,6 +32,7 @@ from gateway.observability import HttpMetrics, ObservabilityMiddleware
 from gateway.problems import problem_response
 from gateway.ratelimit import limiter, storage
 from gateway.services import Services
+from infra.gcpolicy import settle_forever
 from infra.housekeeping import purge_forever
 from infra.settings import Settings
 from infra.tokens import AccessTokens, RefreshTokens, Revocations
@@ -124,6 +125,7 @@ def create_app(services: Services) -> Litestar:
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),
             asyncio.create_task(auth.revocations.run_mirror(), name="gateway-revocations"),
+            asyncio.create_task(settle_forever(), name="gateway-heap"),
         ]
         try:
             yield
