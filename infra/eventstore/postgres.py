@@ -509,7 +509,8 @@ class PostgresEventStore(EventStore):
         # A stream that a commit of this group writes is validated by that write (a later reader
         # of it would have clashed above); the others are checked in the statement.
         written = {w.stream_id for p in group for w in p.commit.writes}
-        reads = [_Read(sid, seen) for p in group for sid, seen in p.commit.reads if sid not in written]
+        read = {(sid, seen) for p in group for sid, seen in p.commit.reads if sid not in written}
+        reads = [_Read(sid, seen) for sid, seen in read]
         params: dict[str, Any] = {
             "n": n,
             "genesis": GENESIS,

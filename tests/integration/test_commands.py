@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from commands.bus import CommandBus
@@ -242,3 +244,38 @@ async def test_a_process_holding_nothing_decides_on_what_is_stored(
     assert reply.version == len(events) and events[0].event_type == "EnrollmentEnrolled"
     again = await elsewhere.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), student)
     assert not again.data["changed"] and again.version == len(events)  # nothing new: no event
+
+
+async def test_no_command_scans_the_log_once_it_has_grown(fresh_database: str) -> None:
+    """Plans made while the log was nearly empty must not scan it whole once it is large."""
+    store = PostgresEventStore(fresh_database)
+    await store.start()
+    try:
+        world = World(CommandBus(store, ROUTES))
+        course, lesson = await world.published_course()
+        students = [world.ctx("student") for _ in range(20)]
+        for s in students[:10]:  # every statement prepared (and planned) on a tiny log
+            await world.bus.handle(c.Enrol(course_id=course), s)
+            await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), s)
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO cw_events (position, event_id, stream_id, stream_type, version, event_type,"
+                " schema_version, occurred_at, correlation_id, payload, prev_hash, hash)"
+                " SELECT p, gen_random_uuid(), gen_random_uuid(), 'filler', 1, 'FillerAdded', 1, now(), 'c',"
+                " '{}', '\\x00', '\\x00' FROM generate_series(10000000, 10050000) p"
+            )
+            scans = "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'cw_events'"
+            await asyncio.sleep(1.5)  # backends report their statistics within a second
+            before = conn.execute(scans).fetchone()
+            for s in students:
+                with contextlib.suppress(errors.AlreadyEnrolled):
+                    await world.bus.handle(c.Enrol(course_id=course), s)
+                await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), s)
+            burst = [world.bus.handle(c.Enrol(course_id=course), world.ctx("student")) for _ in range(40)]
+            await asyncio.gather(*burst)  # commit groups with read checks
+            await asyncio.sleep(1.5)
+            after = conn.execute(scans).fetchone()
+        assert before is not None and after is not None
+        assert after[0] == before[0]
+    finally:
+        await store.close()
