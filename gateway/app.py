@@ -13,7 +13,6 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -27,11 +26,13 @@ from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
 from gateway.controllers.users import UserController
 from gateway.dispatch import require_json
+from gateway.edge import PageEdge
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.observability import HttpMetrics, ObservabilityMiddleware
 from gateway.problems import problem_response
 from gateway.ratelimit import limiter, storage
 from gateway.services import Services
+from infra.cache import Cache
 from infra.gcpolicy import settle_forever
 from infra.housekeeping import purge_forever
 from infra.settings import Settings
@@ -54,6 +55,13 @@ def query_routes() -> list[Any]:
     if importlib.util.find_spec("gateway.queries") is None:
         return []
     return list(importlib.import_module("gateway.queries").QUERY_ROUTES)
+
+
+def query_cache(services: Services) -> Cache | None:
+    """The read side's query cache, once a query has made it (gateway.queries.reader)."""
+    reader = services.extras.get("reader")
+    cache = getattr(reader, "cache", None)
+    return cache if isinstance(cache, Cache) else None
 
 
 def authenticator(services: Services) -> Authenticator:
@@ -136,17 +144,17 @@ def create_app(services: Services) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    return Litestar(
+    limits = limiter(
+        auth,
+        storage(settings.redis_url if services.redis is not None else None, f"{settings.subject_prefix}:rl"),
+        settings.rate_limit_per_minute,
+        settings.login_rate_limit_per_minute,
+    )
+    app = Litestar(
         route_handlers=[SystemController, *query_routes(), *COMMAND_CONTROLLERS],
         dependencies=dependencies(services, auth),
         middleware=[
-            DefineMiddleware(ObservabilityMiddleware, metrics=metrics),
-            limiter(
-                auth,
-                storage(settings.redis_url if services.redis is not None else None, f"{settings.subject_prefix}:rl"),
-                settings.rate_limit_per_minute,
-                settings.login_rate_limit_per_minute,
-            ),
+            limits,
             IdempotencyMiddleware(
                 redis=services.redis,
                 namespace=settings.subject_prefix,
@@ -163,3 +171,9 @@ def create_app(services: Services) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # In front of routing: request ids, logs and metrics for every request (unmatched ones too),
+    # then the page edge, which answers repeated catalog requests from the query cache's memory.
+    edge = PageEdge(app.asgi_handler, auth, limits, lambda: query_cache(services))
+    app.asgi_handler = ObservabilityMiddleware(edge, metrics=metrics)
+    app.state["edge"] = edge
+    return app

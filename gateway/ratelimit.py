@@ -9,7 +9,7 @@ Leases: a busy user need not cost a Redis round trip per request. The general li
 are taken from Redis a few at a time (`hit(..., cost=n)`, counted there at once, atomically,
 by the library) and spent in this process for up to a second; the lease doubles while a key
 stays busy, is topped up in the background once half spent (so a busy user rarely waits for
-Redis), and is at most a fiftieth of the limit (and 256), so a small limit stays exact (a lease
+Redis), and is at most a fiftieth of the limit (and 1024), so a small limit stays exact (a lease
 of one) and at most that many permits per process go unused. Sign-in and the other guessable endpoints
 are always counted one by one.
 """
@@ -35,7 +35,7 @@ log = get_logger(__name__)
 STRICT = "strict_rate_limit"  # route opt: this endpoint is guessable, limit it per address
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema")
 LEASE_SECONDS = 1.0  # a lease's unspent permits are dropped after this
-LEASE_MAX = 256
+LEASE_MAX = 1024
 LEASES_KEPT = 50_000  # then the expired ones are forgotten
 
 
@@ -72,6 +72,11 @@ def storage(redis_url: str | None, namespace: str) -> Storage:
     return RedisStorage(uri, implementation="redispy", wrap_exceptions=True, key_prefix=namespace)
 
 
+def endpoint_of(scope: Scope) -> str:
+    """What a limit counts per: the method and the route's path template."""
+    return f"{scope['method']}:{scope.get('path_template') or scope['path']}"
+
+
 def _address(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
@@ -91,16 +96,33 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         # Straight from the scope: a Request (and its URL) per request costs more than the limit.
-        endpoint = f"{scope['method']}:{scope.get('path_template') or scope['path']}"
+        endpoint = endpoint_of(scope)
         handler = scope.get("route_handler")
         if handler is not None and handler.opt.get(STRICT):
             await self._check(self.strict, "strict", _address(scope), endpoint)
-        try:
-            who = f"user:{self.auth.claims_of(scope).user_id}"  # type: ignore[arg-type]
-        except InvalidToken:
-            who = f"addr:{_address(scope)}"
-        await self._leased(who, endpoint)
+        await self._leased(self._who(scope), endpoint)
         await next_app(scope, receive, send)
+
+    def _who(self, scope: Scope) -> str:
+        try:
+            return f"user:{self.auth.claims_of(scope).user_id}"  # type: ignore[arg-type]
+        except InvalidToken:
+            return f"addr:{_address(scope)}"
+
+    def take_now(self, scope: Scope, endpoint: str) -> bool:
+        """One permit of the general limit if this process holds one (no I/O), else False:
+        the caller then takes the full path, which waits for permits or answers 429."""
+        who = self._who(scope)
+        lease = self._leases.get((who, endpoint))
+        if lease is None or not lease.take():
+            return False
+        self._top_up(lease, who, endpoint)
+        return True
+
+    def _top_up(self, lease: _Lease, who: str, endpoint: str) -> None:
+        if lease.size > 1 and lease.left * 2 < lease.size and lease.refilling is None:
+            # Half spent: the next permits are fetched now, so a busy user rarely waits.
+            lease.refilling = asyncio.create_task(self._refill(lease, who, endpoint, busy=True))
 
     async def _leased(self, who: str, endpoint: str) -> None:
         """One permit of the general limit, from this process's lease when it has one left."""
@@ -111,7 +133,7 @@ class RateLimitMiddleware(ASGIMiddleware):
                 now = time.monotonic()
                 self._leases = {k: v for k, v in self._leases.items() if v.expires > now or v.refilling}
             lease = self._leases[slot] = _Lease()
-        while not lease.take():
+        while not lease.take():  # (take_now is the no-wait form of this loop)
             # Spent: every request waiting for this lease waits for one refill and wakes with it
             # (a lock would wake them one per event-loop turn: slow under load).
             if lease.refilling is None:
@@ -119,9 +141,7 @@ class RateLimitMiddleware(ASGIMiddleware):
             refused = await asyncio.shield(lease.refilling)
             if refused is not None and lease.left == 0:
                 raise TooManyRequestsException(detail=refused.detail, headers=refused.headers)
-        if lease.size > 1 and lease.left * 2 < lease.size and lease.refilling is None:
-            # Half spent: the next permits are fetched now, so a busy user rarely waits.
-            lease.refilling = asyncio.create_task(self._refill(lease, who, endpoint, busy=True))
+        self._top_up(lease, who, endpoint)
 
     async def _refill(self, lease: _Lease, who: str, endpoint: str, *, busy: bool) -> TooManyRequestsException | None:
         """Take the next permits from Redis: a doubled lease while the key stays busy, else one."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import math
 import random
 import time
@@ -52,6 +53,12 @@ return {full, redis.call('GET', full)}
 """
 
 Compute = Callable[[], Awaitable[tuple[bytes, int]]]  # -> (value, position it reflects)
+
+# The (key, tags) of the last `Cache.get` in this task: lets a caller in front of the code that
+# asked (the gateway's page edge) find the same value again with `Cache.peek`.
+SERVED: contextvars.ContextVar[tuple[str, tuple[str, ...]] | None] = contextvars.ContextVar(
+    "cw_cache_served", default=None
+)
 
 
 def _pack(value: bytes, position: int, expires_at: float, delta: float) -> bytes:
@@ -120,6 +127,7 @@ class Cache:
             return (await compute())[0]
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name=f"cache-listen:{self.name}")
+        SERVED.set((key, tuple(tags)))
         local_key = self._local_key(key, tags)
         found = self._local.get(local_key)
         if found is not None and found[1] >= min_position and found[2] > time.monotonic():
@@ -151,6 +159,14 @@ class Cache:
         if position >= min_position:
             self._remember(local_key, value, position, time.time() + self.ttl)
         return value
+
+    def peek(self, key: str, tags: Sequence[str]) -> bytes | None:
+        """The value of `key` held in this process, if a fresh copy is: no I/O, no computing."""
+        found = self._local.get(self._local_key(key, tags))
+        if found is None or found[2] <= time.monotonic():
+            return None
+        self._count("hit")
+        return found[0]
 
     async def invalidate(self, tags: Iterable[str]) -> None:
         """Make every cached value depending on one of `tags` unreachable."""

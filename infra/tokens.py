@@ -295,6 +295,10 @@ class Revocations:
         except Exception as e:
             raise Unavailable("redis", str(e)) from e
 
+    def known_valid(self, family: UUID) -> bool:
+        """True when, with no I/O, this family is known not to be revoked (the list is mirrored)."""
+        return (self._redis is None or self.mirrored) and not self._locally_revoked(family)
+
     async def is_revoked(self, family: UUID) -> bool:
         if self._locally_revoked(family):
             return True
