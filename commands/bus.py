@@ -8,6 +8,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import msgspec
+
 from commands import codec
 from commands.context import Context
 from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
@@ -98,7 +100,7 @@ class CommandBus:
                         continue
                     return reply
                 if ctx.idempotency_key:
-                    commit = dataclasses.replace(commit, idempotency=(scope, ctx.idempotency_key))
+                    commit = msgspec.structs.replace(commit, idempotency=(scope, ctx.idempotency_key))
                 try:
                     result = await self.store.append(commit)
                 except ConcurrencyError as e:

@@ -187,24 +187,26 @@ class _Lane:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.conns: dict[bool, psycopg.AsyncConnection[Any]] = {}
+        self.cursors: dict[bool, psycopg.AsyncCursor[Any]] = {}  # one per connection, reused
 
-    async def connection(self, durable: bool) -> psycopg.AsyncConnection[Any]:
+    async def cursor(self, durable: bool) -> psycopg.AsyncCursor[Any]:
         conn = self.conns.get(durable)
         if conn is None or conn.closed or conn.broken:
             sync = "on" if durable else "off"
             conn = self.conns[durable] = await psycopg.AsyncConnection.connect(
                 self.dsn, row_factory=tuple_row, options=f"-c synchronous_commit={sync}", autocommit=True
             )
-        return conn
+            self.cursors[durable] = conn.cursor()
+        return self.cursors[durable]
 
     def drop(self) -> None:
-        conns, self.conns = self.conns, {}
+        conns, self.conns, self.cursors = self.conns, {}, {}
         for conn in conns.values():
             if not conn.closed:
                 asyncio.get_running_loop().create_task(conn.close())
 
     async def close(self) -> None:
-        conns, self.conns = self.conns, {}
+        conns, self.conns, self.cursors = self.conns, {}, {}
         for conn in conns.values():
             await conn.close()
 
@@ -475,7 +477,7 @@ class PostgresEventStore(EventStore):
 
     async def _insert(self, group: list[_Pending], durable: bool, lane: _Lane) -> None:
         """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
-        conn = await lane.connection(durable)
+        cur = await lane.cursor(durable)
         rows: list[_Row] = []
         payloads: list[bytes] = []
         keys: list[_Key] = []
@@ -519,7 +521,7 @@ class PostgresEventStore(EventStore):
             "keys": _encoder.encode(keys).decode(),
             "reads": _encoder.encode(reads).decode(),
         }
-        cur = await conn.execute(_APPEND, params)
+        await cur.execute(_APPEND, params)
         head_row = await cur.fetchone()
         assert head_row is not None, "cw_log_head is missing: run migrations"
         base = int(head_row[0]) - n

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
+
 from schemas.results import CommandResult
 
+# Structs, not dataclasses: a few are made per event on the write path, where a frozen
+# dataclass's __init__ (object.__setattr__ per field) cost more than the rest of the record.
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+
+class NewEvent(msgspec.Struct, frozen=True):
     event_id: UUID
     event_type: str
     payload: bytes  # the event's JSON, exactly as it will be stored and hashed
     schema_version: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class StreamWrite:
+class StreamWrite(msgspec.Struct, frozen=True):
     stream_id: UUID
     stream_type: str
     expected_version: int  # 0 for a stream that must not exist yet
@@ -27,8 +29,7 @@ class StreamWrite:
     expected_hash: bytes = bytes(32)  # hash of the event at expected_version (the chain's link)
 
 
-@dataclass(frozen=True, slots=True)
-class EventMeta:
+class EventMeta(msgspec.Struct, frozen=True):
     occurred_at: datetime
     correlation_id: str
     actor_id: str | None = None
@@ -36,8 +37,7 @@ class EventMeta:
     causation_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(msgspec.Struct, frozen=True):
     """Everything one command writes, atomically: events of one or more streams."""
 
     writes: Sequence[StreamWrite]
@@ -49,15 +49,13 @@ class Commit:
     reads: Sequence[tuple[UUID, int]] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
+class AppendResult(msgspec.Struct, frozen=True):
     position: int  # global position of the last event written
-    versions: dict[UUID, int] = field(default_factory=dict)
+    versions: dict[UUID, int] = {}
     reply: CommandResult | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(msgspec.Struct, frozen=True):
     position: int
     event_id: UUID
     stream_id: UUID
