@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeVar
 from uuid import UUID
 
 import msgspec
@@ -26,6 +27,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Organisation,
     PlatformAdmins,
 )
+A = TypeVar("A", bound=Aggregate)
 EVENT_TYPES: dict[str, type[Event]] = {name: cls for agg in AGGREGATES for name, cls in agg.event_types.items()}
 _encoder = msgspec.json.Encoder()
 _decoders = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
@@ -52,6 +54,24 @@ class DecodedStreams:
     def __init__(self, size: int = 20_000) -> None:
         self._size = size
         self._held: OrderedDict[UUID, tuple[UUID, list[Event]]] = OrderedDict()
+        self._views: OrderedDict[UUID, tuple[UUID | None, Aggregate]] = OrderedDict()
+
+    def view(self, cls: type[A], stream_id: UUID, stored: Sequence[StoredEvent]) -> A:
+        """The aggregate replayed from `stored`, shared by every caller until the stream moves
+        on: callers only read it (Session.view)."""
+        last = stored[-1].event_id if stored else None
+        held = self._views.get(stream_id)
+        if held is not None and held[0] == last and type(held[1]) is cls and held[1].version == len(stored):
+            return held[1]
+        agg = cls.replay(stream_id, self.events(stream_id, stored), stored[-1].position if stored else 0)
+        self._views[stream_id] = (last, agg)
+        self._views.move_to_end(stream_id)
+        if len(self._views) > self._size:
+            self._views.popitem(last=False)
+        return agg
+
+    def forget(self, stream_id: UUID) -> None:
+        self._views.pop(stream_id, None)
 
     def events(self, stream_id: UUID, stored: Sequence[StoredEvent]) -> list[Event]:
         held = self._held.get(stream_id)

@@ -29,7 +29,7 @@ def _student(s: Session, student_id: UUID | None) -> UUID:
 
 
 async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
-    course = await s.load(Course, course_id)
+    course = await s.view(Course, course_id)
     visible = (
         course.exists
         and course.live is not None
@@ -96,7 +96,7 @@ async def complete_lesson(cmd: c.CompleteLesson, s: Session) -> Decided:
 
 async def submit_quiz(cmd: c.SubmitQuiz, s: Session) -> Decided:
     enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
-    course = await s.load(Course, cmd.course_id)
+    course = await s.view(Course, cmd.course_id)
     if course.live is None:
         raise errors.CourseNotPublished("the course has no published revision")
     try:

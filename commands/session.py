@@ -12,7 +12,7 @@ from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.review import Review
-from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StreamWrite
+from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StoredEvent, StreamWrite
 from infra.eventstore.hashing import GENESIS
 from schemas.results import CommandResult
 
@@ -34,6 +34,9 @@ class Session:
     because the commit validates every stream it decided on; a decision that does not end in
     a commit (a refusal, or nothing to change) has not been validated, and `speculated` tells
     the caller to take it again with a fresh read.
+
+    `view` gives an aggregate the decision only reads: replayed once per stream version and
+    shared between decisions (a course read by every enrolment is not replayed for each).
     """
 
     def __init__(
@@ -50,7 +53,9 @@ class Session:
         self.now = ctx.clock()
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
+        self._fetched: dict[UUID, list[StoredEvent]] = {}  # streams read (or held), not replayed
         self._tracked: dict[UUID, Aggregate] = {}
+        self._views: dict[UUID, Aggregate] = {}  # shared, read only
         self._links: dict[UUID, bytes] = {}  # hash of each loaded stream's last event
 
     async def load(self, cls: type[A], stream_id: UUID) -> A:
@@ -59,31 +64,42 @@ class Session:
         return agg
 
     async def load_many(self, wanted: list[tuple[type[A], UUID]]) -> list[A]:
-        missing = [sid for _, sid in wanted if sid not in self._tracked]
-        if missing:
-            if self.optimistic:
-                held = self.store.cached_streams(missing)
-                streams = {sid: held.get(sid, []) for sid in missing}
-                self.speculated = True
-            else:
-                streams = await self.store.read_streams(missing)
-            kinds = {sid: cls for cls, sid in wanted}
-            for sid, stored in streams.items():
-                cls = kinds[sid]
-                events = self.decoded.events(sid, stored)
-                self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
-                self._links[sid] = stored[-1].hash if stored else GENESIS
+        await self.prefetch(wanted)  # type: ignore[arg-type]
         out: list[A] = []
         for cls, sid in wanted:
-            agg = self._tracked[sid]
+            agg = self._tracked.get(sid)
+            if agg is None:
+                stored = self._fetched[sid]
+                events = self.decoded.events(sid, stored)
+                agg = self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
+                self._links[sid] = stored[-1].hash if stored else GENESIS
             if not isinstance(agg, cls):
                 raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {sid} not found")
             out.append(agg)
         return out
 
+    async def view(self, cls: type[A], stream_id: UUID) -> A:
+        """The aggregate for reading only (never change it: it is shared); validated at commit
+        like every read. An aggregate this session loaded for writing is returned as it is."""
+        await self.prefetch([(cls, stream_id)])
+        agg = self._tracked.get(stream_id) or self._views.get(stream_id)
+        if agg is None:
+            agg = self._views[stream_id] = self.decoded.view(cls, stream_id, self._fetched[stream_id])
+        if not isinstance(agg, cls):
+            raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {stream_id} not found")
+        return agg
+
     async def prefetch(self, wanted: list[tuple[type[Aggregate], UUID]]) -> None:
         """Read several streams in one round trip; later loads of them cost nothing."""
-        await self.load_many(wanted)
+        missing = [sid for _, sid in wanted if sid not in self._fetched and sid not in self._tracked]
+        if not missing:
+            return
+        if self.optimistic:
+            held = self.store.cached_streams(missing)
+            self._fetched.update((sid, held.get(sid, [])) for sid in missing)
+            self.speculated = True
+        else:
+            self._fetched.update(await self.store.read_streams(missing))
 
     async def existing(self, cls: type[A], stream_id: UUID) -> A:
         """The aggregate, which must exist and belong to the caller's organisation."""
@@ -111,6 +127,12 @@ class Session:
         order = [primary, *(a for a in self._tracked.values() if a is not primary)]
         writes = []
         reads = []
+        for view in self._views.values():
+            if view.pending:
+                self.decoded.forget(view.id)  # nobody else may decide on the changed copy
+                raise RuntimeError(f"{type(view).__name__} {view.id} was changed through a read-only view")
+            if view.id not in self._tracked:
+                reads.append((view.id, view.stored_version))
         for agg in order:
             if not agg.pending:
                 reads.append((agg.id, agg.stored_version))
@@ -123,7 +145,7 @@ class Session:
             id=str(primary.id),
             kind=kind,
             version=primary.version,
-            position=max((a.last_position for a in self._tracked.values()), default=0),
+            position=max((a.last_position for a in (*self._tracked.values(), *self._views.values())), default=0),
             data=data or {},
         )
         if not writes:

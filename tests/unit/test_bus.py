@@ -13,6 +13,7 @@ from commands.bus import CommandBus
 from commands.context import Context
 from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
 from commands.routes import ROUTES
+from commands.session import Session
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
@@ -306,3 +307,28 @@ def test_a_held_prefix_is_reused_only_while_it_matches_the_stored_stream() -> No
     for _ in range(3):
         decoded.events(uuid4(), stored(1))  # the oldest are let go beyond the size
     assert len(decoded._held) == 2
+
+
+async def test_a_view_is_shared_until_its_stream_moves_on() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    first = bus.decoded.view(Course, course_id, store.streams[course_id])
+    assert bus.decoded.view(Course, course_id, store.streams[course_id]) is first
+    await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
+    moved = bus.decoded.view(Course, course_id, store.streams[course_id])
+    assert moved is not first and [m.title for m in moved.modules] == ["Basics"]
+    assert first.modules == []  # the old one was left as it was
+
+
+async def test_changing_an_aggregate_through_a_view_is_refused_and_writes_nothing() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES)
+    course_id = await create_course(bus)
+    session = Session(store, ctx("instructor"), decoded=bus.decoded)
+    course = await session.view(Course, course_id)
+    course.add_module(uuid4(), "Sneaky")
+    with pytest.raises(RuntimeError, match="read-only view"):
+        session.prepare(course, "course")
+    assert len(store.streams[course_id]) == 1
+    assert bus.decoded.view(Course, course_id, store.streams[course_id]).modules == []  # not shared on
