@@ -69,7 +69,7 @@ class CommandBus:
         if not (ctx.is_platform_admin or ctx.has_any(route.roles)):
             raise PermissionDenied(f"{type(command).__name__} needs one of: {', '.join(sorted(route.roles))}")
         name = type(command).__name__
-        scope = f"{ctx.actor_id}:{name}"
+        scope = f"{ctx.actor_id}:{name}" if ctx.idempotency_key else ""
         with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
             # The first decision is taken on what this process holds, with no read; it stands
             # only if its commit validates it (see Session). Any other outcome is decided again

@@ -39,6 +39,17 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self._latency_of: dict[tuple[str, str, str], Any] = {}  # labelled children, found once
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        child = self._latency_of.get(labels)
+        if child is None:
+            child = self._latency_of[labels] = self.latency.labels(*labels)
+        child.observe(seconds)
+        if status >= 400:
+            self.errors.labels(*labels).inc()
+
     def exposition(self) -> bytes:
         """Our metrics and the process-wide default registry's (workers, projections)."""
         return generate_latest(REGISTRY) + generate_latest(self.registry)
@@ -104,10 +115,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             method = scope["method"]
-            labels = (method, route, str(status))
-            self.metrics.latency.labels(*labels).observe(elapsed)
-            if status >= 400:
-                self.metrics.errors.labels(*labels).inc()
+            self.metrics.observe(method, route, status, elapsed)
             log.info(
                 "http.request",
                 method=method,
