@@ -9,7 +9,7 @@ keep-alive connections, `seconds` (10) per server after a 2 s warm-up.
 
 - catalog: GET /catalog?limit=20 on the full gateway (create_app: bearer token checked against
   the mirrored revocation list, rate limits with leased permits, metrics, a JSON log line per
-  request), page served from the cache.
+  request), page served from the cache (by the page edge, gateway/edge.py, before routing).
 - catalog_routes: the same request on QUERY_ROUTES alone in a Litestar app with the real
   `caller` dependency (token verified, revocation list mirrored): the read side's own cost.
 - baseline: a bare Litestar app answering GET /catalog with the same JSON bytes.
