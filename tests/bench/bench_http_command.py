@@ -236,7 +236,8 @@ async def main(requests: int, seconds: float) -> None:
                 )
         results = {kind: statistics.median(r) for kind, r in rates.items()}
         for kind, lat in latencies.items():
-            print(f"{kind:9s} median {results[kind]:8.0f} req/s  p50 {pct(lat, 50):6.1f} ms  p99 {pct(lat, 99):6.1f} ms")
+            p50, p99 = pct(lat, 50), pct(lat, 99)
+            print(f"{kind:9s} median {results[kind]:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
         ratio = results["ours"] / results["baseline"]
         print(f"RESULT http-command ours={results['ours']:.0f} baseline={results['baseline']:.0f} ratio={ratio:.2f}")
     finally:
