@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -64,7 +65,7 @@ class Session:
         return agg
 
     async def load_many(self, wanted: list[tuple[type[A], UUID]]) -> list[A]:
-        await self.prefetch(wanted)  # type: ignore[arg-type]
+        await self.prefetch(wanted)
         out: list[A] = []
         for cls, sid in wanted:
             agg = self._tracked.get(sid)
@@ -89,7 +90,7 @@ class Session:
             raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {stream_id} not found")
         return agg
 
-    async def prefetch(self, wanted: list[tuple[type[Aggregate], UUID]]) -> None:
+    async def prefetch(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> None:
         """Read several streams in one round trip; later loads of them cost nothing."""
         missing = [sid for _, sid in wanted if sid not in self._fetched and sid not in self._tracked]
         if not missing:
