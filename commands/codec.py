@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TypeVar
 from uuid import UUID
@@ -16,6 +15,7 @@ from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
 from domain.review import Review
 from domain.seats import CourseSeats
 from infra.eventstore import StoredEvent
+from infra.lru import Lru
 
 AGGREGATES: tuple[type[Aggregate], ...] = (
     Course,
@@ -52,9 +52,8 @@ class DecodedStreams:
     A prefix is reused only if its last event id matches the stored event at that version."""
 
     def __init__(self, size: int = 20_000) -> None:
-        self._size = size
-        self._held: OrderedDict[UUID, tuple[UUID, list[Event]]] = OrderedDict()
-        self._views: OrderedDict[UUID, tuple[UUID | None, Aggregate]] = OrderedDict()
+        self._held: Lru[UUID, tuple[UUID, list[Event]]] = Lru(size)
+        self._views: Lru[UUID, tuple[UUID | None, Aggregate]] = Lru(size)
 
     def view(self, cls: type[A], stream_id: UUID, stored: Sequence[StoredEvent]) -> A:
         """The aggregate replayed from `stored`, shared by every caller until the stream moves
@@ -64,10 +63,7 @@ class DecodedStreams:
         if held is not None and held[0] == last and type(held[1]) is cls and held[1].version == len(stored):
             return held[1]
         agg = cls.replay(stream_id, self.events(stream_id, stored), stored[-1].position if stored else 0)
-        self._views[stream_id] = (last, agg)
-        self._views.move_to_end(stream_id)
-        if len(self._views) > self._size:
-            self._views.popitem(last=False)
+        self._views.put(stream_id, (last, agg))
         return agg
 
     def forget(self, stream_id: UUID) -> None:
@@ -75,22 +71,14 @@ class DecodedStreams:
 
     def events(self, stream_id: UUID, stored: Sequence[StoredEvent]) -> list[Event]:
         held = self._held.get(stream_id)
-        if held is not None:
-            last_id, events = held
-            n = len(events)
-            if n <= len(stored) and stored[n - 1].event_id == last_id:
-                if n == len(stored):
-                    return events
-                events = events + [decode(e.event_type, e.payload) for e in stored[n:]]
-            else:
-                events = [decode(e.event_type, e.payload) for e in stored]
-        else:
-            events = [decode(e.event_type, e.payload) for e in stored]
+        prefix: list[Event] = []
+        if held is not None and len(held[1]) <= len(stored) and stored[len(held[1]) - 1].event_id == held[0]:
+            prefix = held[1]
+            if len(prefix) == len(stored):
+                return prefix
+        events = prefix + [decode(e.event_type, e.payload) for e in stored[len(prefix) :]]
         if events:
-            self._held[stream_id] = (stored[-1].event_id, events)
-            self._held.move_to_end(stream_id)
-            if len(self._held) > self._size:
-                self._held.popitem(last=False)
+            self._held.put(stream_id, (stored[-1].event_id, events))
         return events
 
 

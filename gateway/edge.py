@@ -22,7 +22,6 @@ observability middleware's, which wraps the edge.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -30,6 +29,7 @@ from uuid import UUID
 from gateway.auth import Authenticator
 from gateway.ratelimit import RateLimitMiddleware, endpoint_of
 from infra.cache import SERVED, Cache
+from infra.lru import Lru
 
 PATHS = frozenset({"/catalog"})
 KEPT = 10_000  # request → entry mappings remembered
@@ -58,7 +58,7 @@ class PageEdge:
         self.auth = auth
         self.limits = limits
         self.cache = cache  # the query cache, once the first query has made it
-        self._routes: OrderedDict[tuple[str, bytes, UUID], _Route] = OrderedDict()
+        self._routes: Lru[tuple[str, bytes, UUID], _Route] = Lru(KEPT)
         self.served = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -102,7 +102,4 @@ class PageEdge:
         if served is None or started.get("status") != 200 or "path_template" not in scope:
             return
         headers = [(k, v) for k, v in started.get("headers", ()) if k.lower() != b"content-length"]
-        self._routes[slot] = _Route(served[0], served[1], scope["path_template"], endpoint_of(scope), headers)
-        self._routes.move_to_end(slot)
-        if len(self._routes) > KEPT:
-            self._routes.popitem(last=False)
+        self._routes.put(slot, _Route(served[0], served[1], scope["path_template"], endpoint_of(scope), headers))

@@ -26,7 +26,6 @@ import contextvars
 import math
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from prometheus_client import Counter
 
 from infra.channels import follow
 from infra.logging import get_logger
+from infra.lru import Lru
 
 log = get_logger(__name__)
 
@@ -98,8 +98,7 @@ class Cache:
         self._flights: dict[str, asyncio.Future[tuple[bytes, int]]] = {}
         self._script: Any = None
         self.local_ttl = local_ttl
-        self.local_size = local_size
-        self._local: OrderedDict[str, tuple[bytes, int, float]] = OrderedDict()
+        self._local: Lru[str, tuple[bytes, int, float]] = Lru(local_size)
         self._local_gens: dict[str, int] = {}
         self._subscribed = False
         self._listener: asyncio.Task[None] | None = None
@@ -202,9 +201,7 @@ class Cache:
         ttl = min(self.local_ttl, expires_at - time.time())
         if ttl <= 0:
             return
-        self._local[local_key] = (value, position, time.monotonic() + ttl)
-        if len(self._local) > self.local_size:
-            self._local.popitem(last=False)
+        self._local.put(local_key, (value, position, time.monotonic() + ttl))
 
     def _bump(self, tags: Iterable[str]) -> None:
         for tag in tags:

@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.channels import follow
 from infra.errors import InfraError, Unavailable
 from infra.logging import get_logger
+from infra.lru import Lru
 
 log = get_logger(__name__)
 ISSUER = "coursewright"
@@ -68,7 +68,7 @@ class AccessTokens:
         self.ttl = ttl
         # Verified tokens, by their exact text: an HS256 check of the same bytes always gives the
         # same claims, so only the expiry needs looking at again (revocation is checked apart).
-        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._verified: Lru[str, AccessClaims] = Lru(10_000)
 
     def issue(self, user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID) -> str:
         now = int(time.time())
@@ -93,9 +93,7 @@ class AccessTokens:
             del self._verified[token]
             raise InvalidToken("the access token has expired")
         claims = self._verify(token)
-        self._verified[token] = claims
-        if len(self._verified) > 10_000:
-            self._verified.popitem(last=False)
+        self._verified.put(token, claims)
         return claims
 
     def _verify(self, token: str) -> AccessClaims:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from infra.eventstore.hashing import GENESIS, chained
 from infra.eventstore.port import EventStore
 from infra.eventstore.records import AppendResult, Commit, StoredEvent
 from infra.logging import get_logger
+from infra.lru import Lru
 from schemas.results import CommandResult
 
 log = get_logger(__name__)
@@ -253,8 +253,7 @@ class PostgresEventStore(EventStore):
         self._flusher: asyncio.Task[None] | None = None
         self._flush_conn: psycopg.AsyncConnection[Any] | None = None
         self.durable_position = 0  # every event up to here is known to be on disk
-        self._streams: OrderedDict[UUID, tuple[StoredEvent, ...]] = OrderedDict()  # LRU of read streams
-        self._stream_cache_max = stream_cache
+        self._streams: Lru[UUID, tuple[StoredEvent, ...]] = Lru(stream_cache)  # streams read or written
         # Custom plans: a generic plan cached while a table was nearly empty (a new deployment)
         # kept scanning the whole event log on every stream read until autovacuum next analysed
         # it; a custom plan is costed on the table's size at the time (about 30 µs of planning).
@@ -553,12 +552,9 @@ class PostgresEventStore(EventStore):
         for sid, new in written.items():
             held = streams.get(sid, ())
             if len(held) == new[0].version - 1:
-                streams[sid] = (*held, *new)
-                streams.move_to_end(sid)
+                streams.put(sid, (*held, *new))
             else:
                 streams.pop(sid, None)
-        while len(streams) > self._stream_cache_max:
-            streams.popitem(last=False)
 
     def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
         streams = self._streams
@@ -628,10 +624,7 @@ class PostgresEventStore(EventStore):
             events = (*prefix, *fresh.get(sid, ()))
             result[sid] = list(events)
             if events and len(events) >= len(self._streams.get(sid, ())):
-                self._streams[sid] = events
-                self._streams.move_to_end(sid)
-        while len(self._streams) > self._stream_cache_max:
-            self._streams.popitem(last=False)
+                self._streams.put(sid, events)
         return result
 
     async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
