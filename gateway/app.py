@@ -50,18 +50,24 @@ COMMAND_CONTROLLERS = [
 ]
 
 
-def query_routes() -> list[Any]:
-    """The read side's routes (gateway.queries, issue 4) when that module is in this build."""
+def _read_side() -> Any | None:
+    """gateway.queries (issue 4) when that module is in this build."""
     if importlib.util.find_spec("gateway.queries") is None:
-        return []
-    return list(importlib.import_module("gateway.queries").QUERY_ROUTES)
+        return None
+    return importlib.import_module("gateway.queries")
+
+
+def query_routes() -> list[Any]:
+    """The read side's routes, if any."""
+    read_side = _read_side()
+    return list(read_side.QUERY_ROUTES) if read_side else []
 
 
 def query_cache(services: Services) -> Cache | None:
-    """The read side's query cache, once a query has made it (gateway.queries.reader)."""
-    reader = services.extras.get("reader")
-    cache = getattr(reader, "cache", None)
-    return cache if isinstance(cache, Cache) else None
+    """The read side's query cache (the one gateway.queries.reader uses), if any."""
+    read_side = _read_side()
+    cache: Cache | None = read_side.reader(services).cache if read_side else None
+    return cache
 
 
 def authenticator(services: Services) -> Authenticator:
@@ -173,7 +179,7 @@ def create_app(services: Services) -> Litestar:
     )
     # In front of routing: request ids, logs and metrics for every request (unmatched ones too),
     # then the page edge, which answers repeated catalog requests from the query cache's memory.
-    edge = PageEdge(app.asgi_handler, auth, limits, lambda: query_cache(services))
+    edge = PageEdge(app.asgi_handler, auth, limits, query_cache(services))
     app.asgi_handler = ObservabilityMiddleware(edge, metrics=metrics)
     app.state["edge"] = edge
     return app

@@ -10,6 +10,7 @@ from litestar import Request
 
 from commands import identity
 from domain.identity import Organisation, OrganisationNotFound, User
+from gateway.scope import header
 from infra.eventstore import EventStore
 from infra.tokens import (
     AccessClaims,
@@ -77,8 +78,7 @@ class Authenticator:
         if isinstance(cached, InvalidToken):
             raise cached
         try:
-            header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
-            scheme, _, token = header.decode("latin-1").partition(" ")
+            scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise InvalidToken("an Authorization: Bearer <access token> header is required")
             claims = self.access.verify(token.strip())

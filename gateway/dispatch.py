@@ -19,6 +19,7 @@ from gateway.auth import NO_ORG, Caller
 from gateway.idempotency import REPLAY
 from gateway.problems import PROBLEMS, PUBLIC_PROBLEMS
 from gateway.ratelimit import STRICT
+from gateway.scope import header
 from gateway.services import Services
 from schemas.commands import Command
 from schemas.identity import ANYONE, Role
@@ -57,15 +58,6 @@ def command_of(command: type[Command], data: msgspec.Struct | None, **path: Any)
     """The command from its body (already validated) and the path's fields."""
     values = msgspec.structs.asdict(data) if data is not None else {}
     return command(**values, **path)
-
-
-def header(scope: Any, name: bytes) -> str | None:
-    """A request header (`name` in lower case) read from the ASGI scope: the commands' hot
-    path builds no Headers object for the two or three it needs."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def idempotency_key(request: Request[Any, Any, Any]) -> str | None:

@@ -22,7 +22,6 @@ observability middleware's, which wraps the edge.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -52,12 +51,12 @@ class PageEdge:
         app: Any,
         auth: Authenticator,
         limits: RateLimitMiddleware,
-        cache: Callable[[], Cache | None],
+        cache: Cache | None,
     ) -> None:
         self.app = app
         self.auth = auth
         self.limits = limits
-        self.cache = cache  # the query cache, once the first query has made it
+        self.cache = cache  # the query cache (None: the read side is not in this build)
         self._routes: Lru[tuple[str, bytes, UUID], _Route] = Lru(KEPT)
         self.served = 0
 
@@ -72,9 +71,8 @@ class PageEdge:
             return
         slot = (scope["path"], query, caller.org_id)
         route = self._routes.get(slot)
-        cache = self.cache()
-        if route is not None and cache is not None:
-            body = cache.peek(route.key, route.tags)
+        if route is not None and self.cache is not None:
+            body = self.cache.peek(route.key, route.tags)
             if body is not None and self.limits.take_now(scope, route.endpoint):
                 scope["path_template"] = route.template
                 headers = [*route.headers, (b"content-length", str(len(body)).encode())]

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
+from gateway.scope import header
 from infra.logging import get_logger
 
 log = get_logger("gateway.http")
@@ -74,14 +75,10 @@ class _RequestIds:
 new_request_id = _RequestIds()
 
 
-def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            if _REQUEST_ID.match(text):
-                return text
-            break
-    return new_request_id()
+def request_id_of(scope: Any) -> str:
+    """The caller's X-Request-Id when it is well formed, else a new one."""
+    given = header(scope, b"x-request-id")
+    return given if given is not None and _REQUEST_ID.match(given) else new_request_id()
 
 
 class ObservabilityMiddleware:
@@ -96,7 +93,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = request_id_of(scope["headers"])
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         tokens = bind_contextvars(request_id=request_id, correlation_id=request_id)
         status = 500

@@ -1,0 +1,14 @@
+"""Reading the ASGI scope directly: middleware and the commands' hot path build no Request or
+Headers object for the one or two headers they need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def header(scope: Any, name: bytes) -> str | None:
+    """The first value of request header `name` (given in lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
