@@ -86,8 +86,14 @@ async def test_catalog_detail_progress_and_reviews_over_http(api: Api) -> None:
     assert lag.status_code == 200, lag.text
     assert {item["projection"] for item in lag.json()} == {"catalog", "reviews", "progress", "analytics"}
     assert all(item["position"] >= position for item in lag.json())
+    for _ in range(2):  # the same page again: served from the cache, counted as hits
+        assert (await api.client.get("/catalog?q=forklift", headers=student)).status_code == 200
     metrics = await api.client.get("/metrics")
     assert 'cw_projection_lag_events{projection="catalog"}' in metrics.text
+    assert 'cw_projection_lag_seconds{projection="catalog"}' in metrics.text
+    hits = [line for line in metrics.text.splitlines() if line.startswith('cw_cache_requests_total{cache="query"')]
+    assert any('outcome="hit"' in line and float(line.rsplit(" ", 1)[1]) >= 1 for line in hits), hits
+    assert any('outcome="miss"' in line for line in hits), hits
 
     behind = await api.client.get(f"/catalog?position={position + 10_000_000}", headers=student)
     assert behind.status_code == 503

@@ -30,6 +30,7 @@ from tests.integration.projections_support import (
     World,
     bus_on,
     caught_up,
+    checkpoint,
     dump,
     projectors,
     relay,
@@ -316,3 +317,44 @@ async def test_a_new_projection_version_rebuilds_before_going_live(
     live, fresh = await dump(dsn, "rm_catalog"), await dump(dsn, "cmp_catalog")
     assert live == fresh
     assert live["courses"]
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
+    return env | {
+        "CW_ENV": "test",
+        "CW_PG_DSN": settings.pg_dsn,
+        "CW_NATS_URL": settings.nats_url,
+        "CW_REDIS_URL": settings.redis_url,
+        "CW_SUBJECT_PREFIX": settings.subject_prefix,
+        "CW_EVENTS_STREAM": settings.events_stream,
+        "CW_EMBEDDED": "never",
+    }
+
+
+async def test_the_rebuild_command_rebuilds_every_projection_with_a_progress_bar(
+    own_settings: Settings, own_store: PostgresEventStore
+) -> None:
+    settings, store, dsn = own_settings, own_store, own_settings.pg_dsn
+    await scenario(World(bus_on(store)), courses=2, students=4)
+    head = await store.head()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "projections", "rebuild", *args],
+            env=_cli_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+
+    done = await asyncio.to_thread(cli, "--all")
+    assert done.returncode == 0, done.stderr
+    for name in PROJECTIONS:
+        assert f"{name} ✓" in done.stderr  # the progress bar's finished line
+        assert await checkpoint(dsn, name) == head
+    await equals_rebuild(dsn)
+
+    unknown = await asyncio.to_thread(cli, "nosuch")
+    assert unknown.returncode == 2 and "no projection 'nosuch'" in unknown.stderr
