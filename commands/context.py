@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
+from domain.ids import new_id
 from schemas.identity import Role
 
 
@@ -19,7 +20,7 @@ class Context:
     actor_id: UUID
     org_id: UUID
     roles: frozenset[Role]
-    correlation_id: str = field(default_factory=lambda: str(uuid4()))
+    correlation_id: str = field(default_factory=lambda: str(new_id()))
     causation_id: str | None = None
     idempotency_key: str | None = None
     clock: Callable[[], datetime] = utc_now

@@ -26,6 +26,7 @@ from domain.identity import (
     WrongPassword,
     email_claim_id,
 )
+from domain.ids import new_id
 from infra.eventstore import EventStore
 from infra.mail import send_password_reset
 from infra.passwords import hash_password, verify_password
@@ -63,7 +64,7 @@ async def _organisation(s: Session, org_id: UUID) -> Organisation:
 
 async def register_user(cmd: i.RegisterUser, s: Session) -> Decided:
     claim = await s.load(EmailAddress, email_claim_id(cmd.email))
-    user = s.track(User.blank(uuid4()))
+    user = s.track(User.blank(new_id()))
     claim.claim(cmd.email, user.id)  # raises EmailTaken before we spend time hashing
     user.register(cmd.email, cmd.name, await hash_password(cmd.password), s.now)
     return _user(user, email=user.email)
@@ -131,7 +132,7 @@ async def grant_platform_admin(cmd: i.GrantPlatformAdmin, s: Session) -> Decided
 
 
 async def create_organisation(cmd: i.CreateOrganisation, s: Session) -> Decided:
-    org = await s.load(Organisation, cmd.org_id or uuid4())
+    org = await s.load(Organisation, cmd.org_id or new_id())
     org.create(cmd.name, s.ctx.actor_id)
     data: dict[str, object] = {}
     if cmd.admin_email is not None:

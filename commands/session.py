@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from commands import codec
 from commands.context import Context
@@ -12,6 +12,7 @@ from domain import errors
 from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
+from domain.ids import new_id
 from domain.review import Review
 from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StoredEvent, StreamWrite
 from infra.eventstore.hashing import GENESIS
@@ -139,7 +140,7 @@ class Session:
                 reads.append((agg.id, agg.stored_version))
                 continue
             expected = agg.stored_version
-            events = [NewEvent(uuid4(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()]
+            events = [NewEvent(new_id(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()]
             link = self._links.get(agg.id, GENESIS)
             writes.append(StreamWrite(agg.id, agg.stream_type, expected, events, link))
         reply = CommandResult(

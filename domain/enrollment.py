@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain import errors
 from domain.aggregate import Aggregate, Event
 from domain.content import Assessment, score
+from domain.ids import name_id
 
 _NS = UUID("0c7e4f6a-9b1d-4a55-8c3e-5d2f1a7b9e01")
 Status = Literal["none", "active", "completed", "dropped"]
@@ -17,7 +18,7 @@ Status = Literal["none", "active", "completed", "dropped"]
 
 def enrollment_id(course_id: UUID, student_id: UUID) -> UUID:
     """Deterministic: the same student and course always meet on the same stream."""
-    return uuid5(_NS, f"enrollment:{course_id}:{student_id}")
+    return name_id(_NS, f"enrollment:{course_id}:{student_id}")
 
 
 @dataclass(frozen=True)

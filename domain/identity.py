@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain import errors
 from domain.aggregate import Aggregate, Event
+from domain.ids import name_id
 
 _NS = UUID("3b0c6a0e-8f5d-4f27-b1a2-6d9e0c4f7a13")
-PLATFORM_ADMINS_ID = uuid5(_NS, "platform-admins")
+PLATFORM_ADMINS_ID = name_id(_NS, "platform-admins")
 GRANTABLE = frozenset({"org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"})
 
 
@@ -71,7 +72,7 @@ def normalise_email(email: str) -> str:
 
 def email_claim_id(email: str) -> UUID:
     """The stream that holds the one claim on an address: appending at version 0 makes it unique."""
-    return uuid5(_NS, "email:" + normalise_email(email))
+    return name_id(_NS, "email:" + normalise_email(email))
 
 
 # -- aggregates --------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain import errors
 from domain.aggregate import Aggregate, Event
+from domain.ids import name_id
 
 _NS = UUID("6f1d7a52-3c1b-4d8e-9d4e-2a0b5c6e7f80")
 
@@ -15,7 +16,7 @@ _NS = UUID("6f1d7a52-3c1b-4d8e-9d4e-2a0b5c6e7f80")
 @functools.lru_cache(maxsize=4096)
 def seats_id(course_id: UUID) -> UUID:
     """Deterministic (and asked for by every enrolment: kept for the busy courses)."""
-    return uuid5(_NS, f"seats:{course_id}")
+    return name_id(_NS, f"seats:{course_id}")
 
 
 class CourseSeats(Aggregate):
