@@ -15,7 +15,7 @@ from domain.enrollment import Enrollment
 from domain.ids import new_id
 from domain.review import Review
 from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StoredEvent, StreamWrite
-from infra.eventstore.hashing import GENESIS
+from infra.eventstore.hashing import GENESIS, uuid_text
 from schemas.results import CommandResult
 
 A = TypeVar("A", bound=Aggregate)
@@ -144,10 +144,10 @@ class Session:
             link = self._links.get(agg.id, GENESIS)
             writes.append(StreamWrite(agg.id, agg.stream_type, expected, events, link))
         reply = CommandResult(
-            id=str(primary.id),
+            id=uuid_text(primary.id),
             kind=kind,
             version=primary.version,
-            position=max((a.last_position for a in (*self._tracked.values(), *self._views.values())), default=0),
+            position=max([a.last_position for a in (*self._tracked.values(), *self._views.values())], default=0),
             data=data or {},
         )
         if not writes:
@@ -156,8 +156,8 @@ class Session:
         meta = EventMeta(
             occurred_at=self.now,
             correlation_id=ctx.correlation_id,
-            actor_id=str(ctx.actor_id),
-            org_id=str(ctx.org_id),
+            actor_id=uuid_text(ctx.actor_id),
+            org_id=uuid_text(ctx.org_id),
             causation_id=ctx.causation_id,
         )
         return Commit(writes, meta, reply=reply, reads=reads), reply

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -15,19 +13,24 @@ from structlog.contextvars import bind_contextvars, merge_contextvars, reset_con
 __all__ = ["bind_contextvars", "bound_contextvars", "configure_logging", "get_logger"]
 
 
-@contextlib.contextmanager
-def bound_contextvars(**values: Any) -> Iterator[None]:
+class bound_contextvars:
     """Bind `values` to the log context for the block, then restore what was there.
 
     structlog's own `bound_contextvars` copies the whole context to remember it; resetting the
     tokens `bind_contextvars` returns restores the same values for a fraction of the cost (this
-    runs for every command).
+    runs for every command). A class, not a generator: entering and leaving cost less.
     """
-    tokens = bind_contextvars(**values)
-    try:
-        yield
-    finally:
-        reset_contextvars(**tokens)
+
+    __slots__ = ("tokens", "values")
+
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def __enter__(self) -> None:
+        self.tokens = bind_contextvars(**self.values)
+
+    def __exit__(self, *_: object) -> None:
+        reset_contextvars(**self.tokens)
 
 
 def _ensure_correlation(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

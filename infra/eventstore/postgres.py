@@ -29,7 +29,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Unavailable
-from infra.eventstore.hashing import GENESIS, chained
+from infra.eventstore.hashing import GENESIS, chained, uuid_text
 from infra.eventstore.port import EventStore
 from infra.eventstore.records import AppendResult, Commit, StoredEvent
 from infra.logging import get_logger
@@ -573,8 +573,11 @@ class PostgresEventStore(EventStore):
     def _reply(commit: Commit, versions: dict[UUID, int], position: int) -> CommandResult | None:
         if commit.reply is None:
             return None
-        version = next((v for sid, v in versions.items() if str(sid) == commit.reply.id), commit.reply.version)
-        return msgspec.structs.replace(commit.reply, version=version, position=position)
+        # The reply names the first stream written (Session puts the primary aggregate first).
+        first = commit.writes[0].stream_id if commit.writes else None
+        if first is not None and first in versions and uuid_text(first) == commit.reply.id:
+            return msgspec.structs.replace(commit.reply, version=versions[first], position=position)
+        return msgspec.structs.replace(commit.reply, position=position)
 
     async def _explain(self, commit: Commit, e: psycopg.Error) -> Exception:
         """Turn a unique violation or stale read of one commit into the error its caller can act on."""
