@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     command_retries: int = Field(25, description="reload-and-decide attempts on a version conflict")
     append_batch_max: int = Field(256, description="commands folded into one store transaction")
-    append_writers: int = Field(1, ge=1, le=8, description="store transactions in flight at once")
+    append_writers: int = Field(2, ge=1, le=8, description="store transactions in flight at once")
 
     relay_batch: int = 2048
     relay_window: int = Field(4096, description="JetStream publishes in flight at once")

@@ -1,16 +1,15 @@
 """PostgreSQL event store with group commit.
 
-Every append in the process goes through a writer task (one by default), which folds the commits
-waiting at that moment into one statement: it takes the row lock of `cw_log_head`, hands out the
+Every append in the process goes through one of two writer tasks, which fold the commits waiting
+at that moment into one statement each: it takes the row lock of `cw_log_head`, hands out the
 next positions (gap-free and in commit order for every reader, across writers and processes),
 inserts the events and the idempotency records and notifies the relay. While others wait, a
 writer commits without waiting for the fsync and a flusher's synchronous commit makes the group
 durable before any caller is answered; a group alone commits synchronously.
 
-One writer is the default because a synchronous commit holds the head row's lock through its
-fsync: a second writer mostly waits for that lock, and its smaller groups cost more CPU per
-command (measured on 2 cores: about 80 against 125 µs of Python per command, and a lower p99
-over HTTP). `writers` (CW_APPEND_WRITERS) allows more where cores are plenty.
+Two writers pipeline: while one group is in PostgreSQL, the callers of the other decide again.
+That pays only if each group stays big, so a burst is split only into parts of `MIN_SPLIT` or
+more (`CW_APPEND_WRITERS` sets the number of writers).
 """
 
 from __future__ import annotations
@@ -88,6 +87,10 @@ SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head, che
 """
 # A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
 _FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
+# The smallest group a burst is split into. A statement's fixed cost is that of some 20 commits
+# in it: splitting 8 waiting commits into 4 + 4 gains (the halves overlap), splitting 4 into 2 + 2
+# loses, and groups split that small never grow back (8 callers ended up in groups of 2 or 3).
+MIN_SPLIT = 4
 
 
 class _Row(msgspec.Struct):
@@ -242,7 +245,7 @@ class PostgresEventStore(EventStore):
         dsn: str,
         *,
         batch_max: int = 256,
-        writers: int = 1,
+        writers: int = 2,
         pool_min: int = 1,
         pool_max: int = 10,
         durability: str = "barrier",
@@ -330,9 +333,13 @@ class PostgresEventStore(EventStore):
                 batch = [await self._queue.get()]
             finally:
                 self._idle_writers -= 1
-            # A burst is shared out among the idle writers: groups in flight together, so the
-            # callers of the first are deciding again while the next is being written.
-            share = min(self._batch_max, -(-(1 + self._queue.qsize()) // (1 + self._idle_writers)))
+            # A burst big enough is shared out among the idle writers, so that the callers of
+            # one group decide again while the next is written; a smaller one goes whole (its
+            # parts would pay a statement each and fray into ever smaller groups).
+            waiting = 1 + self._queue.qsize()
+            share = self._batch_max
+            if waiting >= 2 * MIN_SPLIT:
+                share = min(share, -(-waiting // (1 + self._idle_writers)))
             while len(batch) < share and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             batch = [p for p in batch if not p.future.cancelled()]
