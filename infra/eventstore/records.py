@@ -12,9 +12,11 @@ from schemas.results import CommandResult
 
 # Structs, not dataclasses: a few are made per event on the write path, where a frozen
 # dataclass's __init__ (object.__setattr__ per field) cost more than the rest of the record.
+# The per-event records hold only scalars, so they cannot be part of a reference cycle: with
+# gc=False the cyclic collector never tracks them (a process holds many thousands of them).
 
 
-class NewEvent(msgspec.Struct, frozen=True):
+class NewEvent(msgspec.Struct, frozen=True, gc=False):
     event_id: UUID
     event_type: str
     payload: bytes  # the event's JSON, exactly as it will be stored and hashed
@@ -55,7 +57,7 @@ class AppendResult(msgspec.Struct, frozen=True):
     reply: CommandResult | None = None
 
 
-class StoredEvent(msgspec.Struct, frozen=True):
+class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     position: int
     event_id: UUID
     stream_id: UUID

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.gcpolicy import LongLivedHeap
+from infra.gcpolicy import YOUNG_THRESHOLD, LongLivedHeap, tune_for_server
 
 
 class Node:
@@ -61,3 +61,34 @@ def test_young_garbage_cycles_are_collected_not_frozen() -> None:
     probe = _cycle()  # garbage already: only the collector can free it
     heap.settle()
     assert probe() is None
+
+
+def test_a_server_freezes_its_startup_and_collects_the_young_generation_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        startup = [Node() for _ in range(1000)]
+        _cycle()  # startup garbage: collected, not frozen
+        tune_for_server()
+        assert gc.get_freeze_count() >= len(startup)
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.isenabled()
+        # The collector still reclaims cycles made after startup.
+        probe = _cycle()
+        gc.collect()
+        assert probe() is None
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_records_of_the_write_path_are_not_tracked_by_the_collector() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from infra.eventstore.records import NewEvent, StoredEvent
+
+    stored = StoredEvent(
+        1, uuid.uuid4(), uuid.uuid4(), "course", 1, "CourseCreated", 1, datetime.now(UTC), None, None, "c", None,
+        b"{}", b"", b"",
+    )  # fmt: skip
+    assert not gc.is_tracked(stored)
+    assert not gc.is_tracked(NewEvent(uuid.uuid4(), "CourseCreated", b"{}"))
