@@ -14,7 +14,7 @@ import pytest
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
 from infra.eventstore import Commit, EventMeta, NewEvent, StreamWrite
 from infra.eventstore.hashing import GENESIS, event_hash
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventstore.postgres import MIN_SPLIT, PostgresEventStore
 from schemas.results import CommandResult
 
 
@@ -63,6 +63,20 @@ async def test_concurrent_appends_on_one_stream_let_exactly_one_win(store: Postg
     )
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
+
+
+async def test_a_burst_is_split_only_into_groups_of_min_split_or_more(store: PostgresEventStore) -> None:
+    """Two groups in flight let one's callers decide while the other is written, but a statement
+    per couple of commits costs more than the overlap gains: small bursts go whole."""
+
+    async def burst(n: int) -> tuple[int, int]:
+        batches, commits = store.batches, store.commits
+        # Every append is queued before a writer runs: gather starts the tasks in one go.
+        await asyncio.gather(*(store.append(Commit([_write(uuid.uuid4(), 0)], _meta())) for _ in range(n)))
+        return store.batches - batches, store.commits - commits
+
+    assert await burst(2 * MIN_SPLIT - 2) == (1, 2 * MIN_SPLIT - 2)  # whole: one group
+    assert await burst(2 * MIN_SPLIT) == (2, 2 * MIN_SPLIT)  # halves of MIN_SPLIT, on both writers
 
 
 async def test_a_burst_split_among_writers_stays_gap_free_and_in_commit_order(store: PostgresEventStore) -> None:
