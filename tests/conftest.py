@@ -84,6 +84,19 @@ def make_settings(dsn: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def service_env(settings: Settings) -> dict[str, str]:
+    """The variables that point a child process at the same services, stream and prefix as
+    `settings` (and never at embedded servers)."""
+    return {
+        "CW_PG_DSN": settings.pg_dsn,
+        "CW_NATS_URL": settings.nats_url,
+        "CW_REDIS_URL": str(settings.redis_url),
+        "CW_SUBJECT_PREFIX": settings.subject_prefix,
+        "CW_EVENTS_STREAM": settings.events_stream,
+        "CW_EMBEDDED": "never",
+    }
+
+
 @pytest.fixture
 def settings(database: str) -> Settings:
     """Settings on the run's database with a private stream name and subject prefix."""

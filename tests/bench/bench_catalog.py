@@ -39,7 +39,7 @@ from projections.catalog import CatalogProjection
 from projections.rebuild import rebuild
 from tests.bench._readside import populate
 from tests.bench._report import percentile, result
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import create_database, drop_database, make_settings, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH = "/catalog?limit=20"
@@ -183,12 +183,7 @@ def start_server(settings: Settings, mode: str, body_file: Path) -> tuple[subpro
     port = free_port()
     env = {
         **os.environ,
-        "CW_PG_DSN": settings.pg_dsn,
-        "CW_NATS_URL": settings.nats_url,
-        "CW_REDIS_URL": settings.redis_url,
-        "CW_SUBJECT_PREFIX": settings.subject_prefix,
-        "CW_EVENTS_STREAM": settings.events_stream,
-        "CW_EMBEDDED": "never",
+        **service_env(settings),
         "CW_LOG_LEVEL": "INFO",  # every request logged, as in production
         "CW_RATE_LIMIT_PER_MINUTE": "100000000",
         "CW_BENCH_BODY": str(body_file),

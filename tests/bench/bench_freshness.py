@@ -36,7 +36,7 @@ from schemas import commands as c
 from schemas.envelope import Headers
 from tests.bench._readside import bounded
 from tests.bench._report import percentile, result, summary
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import create_database, drop_database, make_settings, service_env
 from tests.integration.projections_support import World, bus_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,16 +74,7 @@ async def checkpoint(dsn: str) -> int:
 
 
 def spawn(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CW_PG_DSN": settings.pg_dsn,
-        "CW_NATS_URL": settings.nats_url,
-        "CW_REDIS_URL": settings.redis_url,
-        "CW_SUBJECT_PREFIX": settings.subject_prefix,
-        "CW_EVENTS_STREAM": settings.events_stream,
-        "CW_EMBEDDED": "never",
-        "CW_LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, **service_env(settings), "CW_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
 
 

@@ -25,7 +25,7 @@ from projections.projector import dlq_stream
 from projections.rebuild import rebuild
 from projections.registry import PROJECTIONS
 from schemas import commands as c
-from tests.conftest import make_settings
+from tests.conftest import make_settings, service_env
 from tests.integration.projections_support import (
     World,
     bus_on,
@@ -68,16 +68,7 @@ async def own_store(own_settings: Settings) -> AsyncIterator[PostgresEventStore]
 
 
 def spawn_projectors(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CW_PG_DSN": settings.pg_dsn,
-        "CW_NATS_URL": settings.nats_url,
-        "CW_REDIS_URL": settings.redis_url,
-        "CW_SUBJECT_PREFIX": settings.subject_prefix,
-        "CW_EVENTS_STREAM": settings.events_stream,
-        "CW_EMBEDDED": "never",
-        "CW_LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, **service_env(settings), "CW_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "projections.workers"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
 
 
@@ -321,15 +312,7 @@ async def test_a_new_projection_version_rebuilds_before_going_live(
 
 def _cli_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
-    return env | {
-        "CW_ENV": "test",
-        "CW_PG_DSN": settings.pg_dsn,
-        "CW_NATS_URL": settings.nats_url,
-        "CW_REDIS_URL": settings.redis_url,
-        "CW_SUBJECT_PREFIX": settings.subject_prefix,
-        "CW_EVENTS_STREAM": settings.events_stream,
-        "CW_EMBEDDED": "never",
-    }
+    return env | {"CW_ENV": "test", **service_env(settings)}
 
 
 async def test_the_rebuild_command_rebuilds_every_projection_with_a_progress_bar(
