@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.scope import header
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -61,7 +62,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler = scope.get("route_handler")
-        key = dict(scope.get("headers", [])).get(b"idempotency-key")
+        key = header(scope, b"idempotency-key")
         if (
             self.redis is None
             or key is None
@@ -75,9 +76,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if body is None:  # over the limit: the app answers 413 as for any request
             await send_too_large(send)
             return
-        headers = dict(scope.get("headers", []))
-        who = headers.get(b"authorization") or (scope.get("client") or ("?",))[0].encode()
-        ident = hashlib.sha256(b"\x1f".join([who, scope["path"].encode(), key])).hexdigest()
+        # The header bytes as sent (header() decodes them as latin-1).
+        who = (header(scope, b"authorization") or "").encode("latin-1") or (scope.get("client") or ("?",))[0].encode()
+        ident = hashlib.sha256(b"\x1f".join([who, scope["path"].encode(), key.encode("latin-1")])).hexdigest()
         body_hash = hashlib.sha256(body).hexdigest()
         slot, lock = f"{self.namespace}:idem:{ident}", f"{self.namespace}:idem-lock:{ident}"
         try:
