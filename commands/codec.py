@@ -12,6 +12,7 @@ from domain.aggregate import Aggregate, Event
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
+from domain.order import Order
 from domain.review import Review
 from domain.seats import CourseSeats
 from infra.eventstore import StoredEvent
@@ -26,6 +27,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     EmailAddress,
     Organisation,
     PlatformAdmins,
+    Order,
 )
 A = TypeVar("A", bound=Aggregate)
 EVENT_TYPES: dict[str, type[Event]] = {name: cls for agg in AGGREGATES for name, cls in agg.event_types.items()}

@@ -12,12 +12,14 @@ from domain.aggregate import Aggregate
 from domain.content import Assessment, LessonContent, Material, Question
 from domain.course import Course, Details
 from domain.enrollment import Enrollment, ModuleOutline
+from domain.order import Brief, Document, Learners, Order
 from domain.review import Review
 
 ORG = UUID("00000000-0000-4000-8000-0000000000aa")
 AUTHOR = UUID("00000000-0000-4000-8000-0000000000a1")
 REVIEWER = UUID("00000000-0000-4000-8000-0000000000b1")
 STUDENT = UUID("00000000-0000-4000-8000-0000000000c1")
+SALES = UUID("00000000-0000-4000-8000-0000000000d1")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
@@ -150,3 +152,87 @@ def enrolled(outline: Outline, course_id: UUID | None = None) -> Enrollment:
     enrollment = Enrollment.blank(uuid4())
     enrollment.enrol(course_id or uuid4(), STUDENT, ORG, "0.1", outline.modules(), T0)
     return enrollment
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+TODAY = T0.date()
+STAGES = ("fetch", "extract", "draft")
+MAX_ORDER_BYTES = 1000
+
+
+def brief(**changes: Any) -> Brief:
+    base = Brief(
+        client="Acme Logistics",
+        title="Forklift safety",
+        cefr_level="B1",
+        learners=Learners(job_role="warehouse operator", industry="logistics", language="pl", count=12),
+        wanted_by=TODAY + timedelta(days=30),
+        notes="",
+    )
+    return replace(base, **changes)
+
+
+def document(n: int = 1, size: int = 100, media_type: str = "application/pdf") -> Document:
+    return Document(f"{n:064x}", f"sop-{n}.pdf", media_type, size, SALES)
+
+
+def placed_order() -> Order:
+    order = Order.blank(uuid4())
+    order.place(ORG, SALES, brief(), TODAY)
+    return order
+
+
+def order_with_documents() -> Order:
+    order = placed_order()
+    order.add_document(document(1), MAX_ORDER_BYTES)
+    return order
+
+
+def accepted_order() -> Order:
+    order = order_with_documents()
+    order.accept_documents(SALES)
+    return order
+
+
+def generating_order() -> Order:
+    order = accepted_order()
+    order.start_generation(STAGES)
+    return order
+
+
+def failed_order() -> Order:
+    order = generating_order()
+    order.start_stage(2)
+    order.fail("the PDF is encrypted")
+    return order
+
+
+def drafted_order(course_id: UUID | None = None) -> Order:
+    order = generating_order()
+    order.draft_ready(course_id or uuid4())
+    return order
+
+
+def delivered_order() -> Order:
+    course = published()
+    order = drafted_order(course.id)
+    order.deliver(course)
+    return order
+
+
+def cancelled_order() -> Order:
+    order = placed_order()
+    order.cancel(SALES, "client withdrew")
+    return order
+
+
+ORDER_STATES: dict[str, Callable[[], Order]] = {
+    "placed": placed_order,
+    "documents_accepted": accepted_order,
+    "generating": generating_order,
+    "draft_ready": drafted_order,
+    "delivered": delivered_order,
+    "cancelled": cancelled_order,
+    "failed": failed_order,
+}
