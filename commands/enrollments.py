@@ -97,12 +97,8 @@ async def complete_lesson(cmd: c.CompleteLesson, s: Session) -> Decided:
 async def submit_quiz(cmd: c.SubmitQuiz, s: Session) -> Decided:
     enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
     course = await s.view(Course, cmd.course_id)
-    if course.live is None:
-        raise errors.CourseNotPublished("the course has no published revision")
-    try:
-        _, lesson = course.live.lesson(cmd.lesson_id)
-    except errors.LessonNotFound:
-        _, lesson = course.lesson(cmd.lesson_id)  # a lesson of the revision the student enrolled in
+    # Graded against the revision the student enrolled in, not a newer one or the draft.
+    _, lesson = course.published_revision(enrollment.revision).lesson(cmd.lesson_id)
     content = lesson.content
     assessment = content.assessment(cmd.assessment_id) if content else None
     if assessment is None:

@@ -199,6 +199,7 @@ class Course(Aggregate):
         self.modules: list[Module] = []
         self.major, self.minor = 0, 1
         self.live: Revision | None = None
+        self.published: dict[str, Revision] = {}  # every revision ever published, by label
         self.review_id: UUID | None = None
         self.feedback: str | None = None
 
@@ -220,6 +221,13 @@ class Course(Aggregate):
                 if lesson.id == lesson_id:
                     return m, lesson
         raise errors.LessonNotFound(f"lesson {lesson_id} not found")
+
+    def published_revision(self, label: str) -> Revision:
+        """The revision published as `label` (what an enrolment in it learns from)."""
+        try:
+            return self.published[label]
+        except KeyError:
+            raise errors.CourseNotPublished(f"revision {label} of course {self.id} was never published") from None
 
     def _lesson_ids(self) -> set[UUID]:
         return {lesson.id for m in self.modules for lesson in m.lessons}
@@ -442,6 +450,7 @@ class Course(Aggregate):
         self.status = "published"
         self.review_id = None
         self.live = Revision(e.major, e.minor, self.details, _snapshot(self.modules))
+        self.published[self.live.label] = self.live
 
     def _on_Archived(self, e: Archived) -> None:
         self.status = "archived"

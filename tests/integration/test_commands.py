@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 
@@ -21,6 +22,8 @@ from domain.seats import seats_id
 from infra.eventstore.postgres import PostgresEventStore
 from schemas import commands as c
 from schemas.identity import Role
+from schemas.results import CommandResult
+from tests.unit.memory_eventstore import InMemoryEventStore
 
 CONTENT = c.LessonContent(
     objectives=["Inspect the forks before every shift"],
@@ -60,10 +63,14 @@ class World:
         )
         lesson = uuid.UUID(lr.data["lesson_id"])
         await self.bus.handle(c.SetLessonContent(course_id=course, lesson_id=lesson, content=CONTENT), self.author)
+        await self.publish(course)
+        return course, lesson
+
+    async def publish(self, course: uuid.UUID) -> None:
+        """Submit, approve and publish the course's current draft."""
         sub = await self.bus.handle(c.SubmitCourse(course_id=course), self.author)
         await self.bus.handle(c.ApproveCourse(review_id=uuid.UUID(sub.data["review_id"])), self.manager)
         await self.bus.handle(c.PublishCourse(course_id=course), self.manager)
-        return course, lesson
 
 
 @pytest.fixture
@@ -143,6 +150,66 @@ async def test_learning_to_completion_with_quiz(world: World) -> None:
     assert passed.data["attempt"]["attempt"] == 2 and passed.data["progress"] == 100
     again = await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), student)
     assert again.data["changed"] is False and again.version == passed.version
+
+
+def quiz_answered(correct: int) -> c.LessonContent:
+    """CONTENT with the one question's right answer at option `correct`."""
+    question = msgspec.structs.replace(CONTENT.assessments[0].questions[0], correct=[correct])
+    return c.LessonContent(
+        objectives=CONTENT.objectives,
+        assessments=[msgspec.structs.replace(CONTENT.assessments[0], questions=[question])],
+    )
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def any_world(request: pytest.FixtureRequest) -> World:
+    """A world on the in-memory store and on PostgreSQL: the same bus, the same handlers."""
+    store = InMemoryEventStore() if request.param == "memory" else request.getfixturevalue("store")
+    return World(CommandBus(store, ROUTES))
+
+
+async def test_quizzes_and_lessons_are_those_of_the_revision_enrolled_in(any_world: World) -> None:
+    world = any_world
+
+    async def author(command: Any) -> CommandResult:
+        return await world.bus.handle(command, world.author)
+
+    course, removed = await world.published_course()  # 0.1: one lesson, its quiz answered by option 0
+    early = world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course), early)
+
+    # 0.2 drops the lesson and adds one whose quiz is answered by option 1; a 0.3 draft changes it again.
+    await author(c.StartRevision(course_id=course))
+    module = uuid.UUID((await author(c.AddModule(course_id=course, title="Other"))).data["module_id"])
+    await author(c.RemoveLesson(course_id=course, lesson_id=removed))
+    lesson = uuid.UUID((await author(c.AddLesson(course_id=course, module_id=module, title="New"))).data["lesson_id"])
+    await author(c.SetLessonContent(course_id=course, lesson_id=lesson, content=quiz_answered(1)))
+    await world.publish(course)
+    await author(c.StartRevision(course_id=course))
+    await author(c.SetLessonContent(course_id=course, lesson_id=lesson, content=quiz_answered(0)))
+    late = world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course), late)
+
+    # Enrolled in 0.1: the removed lesson's quiz is graded as 0.1 set it; 0.2's lesson is not theirs.
+    with pytest.raises(errors.LessonNotFound):
+        await world.bus.handle(c.SubmitQuiz(course_id=course, lesson_id=lesson, assessment_id="q1", answers={}), early)
+    with pytest.raises(errors.LessonNotFound):
+        await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=lesson), early)
+    passed = await world.bus.handle(
+        c.SubmitQuiz(course_id=course, lesson_id=removed, assessment_id="q1", answers={"a": [0]}), early
+    )
+    assert passed.data["attempt"]["passed"] is True and passed.data["progress"] == 100
+
+    # Enrolled in 0.2: the removed lesson is gone; graded by 0.2's quiz (not the 0.3 draft's).
+    with pytest.raises(errors.LessonNotFound):
+        await world.bus.handle(c.CompleteLesson(course_id=course, lesson_id=removed), late)
+    wrong = await world.bus.handle(
+        c.SubmitQuiz(course_id=course, lesson_id=lesson, assessment_id="q1", answers={"a": [0]}), late
+    )
+    right = await world.bus.handle(
+        c.SubmitQuiz(course_id=course, lesson_id=lesson, assessment_id="q1", answers={"a": [1]}), late
+    )
+    assert (wrong.data["attempt"]["passed"], right.data["attempt"]["passed"]) == (False, True)
 
 
 async def test_prerequisites_must_be_completed_first(world: World) -> None:

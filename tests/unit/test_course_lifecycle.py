@@ -260,6 +260,22 @@ def test_publishing_the_next_revision_replaces_the_live_one() -> None:
     assert course.live.lesson(module.lessons[0].id)[0].title == "Basics, revised"
 
 
+def test_every_published_revision_stays_as_it_was_published() -> None:
+    course = b.published()
+    removed = course.modules[0].lessons[0].id
+    course.start_revision("minor")
+    added = uuid4()
+    course.add_lesson(course.modules[0].id, added, "Added in 0.2", 10)
+    course.set_content(added, b.text())
+    course.remove_lesson(removed)
+    b.published(course)
+    assert course.published_revision("0.1").lesson(removed)[1].id == removed
+    with pytest.raises(errors.LessonNotFound):
+        course.published_revision("0.2").lesson(removed)
+    with pytest.raises(errors.CourseNotPublished):
+        course.published_revision("0.3")
+
+
 def test_a_lesson_missing_from_the_published_revision_is_not_found_there() -> None:
     course = b.published()
     course.start_revision("minor")
