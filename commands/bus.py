@@ -19,8 +19,8 @@ from domain.errors import DomainError
 from infra.errors import ConcurrencyError, DuplicateCommand
 from infra.eventstore import EventStore
 from infra.logging import bound_contextvars, get_logger
+from schemas.access import COMMANDS, Reach
 from schemas.commands import Command
-from schemas.identity import Role
 from schemas.results import CommandResult
 
 log = get_logger(__name__)
@@ -39,17 +39,14 @@ class Decided:
 Handler = Callable[[Any, Session], Awaitable[Decided]]
 
 
-@dataclasses.dataclass(frozen=True)
-class Route:
-    handler: Handler
-    roles: frozenset[Role]
-
-
 class CommandBus:
+    """Runs each command through its handler (`routes`) if `schemas.access.COMMANDS` lets the
+    caller send it; the session carries how far the caller reaches."""
+
     def __init__(
         self,
         store: EventStore,
-        routes: dict[type[Command], Route],
+        routes: dict[type[Command], Handler],
         *,
         retries: int = 25,
     ) -> None:
@@ -58,17 +55,15 @@ class CommandBus:
         self.retries = retries
         self.decoded = codec.DecodedStreams()
 
-    def allowed(self, command_type: type[Command], ctx: Context) -> bool:
-        route = self.routes.get(command_type)
-        return route is not None and (ctx.is_platform_admin or ctx.has_any(route.roles))
-
     async def handle(self, command: Command, ctx: Context) -> CommandResult:
-        route = self.routes.get(type(command))
-        if route is None:
-            raise UnknownCommand(f"no handler for {type(command).__name__}")
-        if not (ctx.is_platform_admin or ctx.has_any(route.roles)):
-            raise PermissionDenied(f"{type(command).__name__} needs one of: {', '.join(sorted(route.roles))}")
         name = type(command).__name__
+        handler = self.routes.get(type(command))
+        permission = COMMANDS.get(type(command))
+        if handler is None or permission is None:
+            raise UnknownCommand(f"no handler for {name}")
+        reach = permission.reach(ctx.roles)
+        if reach is Reach.NONE:
+            raise PermissionDenied(f"{name} needs one of: {permission.describe()}")
         scope = f"{ctx.actor_id}:{name}" if ctx.idempotency_key else ""
         with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
             # The first decision is taken on what this process holds, with no read; it stands
@@ -81,10 +76,10 @@ class CommandBus:
                     stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
                     if stored is not None:
                         return stored
-                session = Session(self.store, ctx, optimistic=optimistic, decoded=self.decoded)
+                session = Session(self.store, ctx, reach=reach, optimistic=optimistic, decoded=self.decoded)
                 optimistic = False
                 try:
-                    decided = await route.handler(command, session)
+                    decided = await handler(command, session)
                 except (DomainError, PermissionDenied):
                     if session.speculated:
                         continue

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.ids import new_id
-from schemas.identity import Role
+from schemas.roles import Role
 
 
 def utc_now() -> datetime:
@@ -24,10 +24,3 @@ class Context:
     causation_id: str | None = None
     idempotency_key: str | None = None
     clock: Callable[[], datetime] = utc_now
-
-    @property
-    def is_platform_admin(self) -> bool:
-        return "platform_admin" in self.roles
-
-    def has_any(self, roles: frozenset[Role]) -> bool:
-        return bool(self.roles & roles)

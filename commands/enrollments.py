@@ -14,16 +14,14 @@ from domain.course import Course, Revision
 from domain.enrollment import Enrollment, ModuleOutline, enrollment_id
 from domain.seats import CourseSeats, seats_id
 from schemas import commands as c
-from schemas.identity import Role
-
-ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})
+from schemas.access import Reach
 
 
 def _student(s: Session, student_id: UUID | None) -> UUID:
     """The caller, or another student when the caller may act for them."""
     if student_id is None or student_id == s.ctx.actor_id:
         return s.ctx.actor_id
-    if not (s.ctx.is_platform_admin or s.ctx.has_any(ON_BEHALF)):
+    if s.reach < Reach.ORGANISATION:
         raise PermissionDenied("only trainers and organisation admins act for other students")
     return student_id
 
@@ -33,7 +31,7 @@ async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
     visible = (
         course.exists
         and course.live is not None
-        and (course.org_id == s.ctx.org_id or course.live.details.public or s.ctx.is_platform_admin)
+        and (course.org_id == s.ctx.org_id or course.live.details.public or s.reach is Reach.PLATFORM)
     )
     if not visible:
         s.require_visible(course)  # raises not found for strangers and missing courses

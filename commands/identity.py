@@ -31,6 +31,7 @@ from infra.eventstore import EventStore
 from infra.mail import send_password_reset
 from infra.passwords import hash_password, verify_password
 from schemas import identity as i
+from schemas.access import Reach
 
 A = TypeVar("A", bound=Aggregate)
 RESET_TOKEN_TTL = timedelta(hours=1)
@@ -54,7 +55,7 @@ async def _registered(s: Session, email: str) -> User | None:
 
 async def _organisation(s: Session, org_id: UUID) -> Organisation:
     org = await s.load(Organisation, org_id)
-    if not org.exists or (org.id != s.ctx.org_id and not s.ctx.is_platform_admin):
+    if not org.exists or (org.id != s.ctx.org_id and s.reach is not Reach.PLATFORM):
         raise OrganisationNotFound(f"organisation {org_id} not found")
     return org
 

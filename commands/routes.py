@@ -1,57 +1,47 @@
-"""The one mapping from command type to handler and the roles allowed to send it."""
+"""The one mapping from command type to its handler (who may send it: `schemas.access.COMMANDS`)."""
 
 from __future__ import annotations
 
 from commands import courses, enrollments, identity
-from commands.bus import Route
+from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i
 from schemas.commands import Command
-from schemas.identity import ANYONE, Role
 
-AUTHORS: frozenset[Role] = frozenset({"instructor", "course_manager", "org_admin"})
-MANAGERS: frozenset[Role] = frozenset({"course_manager", "org_admin"})
-REVIEWERS: frozenset[Role] = frozenset({"course_manager"})
-DISCUSSANTS: frozenset[Role] = frozenset({"course_manager", "instructor", "org_admin"})
-LEARNERS: frozenset[Role] = frozenset({"student", "trainer", "org_admin"})
-SELF_SERVICE: frozenset[Role] = frozenset({ANYONE})  # the handler decides: own account only
-ORG_ADMINS: frozenset[Role] = frozenset({"org_admin"})
-PLATFORM_ADMINS: frozenset[Role] = frozenset({"platform_admin"})
-
-ROUTES: dict[type[Command], Route] = {
-    c.CreateCourse: Route(courses.create_course, AUTHORS),
-    c.EditCourse: Route(courses.edit_course, AUTHORS),
-    c.DeleteCourse: Route(courses.delete_course, AUTHORS),
-    c.AddModule: Route(courses.add_module, AUTHORS),
-    c.RenameModule: Route(courses.rename_module, AUTHORS),
-    c.ReorderModules: Route(courses.reorder_modules, AUTHORS),
-    c.RemoveModule: Route(courses.remove_module, AUTHORS),
-    c.AddLesson: Route(courses.add_lesson, AUTHORS),
-    c.EditLesson: Route(courses.edit_lesson, AUTHORS),
-    c.ReorderLessons: Route(courses.reorder_lessons, AUTHORS),
-    c.RemoveLesson: Route(courses.remove_lesson, AUTHORS),
-    c.SetLessonContent: Route(courses.set_lesson_content, AUTHORS),
-    c.RestoreLessonContent: Route(courses.restore_lesson_content, AUTHORS),
-    c.SubmitCourse: Route(courses.submit_course, AUTHORS),
-    c.StartRevision: Route(courses.start_revision, AUTHORS),
-    c.AssignReviewer: Route(courses.assign_reviewer, MANAGERS),
-    c.CommentOnReview: Route(courses.comment_on_review, DISCUSSANTS),
-    c.ApproveCourse: Route(courses.approve_course, REVIEWERS),
-    c.RejectCourse: Route(courses.reject_course, REVIEWERS),
-    c.PublishCourse: Route(courses.publish_course, MANAGERS),
-    c.ArchiveCourse: Route(courses.archive_course, MANAGERS),
-    c.Enrol: Route(enrollments.enrol, LEARNERS),
-    c.CompleteLesson: Route(enrollments.complete_lesson, LEARNERS),
-    c.SubmitQuiz: Route(enrollments.submit_quiz, LEARNERS),
-    c.DropEnrollment: Route(enrollments.drop_enrollment, LEARNERS),
-    i.RegisterUser: Route(identity.register_user, SELF_SERVICE),
-    i.ChangePassword: Route(identity.change_password, SELF_SERVICE),
-    i.UpdateProfile: Route(identity.update_profile, SELF_SERVICE),
-    i.RequestPasswordReset: Route(identity.request_password_reset, SELF_SERVICE),
-    i.ResetPassword: Route(identity.reset_password, SELF_SERVICE),
-    i.GrantPlatformAdmin: Route(identity.grant_platform_admin, PLATFORM_ADMINS),
-    i.CreateOrganisation: Route(identity.create_organisation, PLATFORM_ADMINS),
-    i.RenameOrganisation: Route(identity.rename_organisation, ORG_ADMINS),
-    i.AddMember: Route(identity.add_member, ORG_ADMINS),
-    i.RemoveMember: Route(identity.remove_member, ORG_ADMINS),
+ROUTES: dict[type[Command], Handler] = {
+    c.CreateCourse: courses.create_course,
+    c.EditCourse: courses.edit_course,
+    c.DeleteCourse: courses.delete_course,
+    c.AddModule: courses.add_module,
+    c.RenameModule: courses.rename_module,
+    c.ReorderModules: courses.reorder_modules,
+    c.RemoveModule: courses.remove_module,
+    c.AddLesson: courses.add_lesson,
+    c.EditLesson: courses.edit_lesson,
+    c.ReorderLessons: courses.reorder_lessons,
+    c.RemoveLesson: courses.remove_lesson,
+    c.SetLessonContent: courses.set_lesson_content,
+    c.RestoreLessonContent: courses.restore_lesson_content,
+    c.SubmitCourse: courses.submit_course,
+    c.StartRevision: courses.start_revision,
+    c.AssignReviewer: courses.assign_reviewer,
+    c.CommentOnReview: courses.comment_on_review,
+    c.ApproveCourse: courses.approve_course,
+    c.RejectCourse: courses.reject_course,
+    c.PublishCourse: courses.publish_course,
+    c.ArchiveCourse: courses.archive_course,
+    c.Enrol: enrollments.enrol,
+    c.CompleteLesson: enrollments.complete_lesson,
+    c.SubmitQuiz: enrollments.submit_quiz,
+    c.DropEnrollment: enrollments.drop_enrollment,
+    i.RegisterUser: identity.register_user,
+    i.ChangePassword: identity.change_password,
+    i.UpdateProfile: identity.update_profile,
+    i.RequestPasswordReset: identity.request_password_reset,
+    i.ResetPassword: identity.reset_password,
+    i.GrantPlatformAdmin: identity.grant_platform_admin,
+    i.CreateOrganisation: identity.create_organisation,
+    i.RenameOrganisation: identity.rename_organisation,
+    i.AddMember: identity.add_member,
+    i.RemoveMember: identity.remove_member,
 }

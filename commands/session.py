@@ -16,6 +16,7 @@ from domain.ids import new_id
 from domain.review import Review
 from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StoredEvent, StreamWrite
 from infra.eventstore.hashing import GENESIS, uuid_text
+from schemas.access import Reach
 from schemas.results import CommandResult
 
 A = TypeVar("A", bound=Aggregate)
@@ -39,6 +40,8 @@ class Session:
 
     `view` gives an aggregate the decision only reads: replayed once per stream version and
     shared between decisions (a course read by every enrolment is not replayed for each).
+
+    `reach` is how far the caller's permission for this command goes (`schemas.access`).
     """
 
     def __init__(
@@ -46,11 +49,13 @@ class Session:
         store: EventStore,
         ctx: Context,
         *,
+        reach: Reach,
         optimistic: bool = False,
         decoded: codec.DecodedStreams | None = None,
     ) -> None:
         self.store = store
         self.ctx = ctx
+        self.reach = reach
         self.decoded = decoded or codec.DecodedStreams(size=64)
         self.now = ctx.clock()
         self.optimistic = optimistic
@@ -111,7 +116,7 @@ class Session:
 
     def require_visible(self, agg: Aggregate) -> None:
         org = getattr(agg, "org_id", None)
-        if not agg.exists or (org is not None and org != self.ctx.org_id and not self.ctx.is_platform_admin):
+        if not agg.exists or (org is not None and org != self.ctx.org_id and self.reach is not Reach.PLATFORM):
             raise _NOT_FOUND.get(type(agg), errors.NotFound)(f"{type(agg).__name__} {agg.id} not found")
 
     def track(self, agg: A) -> A:

@@ -12,6 +12,7 @@ from gateway.services import Services
 from infra.logging import get_logger
 from schemas.identity import GrantPlatformAdmin
 from schemas.results import CommandResult
+from schemas.roles import PLATFORM_ADMIN
 
 log = get_logger(__name__)
 SYSTEM = UUID(int=1)  # the actor of what the system does by itself
@@ -26,7 +27,7 @@ async def grant_first_platform_admin(services: Services, email: str) -> CommandR
     user = await user_by_email(services.store, email)
     if user is None:
         raise UserNotFound("no user is registered with this email")
-    ctx = Context(SYSTEM, UUID(int=0), frozenset({"platform_admin"}), correlation_id=uuid4().hex)
+    ctx = Context(SYSTEM, UUID(int=0), frozenset({PLATFORM_ADMIN}), correlation_id=uuid4().hex)
     return await services.bus.handle(GrantPlatformAdmin(user_id=user.id, bootstrap=True), ctx)
 
 

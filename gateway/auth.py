@@ -21,7 +21,8 @@ from infra.tokens import (
     Revocations,
     TokenReused,
 )
-from schemas.identity import ROLES, Role, TokenPair
+from schemas.identity import TokenPair
+from schemas.roles import PLATFORM_ADMIN, ROLES, Role
 
 NO_ORG = UUID(int=0)  # the organisation of a user who belongs to none yet
 
@@ -35,16 +36,12 @@ class Caller:
     roles: frozenset[Role]
     email: str
 
-    @property
-    def is_platform_admin(self) -> bool:
-        return "platform_admin" in self.roles
-
 
 def roles_in(user: User, org_id: UUID) -> frozenset[Role]:
     """The roles `user` holds in `org_id`, platform admin included."""
     roles = {r for r in user.memberships.get(org_id, ()) if r in ROLES}
     if user.platform_admin:
-        roles.add("platform_admin")
+        roles.add(PLATFORM_ADMIN)
     return cast(frozenset[Role], frozenset(roles))
 
 

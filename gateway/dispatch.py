@@ -22,8 +22,8 @@ from gateway.ratelimit import STRICT
 from gateway.scope import header
 from gateway.services import Services
 from schemas.commands import Command
-from schemas.identity import ANYONE, Role
 from schemas.results import CommandResult
+from schemas.roles import ANYONE, Role
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 

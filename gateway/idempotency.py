@@ -5,6 +5,7 @@ Commands keep their first reply in the event store, in the same transaction as t
 rotation, revocations), so their first answer is kept here, in Redis, for the same 24 hours:
 a retry with the same key and the same body gets the same answer, a retry with another body is
 refused (422), and a retry while the first is still running waits for a moment and then gets 409.
+Refusals are raised as errors, so gateway/problems.py answers them like any other.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.errors import Conflict, RuleViolation
 from gateway.scope import header
 from infra.logging import get_logger
 
@@ -26,24 +28,23 @@ REPLAY = "replay_by_idempotency_key"  # route opt: answers are kept under the Id
 _KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
 
 
+class RequestInProgress(Conflict):
+    code = "request_in_progress"
+
+
+class KeyReused(RuleViolation):
+    code = "idempotency_key_reused"
+
+
+class BodyTooLarge(RuleViolation):
+    code = "request_entity_too_large"
+
+
 class _Kept(msgspec.Struct):
     body_hash: str
     status: int
     headers: list[tuple[str, str]]
     body: str  # base64
-
-
-def _problem(status: int, code: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    body = msgspec.json.encode(
-        {
-            "type": f"urn:coursewright:problem:{code}",
-            "title": code.replace("_", " "),
-            "status": status,
-            "detail": detail,
-            "code": code,
-        }
-    )
-    return status, [(b"content-type", b"application/problem+json")], body
 
 
 async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -73,9 +74,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         body = await _read_body(receive, self.max_body)
-        if body is None:  # over the limit: the app answers 413 as for any request
-            await send_too_large(send)
-            return
+        if body is None:
+            raise BodyTooLarge("the request body is too large")
         # The header bytes as sent (header() decodes them as latin-1).
         who = (header(scope, b"authorization") or "").encode("latin-1") or (scope.get("client") or ("?",))[0].encode()
         ident = hashlib.sha256(b"\x1f".join([who, scope["path"].encode(), key.encode("latin-1")])).hexdigest()
@@ -84,8 +84,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         try:
             kept = await self.redis.get(slot)
             if kept is None and not await self.redis.set(lock, b"1", nx=True, ex=30):
-                await _send_whole(send, *_problem(409, "request_in_progress", "a request with this key is running"))
-                return
+                raise RequestInProgress("a request with this key is running")
         except Exception as e:  # Redis down: answer without replay rather than not at all
             log.warning("idempotency.store_unavailable", error=str(e))
             await next_app(scope, _replay_body(body), send)
@@ -93,10 +92,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if kept is not None:
             first = msgspec.json.decode(kept, type=_Kept)
             if first.body_hash != body_hash:
-                await _send_whole(
-                    send, *_problem(422, "idempotency_key_reused", "this Idempotency-Key came with another body")
-                )
-                return
+                raise KeyReused("this Idempotency-Key came with another body")
             replay = [(k.encode(), v.encode()) for k, v in first.headers] + [(b"idempotent-replayed", b"true")]
             await _send_whole(send, first.status, replay, base64.b64decode(first.body))
             return
@@ -144,10 +140,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
-
-
-async def send_too_large(send: Send) -> None:
-    await _send_whole(send, *_problem(413, "request_entity_too_large", "the request body is too large"))
 
 
 def _replay_body(body: bytes) -> Receive:

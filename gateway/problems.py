@@ -13,6 +13,7 @@ from litestar.openapi.spec import Example
 
 from commands.errors import TooMuchContention, UnknownCommand
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation
+from gateway.idempotency import BodyTooLarge
 from infra.errors import ConcurrencyError, RecordRejected, Unavailable
 from infra.logging import get_logger
 from infra.tokens import InvalidToken
@@ -41,6 +42,8 @@ def classify(exc: Exception) -> tuple[int, str, dict[str, str]]:
             return 401, exc.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         case TooMuchContention():
             return 409, exc.code, {"Retry-After": "1"}
+        case BodyTooLarge():
+            return 413, exc.code, {}
         case NotFound():
             return 404, exc.code, {}
         case Forbidden():

@@ -1,51 +1,15 @@
-"""Roles, identity and organisation commands, and the identity views the API answers with."""
+"""Identity and organisation commands, and the identity views the API answers with."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
 from schemas.commands import Command
-
-Role = Literal[
-    "platform_admin",
-    "org_admin",
-    "course_manager",
-    "instructor",
-    "trainer",
-    "student",
-    "sales",
-    "auditor",
-    "anyone",
-]
-ROLES: tuple[Role, ...] = (
-    "platform_admin",
-    "org_admin",
-    "course_manager",
-    "instructor",
-    "trainer",
-    "student",
-    "sales",
-    "auditor",
-)
-# Every caller holds "anyone", signed in or not; it is never granted or shown. Routes naming it
-# (registration, password reset, one's own profile) leave authorisation to their handler.
-ANYONE: Role = "anyone"
-# Roles an organisation admin may grant: platform admin is a property of the user, not of a
-# membership, and is granted only by another platform admin (or the bootstrap).
-MemberRole = Literal["org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"]
-MEMBER_ROLES: tuple[MemberRole, ...] = (
-    "org_admin",
-    "course_manager",
-    "instructor",
-    "trainer",
-    "student",
-    "sales",
-    "auditor",
-)
+from schemas.roles import MemberRole
 
 Email = Annotated[
     str,

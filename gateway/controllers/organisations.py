@@ -14,7 +14,9 @@ from domain.identity import Organisation, OrganisationNotFound
 from gateway.auth import Authenticator
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
 from schemas import identity as i
+from schemas.access import QUERIES, Query, Reach
 from schemas.results import CommandResult
+from schemas.roles import is_platform_admin
 
 CreateOrganisationBody = body(i.CreateOrganisation)
 RenameOrganisationBody = body(i.RenameOrganisation, "org_id")
@@ -22,7 +24,6 @@ AddMemberBody = body(i.AddMember, "org_id")
 GrantPlatformAdminBody = body(i.GrantPlatformAdmin, "bootstrap")
 Answer = Response[CommandResult]
 Req = Request[Any, Any, Any]
-MEMBER_READERS = frozenset({"org_admin", "course_manager", "trainer", "auditor", "platform_admin"})
 
 
 def _org(r: CommandResult) -> str:
@@ -52,13 +53,14 @@ class OrganisationController(Controller):
         description="For its org admins, course managers, trainers and auditors.",
     )
     async def show(self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]) -> i.OrganisationView:
-        if org_id != caller.org_id and not caller.is_platform_admin:
+        if org_id != caller.org_id and not is_platform_admin(caller.roles):
             raise OrganisationNotFound(f"organisation {org_id} not found")
         org = await read(services.store, Organisation, org_id)
         if not org.exists:
             raise OrganisationNotFound(f"organisation {org_id} not found")
-        if not caller.roles & MEMBER_READERS:
-            raise PermissionDenied("listing members needs org_admin, course_manager, trainer or auditor")
+        members_query = QUERIES[Query.MEMBERS]
+        if members_query.reach(caller.roles) is Reach.NONE:
+            raise PermissionDenied(f"listing members needs one of: {members_query.describe()}")
         people = await users(services.store, list(org.members))
         members = [
             i.Member(user_id=uid, email=people[uid].email, name=people[uid].name, roles=list(roles))

@@ -11,6 +11,7 @@ from commands.identity import users
 from domain.identity import UserNotFound
 from gateway.dispatch import CallerDep, ServicesDep, route
 from schemas import identity as i
+from schemas.roles import is_platform_admin
 
 
 class UserController(Controller):
@@ -21,7 +22,7 @@ class UserController(Controller):
     async def profile(self, services: ServicesDep, caller: CallerDep, user_id: FromPath[UUID]) -> i.Profile:
         user = (await users(services.store, [user_id])).get(user_id)
         visible = user is not None and (
-            user.id == caller.user_id or caller.org_id in user.memberships or caller.is_platform_admin
+            user.id == caller.user_id or caller.org_id in user.memberships or is_platform_admin(caller.roles)
         )
         if user is None or not visible:
             raise UserNotFound(f"user {user_id} not found")

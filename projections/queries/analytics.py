@@ -8,7 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import CourseNotFound, Forbidden
-from projections.queries.reader import MANAGING, Reader, Viewer, has_role_in
+from projections.queries.reader import Reader, Viewer, reach
+from schemas.access import Query, Reach
 from schemas.readmodels import Analytics, AtRisk, Period, PeriodCount, PopularCourse, QuizBucket
 
 
@@ -27,7 +28,7 @@ async def org_analytics(
     reader: Reader, viewer: Viewer, query: AnalyticsQuery, *, position: int | None = None
 ) -> Analytics:
     """The measures of the viewer's organisation (its courses and their learners)."""
-    if not has_role_in(viewer, viewer.org_id, MANAGING):
+    if reach(viewer, Query.ORG_ANALYTICS, viewer.org_id) is Reach.NONE:
         raise Forbidden("organisation analytics are for course managers and organisation admins")
     return await _analytics(reader, viewer.org_id, None, query, position)
 
@@ -44,7 +45,8 @@ async def course_analytics(
     async with reader.connection() as conn:
         cur = await conn.execute("SELECT org_id, author_id FROM rm_analytics.courses WHERE course_id = %s", [course_id])
         found = await cur.fetchone()
-    if found is None or not (found[1] == viewer.user_id or has_role_in(viewer, found[0], MANAGING)):
+    how_far = reach(viewer, Query.STUDENT_PROGRESS, found[0]) if found else Reach.NONE
+    if found is None or not (how_far >= Reach.ORGANISATION or (how_far is Reach.OWN and found[1] == viewer.user_id)):
         raise CourseNotFound(f"course {course_id} not found")
     return await _analytics(reader, found[0], course_id, query, position)
 

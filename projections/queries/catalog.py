@@ -14,15 +14,10 @@ from psycopg import sql
 from domain.enrollment import enrollment_id
 from domain.errors import CourseNotFound, Forbidden
 from projections.errors import InvalidQuery
-from projections.queries.reader import (
-    AUTHORING,
-    MANAGING,
-    Reader,
-    Viewer,
-    has_role_in,
-    is_platform_admin,
-)
+from projections.queries.reader import Reader, Viewer, reach
+from schemas.access import Query, Reach
 from schemas.readmodels import CatalogItem, CatalogPage, CourseDetail, LessonView, ModuleView, Sort
+from schemas.roles import is_platform_admin
 
 MAX_LIMIT = 100
 _encode = msgspec.json.Encoder().encode
@@ -115,7 +110,7 @@ async def _page(reader: Reader, viewer: Viewer, query: CatalogQuery) -> tuple[Ca
     key_sql, direction, key_type = _SORTS[query.sort]
     where = [sql.SQL("listed")]
     params: dict[str, Any] = {"org": viewer.org_id, "limit": query.limit + 1, "q": query.q}
-    if not is_platform_admin(viewer):
+    if not is_platform_admin(viewer.roles):
         where.append(sql.SQL("(org_id = %(org)s OR public)"))
     if query.category:
         where.append(sql.SQL("category = %(category)s"))
@@ -171,7 +166,7 @@ async def catalog_json(reader: Reader, viewer: Viewer, query: CatalogQuery, *, p
         page, at = await _page(reader, viewer, query)
         return _encode(page), at
 
-    if is_platform_admin(viewer):  # sees every organisation: not worth a cache entry
+    if is_platform_admin(viewer.roles):  # sees every organisation: not worth a cache entry
         return (await compute())[0]
     digest = hashlib.blake2b(_encode(_query_key(query)), digest_size=12).hexdigest()
     return await reader.cached(
@@ -291,14 +286,15 @@ async def course_detail_json(
     if meta is None:
         raise CourseNotFound(f"course {course_id} not found")
     org_id, author_id, listed, public = meta
-    staff = viewer.user_id == author_id or has_role_in(viewer, org_id, AUTHORING)
-    visible = staff or (listed and (public or viewer.org_id == org_id or is_platform_admin(viewer)))
+    # Authors, managers and admins of the course's organisation: the draft and the answers.
+    staff = viewer.user_id == author_id or reach(viewer, Query.COURSE_DRAFT, org_id) is not Reach.NONE
+    visible = staff or (listed and (public or viewer.org_id == org_id or is_platform_admin(viewer.roles)))
     if not visible:
         raise CourseNotFound(f"course {course_id} not found")
     if draft and not staff:
         raise Forbidden("only the course's authors, managers and admins see its draft")
     enrolled = enrolment is not None and enrolment[0] in ("active", "completed")
-    answers = staff or has_role_in(viewer, org_id, MANAGING)
+    answers = staff
     bodies = answers or enrolled
     variant = f"{'draft' if draft else 'live'}:{int(bodies)}:{int(answers)}"
 

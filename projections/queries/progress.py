@@ -9,7 +9,8 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import EnrollmentNotFound, Forbidden
-from projections.queries.reader import MANAGING, TEACHING, Reader, Viewer, has_role_in
+from projections.queries.reader import Reader, Viewer, reach
+from schemas.access import Query, Reach
 from schemas.readmodels import (
     EnrollmentProgress,
     LessonProgress,
@@ -101,9 +102,10 @@ async def my_course(
         row = await cur.fetchone()
         org = await conn.execute("SELECT org_id, author_id FROM rm_progress.courses WHERE course_id = %s", [course_id])
         course = await org.fetchone()
-    allowed = student == viewer.user_id or (
-        course is not None and (course[1] == viewer.user_id or has_role_in(viewer, course[0], TEACHING))
-    )
+    allowed = student == viewer.user_id
+    if course is not None and not allowed:
+        how_far = reach(viewer, Query.STUDENT_PROGRESS, course[0])
+        allowed = how_far >= Reach.ORGANISATION or (how_far is Reach.OWN and course[1] == viewer.user_id)
     if row is None or not allowed:
         raise EnrollmentNotFound("no such enrolment")
     return _progress(row, detailed=True)
@@ -118,12 +120,13 @@ async def instructor_students(
     position: int | None = None,
 ) -> ProgressList:
     """Students of the viewer's courses (instructors), or of the organisation's (managers)."""
-    if not has_role_in(viewer, viewer.org_id, TEACHING):
+    how_far = reach(viewer, Query.STUDENT_PROGRESS, viewer.org_id)
+    if how_far is Reach.NONE:
         raise Forbidden("students' progress is for instructors, trainers and managers")
     await reader.reach("progress", position)
     where = ["c.org_id = %s"]
     params: list[Any] = [viewer.org_id]
-    if not has_role_in(viewer, viewer.org_id, MANAGING | {"trainer"}):
+    if how_far is Reach.OWN:
         where.append("c.author_id = %s")
         params.append(viewer.user_id)
     if course_id is not None:

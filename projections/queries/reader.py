@@ -16,10 +16,7 @@ from psycopg import sql
 from infra.cache import Cache
 from infra.errors import Unavailable
 from projections.errors import ProjectionBehind
-
-AUTHORING = frozenset({"instructor", "course_manager", "org_admin"})
-MANAGING = frozenset({"course_manager", "org_admin"})
-TEACHING = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
+from schemas.access import QUERIES, Query, Reach
 
 
 class Viewer(Protocol):
@@ -33,13 +30,13 @@ class Viewer(Protocol):
     def roles(self) -> frozenset[str]: ...
 
 
-def is_platform_admin(viewer: Viewer) -> bool:
-    return "platform_admin" in viewer.roles
+def reach(viewer: Viewer, query: Query, org_id: UUID) -> Reach:
+    """How far `query` lets the viewer into organisation `org_id` (`schemas.access.QUERIES`).
 
-
-def has_role_in(viewer: Viewer, org_id: UUID, roles: frozenset[str]) -> bool:
-    """The viewer holds one of `roles` in `org_id` (platform admins hold them everywhere)."""
-    return is_platform_admin(viewer) or (viewer.org_id == org_id and bool(viewer.roles & roles))
+    The viewer's roles are those of their own organisation: in any other they reach nothing.
+    """
+    found = QUERIES[query].reach(viewer.roles)
+    return found if found is Reach.PLATFORM or viewer.org_id == org_id else Reach.NONE
 
 
 @dataclass

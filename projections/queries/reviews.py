@@ -8,7 +8,8 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import CourseNotFound, Forbidden
-from projections.queries.reader import AUTHORING, MANAGING, Reader, Viewer, has_role_in
+from projections.queries.reader import Reader, Viewer, reach
+from schemas.access import Query, Reach
 from schemas.readmodels import ReviewComment, ReviewList, ReviewView
 
 _SELECT = (
@@ -44,7 +45,7 @@ async def review_queue(
     position: int | None = None,
 ) -> ReviewList:
     """Courses awaiting review in the viewer's organisation, oldest request first."""
-    if not has_role_in(viewer, viewer.org_id, MANAGING):
+    if reach(viewer, Query.REVIEW_QUEUE, viewer.org_id) is Reach.NONE:
         raise Forbidden("the review queue is for course managers and organisation admins")
     await reader.reach("reviews", position)
     stmt = _SELECT + " WHERE r.org_id = %s AND r.status = 'open'"
@@ -68,7 +69,7 @@ async def review_history(reader: Reader, viewer: Viewer, course_id: UUID, *, pos
         at = await reader.checkpoint(conn, "reviews")
         cur = await conn.execute("SELECT org_id FROM rm_reviews.courses WHERE course_id = %s", [course_id])
         found = await cur.fetchone()
-        if found is None or not has_role_in(viewer, found[0], AUTHORING | MANAGING):
+        if found is None or reach(viewer, Query.REVIEW_HISTORY, found[0]) is Reach.NONE:
             raise CourseNotFound(f"course {course_id} not found")
         cur = await conn.execute(
             _SELECT + " WHERE r.course_id = %s ORDER BY r.requested_at DESC, r.review_id",

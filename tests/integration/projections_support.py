@@ -18,7 +18,7 @@ from infra.eventstore.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from schemas import commands as c
-from schemas.identity import Role
+from schemas.roles import Role
 
 QUIZ = c.Assessment(
     id="q1",

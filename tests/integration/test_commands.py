@@ -21,8 +21,8 @@ from domain.enrollment import enrollment_id
 from domain.seats import seats_id
 from infra.eventstore.postgres import PostgresEventStore
 from schemas import commands as c
-from schemas.identity import Role
 from schemas.results import CommandResult
+from schemas.roles import Role
 from tests.unit.memory_eventstore import InMemoryEventStore
 
 CONTENT = c.LessonContent(

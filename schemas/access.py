@@ -1,0 +1,134 @@
+"""Who may do what: the one table of permissions for every command and every query.
+
+A permission names the roles that may ask at all (anyone else is refused with 403) and, of
+those, the roles that reach every resource of their organisation. The others reach only what
+is theirs: the courses they author or co-author, their own enrolments, their own account.
+Platform admins reach everything. The command bus applies `COMMANDS`, the read side applies
+`QUERIES`; the HTTP gateway and the NATS API both go through them, so no edge decides alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from schemas import commands as c
+from schemas import identity as i
+from schemas.commands import Command
+from schemas.roles import ANYONE, Role, is_platform_admin
+
+
+class Reach(IntEnum):
+    """How far a caller's permission goes; ordered, so `reach >= Reach.ORGANISATION` reads."""
+
+    NONE = 0  # may not ask at all
+    OWN = 1  # only what is theirs: courses they author or co-author, their own enrolments
+    ORGANISATION = 2  # everything of their organisation
+    PLATFORM = 3  # everything
+
+
+@dataclass(frozen=True)
+class Permission:
+    roles: frozenset[Role]
+    # Of `roles`, those that reach the whole organisation (None: all of them).
+    org_wide: frozenset[Role] | None = None
+
+    def reach(self, roles: Collection[str]) -> Reach:
+        """How far a caller holding `roles` (in the organisation at hand) reaches."""
+        if is_platform_admin(roles):
+            return Reach.PLATFORM
+        if ANYONE not in self.roles and not self.roles.intersection(roles):
+            return Reach.NONE
+        if self.org_wide is None or self.org_wide.intersection(roles):
+            return Reach.ORGANISATION
+        return Reach.OWN
+
+    def describe(self) -> str:
+        """The roles that may ask, for a refusal's message."""
+        return ", ".join(sorted(self.roles))
+
+
+# -- who is who ----------------------------------------------------------------------------
+
+EVERYONE: frozenset[Role] = frozenset({ANYONE})  # the handler decides (own account only)
+PLATFORM_ADMINS: frozenset[Role] = frozenset({"platform_admin"})
+ORG_ADMINS: frozenset[Role] = frozenset({"org_admin"})
+MANAGERS: frozenset[Role] = frozenset({"course_manager", "org_admin"})
+AUTHORS: frozenset[Role] = frozenset({"instructor", "course_manager", "org_admin"})
+REVIEWERS: frozenset[Role] = frozenset({"course_manager"})
+LEARNERS: frozenset[Role] = frozenset({"student", "trainer", "org_admin"})
+ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for other students
+TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
+MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
+
+# A draft is changed by its authors, and by the organisation's course managers and admins.
+AUTHORING = Permission(AUTHORS, org_wide=MANAGERS)
+# A student learns for themself; trainers and organisation admins also act for others.
+LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
+
+COMMANDS: dict[type[Command], Permission] = {
+    c.CreateCourse: Permission(AUTHORS),
+    c.EditCourse: AUTHORING,
+    c.DeleteCourse: AUTHORING,
+    c.AddModule: AUTHORING,
+    c.RenameModule: AUTHORING,
+    c.ReorderModules: AUTHORING,
+    c.RemoveModule: AUTHORING,
+    c.AddLesson: AUTHORING,
+    c.EditLesson: AUTHORING,
+    c.ReorderLessons: AUTHORING,
+    c.RemoveLesson: AUTHORING,
+    c.SetLessonContent: AUTHORING,
+    c.RestoreLessonContent: AUTHORING,
+    c.SubmitCourse: AUTHORING,
+    c.StartRevision: AUTHORING,
+    c.AssignReviewer: Permission(MANAGERS),
+    c.CommentOnReview: Permission(AUTHORS),
+    c.ApproveCourse: Permission(REVIEWERS),
+    c.RejectCourse: Permission(REVIEWERS),
+    c.PublishCourse: Permission(MANAGERS),
+    c.ArchiveCourse: Permission(MANAGERS),
+    c.Enrol: LEARNING,
+    c.CompleteLesson: LEARNING,
+    c.SubmitQuiz: LEARNING,
+    c.DropEnrollment: LEARNING,
+    i.RegisterUser: Permission(EVERYONE),
+    i.ChangePassword: Permission(EVERYONE),
+    i.UpdateProfile: Permission(EVERYONE),
+    i.RequestPasswordReset: Permission(EVERYONE),
+    i.ResetPassword: Permission(EVERYONE),
+    i.GrantPlatformAdmin: Permission(PLATFORM_ADMINS),
+    i.CreateOrganisation: Permission(PLATFORM_ADMINS),
+    i.RenameOrganisation: Permission(ORG_ADMINS),
+    i.AddMember: Permission(ORG_ADMINS),
+    i.RemoveMember: Permission(ORG_ADMINS),
+}
+
+
+class Query(StrEnum):
+    CATALOG = "catalog"
+    COURSE = "course"  # a course's published outline
+    COURSE_DRAFT = "course_draft"  # its working draft
+    REVIEW_QUEUE = "review_queue"
+    REVIEW_HISTORY = "review_history"
+    MY_COURSES = "my_courses"  # the caller's own enrolments
+    STUDENT_PROGRESS = "student_progress"  # students' progress, quiz attempts and identities
+    ORG_ANALYTICS = "org_analytics"
+    MEMBERS = "members"  # an organisation's members
+
+
+QUERIES: dict[Query, Permission] = {
+    Query.CATALOG: Permission(EVERYONE),
+    Query.COURSE: Permission(EVERYONE),
+    # Every author of the organisation may read a draft (changing it is for its authors).
+    Query.COURSE_DRAFT: Permission(AUTHORS),
+    Query.REVIEW_QUEUE: Permission(MANAGERS),
+    Query.REVIEW_HISTORY: Permission(AUTHORS),
+    Query.MY_COURSES: Permission(EVERYONE),
+    # Everyone sees their own; instructors the students of the courses they author or
+    # co-author; trainers, course managers and admins the whole organisation's.
+    Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS | {"trainer"}),
+    Query.ORG_ANALYTICS: Permission(MANAGERS),
+    Query.MEMBERS: Permission(MEMBER_READERS),
+}

@@ -1,0 +1,22 @@
+"""The role vocabulary: every role a caller can hold, named here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Literal, get_args
+
+# Roles an organisation admin grants to a member, within that organisation.
+MemberRole = Literal["org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"]
+# Platform admin is a property of the user, granted only by another platform admin (or the
+# bootstrap). Every caller holds "anyone", signed in or not; it is never granted or shown.
+Role = Literal[MemberRole, "platform_admin", "anyone"]
+
+MEMBER_ROLES: tuple[MemberRole, ...] = get_args(MemberRole)
+PLATFORM_ADMIN: Role = "platform_admin"
+ANYONE: Role = "anyone"
+ROLES: tuple[Role, ...] = (PLATFORM_ADMIN, *MEMBER_ROLES)  # the roles an access token may carry
+
+
+def is_platform_admin(roles: Collection[str]) -> bool:
+    """Platform admins act in every organisation."""
+    return PLATFORM_ADMIN in roles

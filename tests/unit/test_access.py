@@ -1,0 +1,50 @@
+"""The one authorisation table: every command has a permission, and reach follows the roles."""
+
+from __future__ import annotations
+
+from commands.routes import ROUTES
+from schemas import commands as c
+from schemas import identity as i
+from schemas.access import COMMANDS, QUERIES, Query, Reach
+from schemas.roles import MEMBER_ROLES, ROLES, Role
+
+
+def test_every_routed_command_has_exactly_one_permission() -> None:
+    assert set(COMMANDS) == set(ROUTES)
+    assert set(QUERIES) == set(Query)
+
+
+def test_platform_admins_reach_everything_and_no_role_reaches_nothing() -> None:
+    for permission in [*COMMANDS.values(), *QUERIES.values()]:
+        assert permission.reach({"platform_admin"}) is Reach.PLATFORM
+    assert COMMANDS[c.CreateCourse].reach(set()) is Reach.NONE
+    assert COMMANDS[i.RegisterUser].reach({"anyone"}) is Reach.ORGANISATION
+
+
+def test_instructors_reach_only_their_own_drafts_managers_the_organisations() -> None:
+    edit = COMMANDS[c.EditCourse]
+    expected: dict[Role, Reach] = {
+        "org_admin": Reach.ORGANISATION,
+        "course_manager": Reach.ORGANISATION,
+        "instructor": Reach.OWN,
+        "trainer": Reach.NONE,
+        "student": Reach.NONE,
+        "sales": Reach.NONE,
+        "auditor": Reach.NONE,
+    }
+    assert {role: edit.reach({role}) for role in MEMBER_ROLES} == expected
+    assert edit.reach({"instructor", "course_manager"}) is Reach.ORGANISATION
+
+
+def test_students_learn_for_themselves_trainers_for_others() -> None:
+    enrol = COMMANDS[c.Enrol]
+    assert enrol.reach({"student"}) is Reach.OWN
+    assert enrol.reach({"trainer"}) is Reach.ORGANISATION
+    assert enrol.reach({"instructor"}) is Reach.NONE
+
+
+def test_progress_of_students_reaches_by_role() -> None:
+    progress = QUERIES[Query.STUDENT_PROGRESS]
+    assert progress.reach({"instructor"}) is Reach.OWN
+    assert {r for r in ROLES if progress.reach({r}) is Reach.ORGANISATION} == {"org_admin", "course_manager", "trainer"}
+    assert progress.reach({"student"}) is Reach.NONE  # their own progress is MY_COURSES
