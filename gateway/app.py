@@ -29,14 +29,16 @@ from gateway.dispatch import require_json
 from gateway.edge import PageEdge
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.observability import HttpMetrics, ObservabilityMiddleware
+from gateway.probes import Probes
 from gateway.problems import problem_response
 from gateway.ratelimit import limiter, storage
 from gateway.services import Services
 from infra.cache import Cache
 from infra.gcpolicy import settle_forever
 from infra.housekeeping import purge_forever
+from infra.revocations import Revocations
 from infra.settings import Settings
-from infra.tokens import AccessTokens, RefreshTokens, Revocations
+from infra.tokens import AccessTokens, RefreshTokens
 
 DEV_SECRET = Settings.model_fields["jwt_secret"].default.get_secret_value()
 COMMAND_CONTROLLERS = [
@@ -80,7 +82,7 @@ def authenticator(services: Services) -> Authenticator:
         services.store,
         AccessTokens(secret, ttl),
         RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
-        Revocations(services.redis, ttl),
+        Revocations(services.pool, settings.pg_dsn, ttl, services.dependencies.postgres),
     )
 
 
@@ -132,13 +134,17 @@ def create_app(services: Services) -> Litestar:
     settings = services.settings
     auth = authenticator(services)
     metrics = HttpMetrics()
+    probes = Probes(services)
 
     @contextlib.asynccontextmanager
     async def housekeeping(_: Litestar) -> AsyncIterator[None]:
         ttl = timedelta(hours=settings.idempotency_hours)
+        await auth.revocations.load()  # before the first request: no ended sign-in gets in
+        await probes.probe()  # /ready's first answer is a real one
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),
-            asyncio.create_task(auth.revocations.run_mirror(), name="gateway-revocations"),
+            asyncio.create_task(auth.revocations.follow(), name="gateway-revocations"),
+            asyncio.create_task(probes.run(), name="gateway-probes"),
             asyncio.create_task(settle_forever(), name="gateway-heap"),
         ]
         try:
@@ -155,6 +161,7 @@ def create_app(services: Services) -> Litestar:
         storage(settings.redis_url if services.redis is not None else None, f"{settings.subject_prefix}:rl"),
         settings.rate_limit_per_minute,
         settings.login_rate_limit_per_minute,
+        services.dependencies.redis,
     )
     app = Litestar(
         route_handlers=[SystemController, *query_routes(), *COMMAND_CONTROLLERS],
@@ -172,7 +179,7 @@ def create_app(services: Services) -> Litestar:
         before_request=require_json,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi(),
-        state=State({"auth": auth, "metrics": metrics}),
+        state=State({"auth": auth, "metrics": metrics, "probes": probes}),
         lifespan=[housekeeping],
         logging_config=None,
         debug=False,

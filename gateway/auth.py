@@ -12,13 +12,13 @@ from commands import identity
 from domain.identity import Organisation, OrganisationNotFound, User
 from gateway.scope import header
 from infra.eventstore import EventStore
+from infra.revocations import Revocations
 from infra.tokens import (
     AccessClaims,
     AccessTokens,
     InvalidCredentials,
     InvalidToken,
     RefreshTokens,
-    Revocations,
     TokenReused,
 )
 from schemas.identity import TokenPair
@@ -87,18 +87,21 @@ class Authenticator:
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
         claims = self.claims(request)
-        if await self.revocations.is_revoked(claims.family):
+        if not self.revocations.loaded:  # the app's startup loads them; an app not started has not
+            await self.revocations.load()
+        if self.revocations.is_revoked(claims.family):
             raise InvalidToken("the sign-in was revoked")
         return _caller(claims)
 
     def caller_now(self, scope: dict[str, Any]) -> Caller | None:
-        """The caller when that is known with no I/O (a valid token, a mirrored revocation
-        list); None when finding out needs the full path (`caller`), or the answer is no."""
+        """The caller when that is known with no I/O (a valid token, the revocations loaded);
+        None when finding out needs the full path (`caller`), or the answer is no."""
         try:
             claims = self.claims_of(scope)
         except InvalidToken:
             return None
-        return _caller(claims) if self.revocations.known_valid(claims.family) else None
+        revocations = self.revocations
+        return _caller(claims) if revocations.loaded and not revocations.is_revoked(claims.family) else None
 
     # -- issuing -----------------------------------------------------------------------------
 
@@ -144,7 +147,7 @@ class Authenticator:
         try:
             grant = await self.refresh.rotate(refresh_token, org_id)
         except TokenReused as e:
-            await self.revocations.revoke([e.family])  # its access tokens die with it
+            await self.revocations.revoke([e.family])  # a stolen copy is about: end the sign-in
             raise
         user = await identity.read(self.store, User, grant.user_id)
         if not user.exists:
@@ -155,19 +158,17 @@ class Authenticator:
         return self._pair(user, org, grant.family, grant.token)
 
     async def logout(self, caller_family: UUID, refresh_token: str | None) -> None:
-        """End this sign-in: its refresh tokens die now, its access tokens at once too."""
+        """End this sign-in (and the one `refresh_token` belongs to): its tokens stop working."""
         families = {caller_family}
         if refresh_token:
             family = await self.refresh.family_of(refresh_token)
             if family is not None:
                 families.add(family)
-        for family in families:
-            await self.refresh.revoke_family(family)
         await self.revocations.revoke(families)
 
     async def revoke_user(self, user_id: UUID) -> None:
         """End every sign-in of a user (password changed, membership changed)."""
-        await self.revocations.revoke(await self.refresh.revoke_user(user_id))
+        await self.revocations.revoke_user(user_id)
 
 
 def _caller(claims: AccessClaims) -> Caller:

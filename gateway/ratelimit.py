@@ -28,15 +28,15 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth import Authenticator
-from infra.logging import get_logger
+from infra.availability import Availability
 from infra.tokens import InvalidToken
 
-log = get_logger(__name__)
 STRICT = "strict_rate_limit"  # route opt: this endpoint is guessable, limit it per address
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema")
 LEASE_SECONDS = 1.0  # a lease's unspent permits are dropped after this
 LEASE_MAX = 1024
 LEASES_KEPT = 50_000  # then the expired ones are forgotten
+FAILED_OPEN = "rate_limit_failed_open"  # what the requests let through unlimited are counted as
 
 
 class _Lease:
@@ -85,8 +85,17 @@ def _address(scope: Scope) -> str:
 class RateLimitMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, *, auth: Authenticator, store: Storage, per_minute: int, strict_per_minute: int) -> None:
+    def __init__(
+        self,
+        *,
+        auth: Authenticator,
+        store: Storage,
+        per_minute: int,
+        strict_per_minute: int,
+        store_health: Availability,
+    ) -> None:
         self.auth = auth
+        self.store_health = store_health  # Redis's: while it is down, limits are not even tried
         self.should_bypass_for_scope = lambda scope: str(scope.get("path", "")).startswith(UNLIMITED)
         self.limiter = SlidingWindowCounterRateLimiter(store)
         self.general = RateLimitItemPerMinute(per_minute)
@@ -163,10 +172,15 @@ class RateLimitMiddleware(ASGIMiddleware):
             lease.refilling = None
 
     async def _hit(self, item: RateLimitItemPerMinute, cost: int, *key: str) -> bool:
+        # The limiter fails open: a Redis outage must not stop the API. It is logged once, with
+        # the count of requests let through, by the store's Availability.
+        if not self.store_health.up:
+            self.store_health.skipped(FAILED_OPEN)
+            return True
         try:
             return bool(await self.limiter.hit(item, *key, cost=cost))
-        except Exception as e:  # the limiter fails open: a Redis outage must not stop the API
-            log.warning("ratelimit.store_unavailable", error=str(e))
+        except Exception as e:
+            self.store_health.failed(e, during=FAILED_OPEN)
             return True
 
     async def _check(self, item: RateLimitItemPerMinute, *key: str) -> None:
@@ -175,8 +189,8 @@ class RateLimitMiddleware(ASGIMiddleware):
             return
         try:
             stats = await self.limiter.get_window_stats(item, *key)
-        except Exception as e:  # the limiter fails open: a Redis outage must not stop the API
-            log.warning("ratelimit.store_unavailable", error=str(e))
+        except Exception as e:
+            self.store_health.failed(e, during=FAILED_OPEN)
             return
         retry = max(1, int(stats.reset_time - time.time() + 0.999))
         raise TooManyRequestsException(
@@ -185,5 +199,9 @@ class RateLimitMiddleware(ASGIMiddleware):
         )
 
 
-def limiter(auth: Authenticator, store: Storage, per_minute: int, strict_per_minute: int) -> RateLimitMiddleware:
-    return RateLimitMiddleware(auth=auth, store=store, per_minute=per_minute, strict_per_minute=strict_per_minute)
+def limiter(
+    auth: Authenticator, store: Storage, per_minute: int, strict_per_minute: int, store_health: Availability
+) -> RateLimitMiddleware:
+    return RateLimitMiddleware(
+        auth=auth, store=store, per_minute=per_minute, strict_per_minute=strict_per_minute, store_health=store_health
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from commands.bus import CommandBus
 from commands.routes import ROUTES
+from infra.availability import Dependencies
 from infra.eventstore.postgres import PostgresEventStore
 from infra.logging import get_logger
 from infra.settings import Settings
@@ -23,6 +24,7 @@ class Services:
     store: PostgresEventStore
     bus: CommandBus
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
+    dependencies: Dependencies = field(default_factory=Dependencies)  # what answers, as last seen
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,4 +1,5 @@
-"""Periodic clean-up of records that expire: idempotency replies and old refresh tokens."""
+"""Periodic clean-up of records that expire: idempotency replies, old refresh tokens and the
+revocations of sign-ins whose last access token has expired."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ log = get_logger(__name__)
 
 
 async def purge_expired(pool: AsyncConnectionPool, idempotency_ttl: timedelta) -> tuple[int, int]:
-    """Delete idempotency records older than the TTL and refresh tokens expired a day ago;
-    returns the counts (idempotency, refresh tokens)."""
+    """Delete idempotency records older than the TTL, refresh tokens expired a day ago and
+    revocations no token needs any more; returns the counts (idempotency, refresh tokens)."""
     async with pool.connection() as conn:
         cur = await conn.execute("DELETE FROM cw_idempotency WHERE created_at < now() - %s", [idempotency_ttl])
         replies = cur.rowcount
         cur = await conn.execute("DELETE FROM cw_refresh_tokens WHERE expires_at < now() - interval '1 day'")
-        return replies, cur.rowcount
+        tokens = cur.rowcount
+        await conn.execute("DELETE FROM cw_revoked_signins WHERE expires_at < now()")
+        return replies, tokens
 
 
 async def purge_forever(pool: AsyncConnectionPool, idempotency_ttl: timedelta, every: float = 600.0) -> None:

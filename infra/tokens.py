@@ -1,9 +1,8 @@
-"""Tokens of the HTTP API: short-lived JWT access tokens, rotating refresh tokens in PostgreSQL,
-and the list of revoked sign-ins (families) that access tokens are checked against."""
+"""Tokens of the HTTP API: short-lived JWT access tokens and rotating refresh tokens in
+PostgreSQL. Ended sign-ins, which both are checked against, are infra.revocations'."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 import time
@@ -17,10 +16,10 @@ import jwt
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from infra.channels import follow
 from infra.errors import InfraError, Unavailable
 from infra.logging import get_logger
 from infra.lru import Lru
+from infra.revocations import LOCK_FAMILY_SQL
 
 log = get_logger(__name__)
 ISSUER = "coursewright"
@@ -170,13 +169,21 @@ class RefreshTokens:
     async def rotate(self, token: str, org_id: UUID | None = None) -> RefreshGrant:
         """Use `token` once: a fresh token of the same family replaces it.
 
-        Presenting a used token again revokes the family (someone holds a stolen copy) and
-        raises TokenReused. `org_id` moves the sign-in to another organisation; the caller checks
-        the user may enter it.
+        Presenting a used token again raises TokenReused (someone holds a stolen copy: the
+        caller ends the sign-in). `org_id` moves the sign-in to another organisation; the
+        caller checks the user may enter it.
         """
         token_id, digest = _split(token)
         try:
             async with self._pool.connection() as conn, conn.transaction():
+                # The family's lock first (see infra.revocations): a sign-in ending meanwhile
+                # either revokes this token before the update below, or sees its successor.
+                cur = await conn.execute(
+                    f"SELECT {LOCK_FAMILY_SQL}, family FROM cw_refresh_tokens WHERE token_id = %s AND digest = %s",
+                    [token_id, digest],
+                )
+                if await cur.fetchone() is None:
+                    raise InvalidToken("the refresh token is invalid, expired or revoked")
                 cur = await conn.execute(
                     "UPDATE cw_refresh_tokens SET used_at = now()"
                     " WHERE token_id = %s AND digest = %s AND used_at IS NULL"
@@ -198,7 +205,6 @@ class RefreshTokens:
         except psycopg.OperationalError as e:
             raise Unavailable("postgres", str(e)) from e
         if found is not None and found[1]:
-            await self.revoke_family(found[0])
             log.warning("auth.refresh_reuse", family=str(found[0]))
             raise TokenReused("the refresh token was used before: the sign-in is revoked", found[0])
         raise InvalidToken("the refresh token is invalid, expired or revoked")
@@ -223,128 +229,3 @@ class RefreshTokens:
             )
             row = await cur.fetchone()
         return row[0] if row else None
-
-    async def revoke_family(self, family: UUID) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE cw_refresh_tokens SET revoked_at = now() WHERE family = %s AND revoked_at IS NULL",
-                [family],
-            )
-
-    async def revoke_user(self, user_id: UUID) -> list[UUID]:
-        """Revoke every sign-in of a user; returns the families revoked."""
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "WITH r AS (UPDATE cw_refresh_tokens SET revoked_at = now()"
-                " WHERE user_id = %s AND revoked_at IS NULL RETURNING family)"
-                " SELECT DISTINCT family FROM r",
-                [user_id],
-            )
-            return [r[0] for r in await cur.fetchall()]
-
-
-REVOCATIONS_CHANNEL = "cw:revocations"
-_REVOKED = "cw:revoked:"
-
-
-class Revocations:
-    """Families signed out before their access tokens ran out; kept as long as one may live.
-
-    In Redis when there is one (every gateway process sees it), else in this process. Each
-    process mirrors the list in memory (`run_mirror`): it subscribes to the revocations channel,
-    then loads the revoked keys, and from then on answers from memory, with no round trip per
-    request; another process's revocation reaches it within the time of a Redis publish. While
-    the mirror is not live (starting, or its connection lost) every check asks Redis. A Redis
-    failure lets the token through (logged): a revoked token then lives at most its 15 minutes.
-    """
-
-    def __init__(self, redis: Any | None, ttl: timedelta) -> None:
-        self._redis = redis
-        self._ttl = int(ttl.total_seconds()) + 60
-        self._local: dict[UUID, float] = {}  # family -> monotonic time its entry may go
-        self.mirrored = False  # the local list is complete: checks need no round trip
-
-    def _remember(self, family: UUID, seconds: float) -> None:
-        self._local[family] = time.monotonic() + seconds
-
-    def _locally_revoked(self, family: UUID) -> bool:
-        until = self._local.get(family)
-        if until is None:
-            return False
-        if until < time.monotonic():
-            del self._local[family]
-            return False
-        return True
-
-    async def revoke(self, families: Iterable[UUID]) -> None:
-        families = list(families)
-        if not families:
-            return
-        for f in families:  # this process knows at once
-            self._remember(f, self._ttl)
-        if self._redis is None:
-            return
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for f in families:
-                    pipe.set(f"{_REVOKED}{f}", 1, ex=self._ttl)
-                    pipe.publish(REVOCATIONS_CHANNEL, str(f))
-                await pipe.execute()
-        except Exception as e:
-            raise Unavailable("redis", str(e)) from e
-
-    def known_valid(self, family: UUID) -> bool:
-        """True when, with no I/O, this family is known not to be revoked (the list is mirrored)."""
-        return (self._redis is None or self.mirrored) and not self._locally_revoked(family)
-
-    async def is_revoked(self, family: UUID) -> bool:
-        if self._locally_revoked(family):
-            return True
-        if self._redis is None or self.mirrored:
-            return False
-        try:
-            return bool(await self._redis.exists(f"{_REVOKED}{family}"))
-        except Exception as e:
-            log.warning("auth.revocations_unavailable", error=str(e))
-            return False
-
-    async def run_mirror(self, retry_seconds: float = 1.0) -> None:
-        """Keep the in-memory list complete until cancelled (reconnecting after failures)."""
-        if self._redis is None:
-            return
-
-        async def subscribed() -> None:
-            # Subscribed first, loaded second: a revocation in between is in one or both.
-            await self._load()
-            self.mirrored = True
-            log.info("auth.revocations_mirrored", families=len(self._local))
-
-        def revoked(text: str) -> None:
-            with contextlib.suppress(ValueError):
-                self._remember(UUID(text), self._ttl)
-
-        def lost() -> None:
-            self.mirrored = False
-
-        await follow(
-            self._redis,
-            REVOCATIONS_CHANNEL,
-            on_message=revoked,
-            on_subscribed=subscribed,
-            on_lost=lost,
-            event="auth.revocations_mirror_lost",
-            retry_seconds=retry_seconds,
-        )
-
-    async def _load(self) -> None:
-        keys = [key async for key in self._redis.scan_iter(match=f"{_REVOKED}*", count=1000)]  # type: ignore[union-attr]
-        for i in range(0, len(keys), 1000):
-            chunk = keys[i : i + 1000]
-            async with self._redis.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
-                for key in chunk:
-                    pipe.pttl(key)
-                ttls = await pipe.execute()
-            for key, ttl in zip(chunk, ttls, strict=True):
-                with contextlib.suppress(ValueError):
-                    family = UUID(key.decode()[len(_REVOKED) :])
-                    self._remember(family, (ttl if ttl > 0 else self._ttl * 1000) / 1000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -11,7 +10,9 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.dispatch import ServicesDep
 from gateway.observability import HttpMetrics
-from projections.status import ProjectionLag, projection_lag
+from gateway.probes import Probes
+from infra.availability import Availability
+from projections.status import ProjectionLag
 
 
 class Check(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -31,13 +32,8 @@ class Readiness(msgspec.Struct, kw_only=True):
     projections: list[ProjectionLag] = []  # lag of each read model (events and seconds behind)
 
 
-async def _check(probe: Any) -> Check:
-    try:
-        async with asyncio.timeout(2.0):
-            await probe()
-        return Check(status="ok")
-    except Exception as e:
-        return Check(status="down", detail=f"{type(e).__name__}: {e}"[:300])
+def _check(availability: Availability) -> Check:
+    return Check(status="ok") if availability.up else Check(status="down", detail=availability.detail)
 
 
 class SystemController(Controller):
@@ -53,40 +49,24 @@ class SystemController(Controller):
         "/ready",
         summary="Readiness: PostgreSQL, NATS and Redis, each reported",
         description="503 when PostgreSQL, which every command needs, is down. NATS and Redis "
-        "are reported but do not make the gateway unready: commands go on without them.",
+        "are reported but do not make the gateway unready: commands go on without them. The "
+        "answer is the last background probe's (every second), so it comes at once.",
         status_code=200,
         responses={503: ResponseSpec(Readiness, description="PostgreSQL is unavailable")},
     )
-    async def ready(self, services: ServicesDep) -> Response[Readiness]:
-        async def postgres() -> None:
-            async with services.pool.connection() as conn:
-                await conn.execute("SELECT 1")
-
-        async def nats() -> None:
-            import nats as nats_client
-
-            nc = await nats_client.connect(
-                services.settings.nats_url,
-                connect_timeout=1,
-                max_reconnect_attempts=0,
-                allow_reconnect=False,
-            )
-            await nc.close()
-
-        async def redis() -> None:
-            await services.redis.ping()
-
-        pg, nt = await asyncio.gather(_check(postgres), _check(nats))
-        rd = await _check(redis) if services.redis is not None else Check(status="disabled")
-        ok = pg.status == "ok"
-        lag: list[ProjectionLag] = []
-        if ok:
-            try:
-                async with asyncio.timeout(2.0):
-                    lag = await projection_lag(services.pool)
-            except Exception:  # lag is information; readiness is PostgreSQL's answer above
-                lag = []
-        report = Readiness(status="ready" if ok else "unavailable", postgres=pg, nats=nt, redis=rd, projections=lag)
+    async def ready(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Readiness]:
+        # The last background probe's findings (gateway.probes): no I/O here, so the answer is
+        # immediate whatever is down.
+        probes: Probes = request.app.state.probes
+        deps = services.dependencies
+        ok = deps.postgres.up
+        report = Readiness(
+            status="ready" if ok else "unavailable",
+            postgres=_check(deps.postgres),
+            nats=_check(deps.nats),
+            redis=_check(deps.redis) if services.redis is not None else Check(status="disabled"),
+            projections=probes.lag,
+        )
         return Response(report, status_code=200 if ok else 503)
 
     @get("/metrics", summary="Prometheus metrics", status_code=200, media_type="text/plain")
