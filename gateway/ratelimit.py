@@ -36,7 +36,7 @@ UNLIMITED = ("/health", "/ready", "/metrics", "/schema")
 LEASE_SECONDS = 1.0  # a lease's unspent permits are dropped after this
 LEASE_MAX = 1024
 LEASES_KEPT = 50_000  # then the expired ones are forgotten
-FAILED_OPEN = "rate_limit_failed_open"  # what the requests let through unlimited are counted as
+FAILED_OPEN = "rate_limit_failed_open"  # permits given without Redis are counted under this
 
 
 class _Lease:
@@ -175,12 +175,12 @@ class RateLimitMiddleware(ASGIMiddleware):
         # The limiter fails open: a Redis outage must not stop the API. It is logged once, with
         # the count of requests let through, by the store's Availability.
         if not self.store_health.up:
-            self.store_health.skipped(FAILED_OPEN)
+            self.store_health.skipped(FAILED_OPEN, cost)
             return True
         try:
             return bool(await self.limiter.hit(item, *key, cost=cost))
         except Exception as e:
-            self.store_health.failed(e, during=FAILED_OPEN)
+            self.store_health.failed(e, FAILED_OPEN, cost)
             return True
 
     async def _check(self, item: RateLimitItemPerMinute, *key: str) -> None:
@@ -190,7 +190,7 @@ class RateLimitMiddleware(ASGIMiddleware):
         try:
             stats = await self.limiter.get_window_stats(item, *key)
         except Exception as e:
-            self.store_health.failed(e, during=FAILED_OPEN)
+            self.store_health.failed(e, FAILED_OPEN)
             return
         retry = max(1, int(stats.reset_time - time.time() + 0.999))
         raise TooManyRequestsException(

@@ -34,18 +34,19 @@ class Availability:
         self._down_since = 0.0
         self._without: Counter[str] = Counter()  # calls that went without it, by purpose
 
-    def failed(self, error: BaseException | str, during: str) -> None:
-        """A call to the service failed (`during`: what the call was for)."""
-        self._without[during] += 1
+    def failed(self, error: BaseException | str, during: str, count: int = 1) -> None:
+        """A call to the service failed (`during`: what the call was for; `count`: how many
+        things went without it, when one call stood for several)."""
+        self._without[during] += count
         if self.up:
             self.up = False
             self.detail = describe(error)
             self._down_since = time.monotonic()
             log.warning("dependency.down", service=self.service, during=during, error=self.detail)
 
-    def skipped(self, during: str) -> None:
+    def skipped(self, during: str, count: int = 1) -> None:
         """A call was not even tried because the service is known to be down."""
-        self._without[during] += 1
+        self._without[during] += count
 
     def answered(self) -> None:
         """A call to the service succeeded."""

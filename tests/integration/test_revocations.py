@@ -32,7 +32,9 @@ def process(pool: AsyncConnectionPool, database: str) -> Revocations:
 
 async def eventually_revoked(revocations: Revocations, family: UUID) -> None:
     async with asyncio.timeout(10):
-        while not revocations.is_revoked(family):
+        while True:
+            if revocations.is_revoked(family):
+                return
             await asyncio.sleep(0.01)
 
 
@@ -41,7 +43,9 @@ async def following(revocations: Revocations, poll_seconds: float = 5.0) -> Asyn
     task = asyncio.create_task(revocations.follow(poll_seconds=poll_seconds, retry_seconds=0.05))
     try:
         async with asyncio.timeout(10):
-            while not revocations.loaded:
+            while True:
+                if revocations.loaded:
+                    break
                 await asyncio.sleep(0.01)
         yield revocations
     finally:

@@ -1,0 +1,174 @@
+"""The gateway while a service it uses is down or comes back empty: sign-outs hold, requests go
+on, `/ready` says what is down, and each outage is logged once when it starts and once when it
+ends. Redis is a server of the test's own (no disk), killed and started again; the shared one is
+never touched."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis_asyncio
+from structlog.testing import capture_logs
+
+from infra.settings import Settings
+from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
+
+pytestmark = QUERIES_DEPRECATIONS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server that keeps nothing: a restart brings it back empty."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis_asyncio.Redis.from_url(self.url)
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        await client.ping()
+                        return
+                    except redis_asyncio.ConnectionError:
+                        await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            await self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    server = RedisServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.kill()
+
+
+@pytest.fixture
+def own_redis(settings: Settings, redis_server: RedisServer) -> Settings:
+    return settings.model_copy(update={"redis_url": redis_server.url})
+
+
+async def signed_in(api: Api) -> dict[str, Any]:
+    _, address = await api.register()
+    return await api.login(address)
+
+
+async def sign_out(api: Api, tokens: dict[str, Any]) -> None:
+    r = await api.client.post(
+        "/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=api.bearer(tokens)
+    )
+    assert r.status_code == 204, r.text
+
+
+async def me(api: Api, tokens: dict[str, Any]) -> int:
+    return (await api.client.get("/auth/me", headers=api.bearer(tokens))).status_code
+
+
+async def refreshed(api: Api, tokens: dict[str, Any]) -> int:
+    return (await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code
+
+
+async def ready(api: Api) -> dict[str, Any]:
+    body: dict[str, Any] = (await api.client.get("/ready")).json()
+    return body
+
+
+async def until_ready_says(api: Api, service: str, status: str) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            if (await ready(api))[service]["status"] == status:
+                return
+            await asyncio.sleep(0.05)
+
+
+def outage_lines(logs: list[dict[str, Any]], service: str) -> list[str]:
+    return [e["event"] for e in logs if e.get("service") == service and e["event"].startswith("dependency.")]
+
+
+async def test_a_sign_out_holds_after_redis_and_the_gateway_restart_empty(
+    own_redis: Settings, redis_server: RedisServer
+) -> None:
+    async with running_gateway(own_redis) as api:
+        gone, kept = await signed_in(api), await signed_in(api)
+        await sign_out(api, gone)
+        assert await me(api, gone) == 401
+    await redis_server.kill()
+    await redis_server.start()  # empty: it kept nothing
+    async with running_gateway(own_redis) as api:  # a new gateway process
+        assert await me(api, gone) == 401
+        assert await refreshed(api, gone) == 401
+        assert await me(api, kept) == 200
+        assert await refreshed(api, kept) == 200
+
+
+async def test_while_redis_is_down_sign_outs_hold_requests_go_on_and_it_is_logged_once(
+    own_redis: Settings, redis_server: RedisServer
+) -> None:
+    async with running_gateway(own_redis, rate_limit_per_minute=600) as api:
+        before, during, kept = await signed_in(api), await signed_in(api), await signed_in(api)
+        await sign_out(api, before)
+        with capture_logs() as logs:
+            await redis_server.kill()
+            statuses = [await me(api, kept) for _ in range(200)]
+            await sign_out(api, during)  # a sign-out needs PostgreSQL only
+            assert await me(api, before) == 401
+            assert await me(api, during) == 401
+            assert await refreshed(api, during) == 401
+            assert (await ready(api))["redis"]["status"] == "down"
+            down_logs = list(logs)
+            await redis_server.start()
+            await until_ready_says(api, "redis", "ok")
+            assert await me(api, kept) == 200
+    assert statuses == [200] * 200
+    assert outage_lines(down_logs, "redis") == ["dependency.down"]
+    assert not [e for e in down_logs if e["log_level"] in ("warning", "error") and e.get("service") != "redis"]
+    assert outage_lines(logs, "redis") == ["dependency.down", "dependency.up"]
+    (ended,) = [e for e in logs if e["event"] == "dependency.up"]
+    assert ended["calls_without"]["rate_limit_failed_open"] >= 200
+
+
+async def test_ready_answers_from_the_last_probe_and_says_nats_is_down(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = f"nats://127.0.0.1:{free_port()}"
+    with capture_logs() as logs, caplog.at_level(logging.DEBUG):
+        async with running_gateway(settings.model_copy(update={"nats_url": dead})) as api:
+            for _ in range(3):
+                r = await api.client.get("/ready")
+                assert r.status_code == 200  # PostgreSQL answers: commands go on without NATS
+                body = r.json()
+                assert body["status"] == "ready"
+                assert body["nats"]["status"] == "down" and body["nats"]["detail"]
+                assert body["postgres"] == {"status": "ok"}
+                assert (await api.client.get("/health")).json() == {"status": "ok"}
+                await asyncio.sleep(1.2)  # several probes fail meanwhile
+    assert outage_lines(logs, "nats") == ["dependency.down"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
