@@ -173,6 +173,7 @@ def create_app(services: Services) -> Litestar:
                 namespace=settings.subject_prefix,
                 ttl_seconds=settings.idempotency_hours * 3600,
                 max_body=settings.max_body_bytes,
+                redis_health=services.dependencies.redis,
             ),
         ],
         exception_handlers={Exception: problem_response},

@@ -21,10 +21,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import Conflict, RuleViolation
 from gateway.scope import header
-from infra.logging import get_logger
+from infra.availability import Availability
 
-log = get_logger(__name__)
 REPLAY = "replay_by_idempotency_key"  # route opt: answers are kept under the Idempotency-Key
+UNKEPT = "idempotency_key_unkept"  # answers given without keeping them are counted under this
 _KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
 
 
@@ -55,8 +55,11 @@ async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]
 class IdempotencyMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, *, redis: Any | None, namespace: str, ttl_seconds: int, max_body: int) -> None:
+    def __init__(
+        self, *, redis: Any | None, namespace: str, ttl_seconds: int, max_body: int, redis_health: Availability
+    ) -> None:
         self.redis = redis
+        self.redis_health = redis_health  # while Redis is down, answers are not kept (nor tried)
         self.max_body = max_body
         self.namespace = namespace
         self.ttl = ttl_seconds
@@ -73,6 +76,10 @@ class IdempotencyMiddleware(ASGIMiddleware):
         ):
             await next_app(scope, receive, send)
             return
+        if not self.redis_health.up:
+            self.redis_health.skipped(UNKEPT)
+            await next_app(scope, receive, send)
+            return
         body = await _read_body(receive, self.max_body)
         if body is None:
             raise BodyTooLarge("the request body is too large")
@@ -86,7 +93,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             if kept is None and not await self.redis.set(lock, b"1", nx=True, ex=30):
                 raise RequestInProgress("a request with this key is running")
         except Exception as e:  # Redis down: answer without replay rather than not at all
-            log.warning("idempotency.store_unavailable", error=str(e))
+            self.redis_health.failed(e, UNKEPT)
             await next_app(scope, _replay_body(body), send)
             return
         if kept is not None:
@@ -122,7 +129,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             try:
                 await self.redis.delete(lock)
             except Exception as e:
-                log.warning("idempotency.store_unavailable", error=str(e))
+                self.redis_health.failed(e, UNKEPT)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -47,7 +47,9 @@ def reader(services: Services) -> rq.Reader:
     """The process's query reader, built once from the shared adapters."""
     found = services.extras.get("reader")
     if found is None:
-        cache = Cache(services.redis, cache_prefix(services.settings), name="query")
+        cache = Cache(
+            services.redis, cache_prefix(services.settings), name="query", redis_health=services.dependencies.redis
+        )
         found = services.extras["reader"] = rq.Reader(services.pool, cache)
     return found
 

@@ -31,11 +31,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from infra.availability import Availability
 from infra.channels import follow
-from infra.logging import get_logger
 from infra.lru import Lru
-
-log = get_logger(__name__)
 
 REQUESTS = Counter("cw_cache_requests_total", "Cache lookups by outcome", ["cache", "outcome"])
 GLOBAL_TAG = "*"
@@ -86,8 +84,11 @@ class Cache:
         beta: float = 1.0,
         local_ttl: float = 5.0,
         local_size: int = 10_000,
+        redis_health: Availability | None = None,
     ) -> None:
         self.redis: Any = redis
+        # Shared with the process's other Redis users when given: an outage is logged once.
+        self.redis_health = redis_health or Availability("redis")
         self.prefix = prefix
         self.name = name
         self.ttl = ttl
@@ -124,6 +125,9 @@ class Cache:
         """
         if self.redis is None:
             return (await compute())[0]
+        if not self.redis_health.up:  # known down: straight to the database, no connect attempt
+            self.redis_health.skipped("cache")
+            return (await compute())[0]
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name=f"cache-listen:{self.name}")
         SERVED.set((key, tuple(tags)))
@@ -135,7 +139,7 @@ class Cache:
         try:
             full, raw = await self._lookup(key, tags)
         except Exception as e:  # the cache is an optimisation: serve from the database
-            log.warning("cache.unavailable", error=repr(e))
+            self.redis_health.failed(e, during="cache")
             return (await compute())[0]
         if raw is not None:
             value, position, expires_at, delta = _unpack(raw)
@@ -179,8 +183,9 @@ class Cache:
                     pipe.incr(self._gen_key(tag))
                 pipe.publish(self.channel, " ".join(tags))
                 await pipe.execute()
+            self.redis_health.answered()
         except Exception as e:
-            log.warning("cache.invalidate_failed", error=repr(e), tags=tags[:10])
+            self.redis_health.failed(e, during="cache invalidation")
 
     async def close(self) -> None:
         """Stop following invalidations (the Redis client stays open: it is the caller's)."""
@@ -224,7 +229,7 @@ class Cache:
             on_message=lambda text: self._bump(text.split()),
             on_subscribed=subscribed,
             on_lost=lost,
-            event="cache.listen_failed",
+            redis_health=self.redis_health,
         )
 
     # -- internals -------------------------------------------------------------------------

@@ -13,9 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from infra.logging import get_logger
-
-log = get_logger(__name__)
+from infra.availability import Availability
 
 
 async def follow(
@@ -25,14 +23,14 @@ async def follow(
     on_message: Callable[[str], None],
     on_subscribed: Callable[[], Awaitable[None]],
     on_lost: Callable[[], None],
-    event: str,
+    redis_health: Availability,
     retry_seconds: float = 1.0,
 ) -> None:
     """Follow `channel` until cancelled.
 
     `on_subscribed` runs once the server has confirmed the subscription, so anything published
     after it is delivered; `on_lost` runs whenever the subscription ends (error or cancel);
-    failures are logged as `event`.
+    failures and recoveries are reported to `redis_health` (which logs an outage once).
     """
     while True:
         pubsub = redis.pubsub()
@@ -40,6 +38,7 @@ async def follow(
             await pubsub.subscribe(channel)
             async for message in pubsub.listen():
                 if message.get("type") == "subscribe":
+                    redis_health.answered()
                     await on_subscribed()
                 elif message.get("type") == "message":
                     data = message["data"]
@@ -47,7 +46,7 @@ async def follow(
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.warning(event, channel=channel, error=repr(e))
+            redis_health.failed(e, during=f"follow {channel}")
         finally:
             on_lost()
             with contextlib.suppress(Exception):

@@ -11,13 +11,17 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import redis.asyncio as redis_asyncio
 from structlog.testing import capture_logs
 
 from infra.settings import Settings
-from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
+from projections.catalog import CatalogProjection
+from projections.rebuild import rebuild
+from tests.conftest import make_settings
+from tests.integration.gateway_harness import PASSWORD, QUERIES_DEPRECATIONS, Api, running_gateway
 
 pytestmark = QUERIES_DEPRECATIONS
 
@@ -130,14 +134,24 @@ async def test_a_sign_out_holds_after_redis_and_the_gateway_restart_empty(
 
 
 async def test_while_redis_is_down_sign_outs_hold_requests_go_on_and_it_is_logged_once(
-    own_redis: Settings, redis_server: RedisServer
+    fresh_database: str, redis_server: RedisServer
 ) -> None:
-    async with running_gateway(own_redis, rate_limit_per_minute=600) as api:
-        before, during, kept = await signed_in(api), await signed_in(api), await signed_in(api)
+    await rebuild(fresh_database, CatalogProjection)  # the catalog's read model, empty
+    settings = make_settings(fresh_database, redis_url=redis_server.url)
+    async with running_gateway(settings, rate_limit_per_minute=600) as api:
+        before, during = await signed_in(api), await signed_in(api)
+        _, kept_email = await api.register()
+        kept = await api.login(kept_email)
         await sign_out(api, before)
         with capture_logs() as logs:
             await redis_server.kill()
             statuses = [await me(api, kept) for _ in range(200)]
+            for _ in range(20):  # the query cache and the idempotency keys go without Redis too
+                r = await api.client.get("/catalog", headers=api.bearer(kept))
+                statuses.append(r.status_code)
+                login = {"email": kept_email, "password": PASSWORD}
+                r = await api.client.post("/auth/login", json=login, headers={"Idempotency-Key": str(uuid4())})
+                statuses.append(r.status_code)
             await sign_out(api, during)  # a sign-out needs PostgreSQL only
             assert await me(api, before) == 401
             assert await me(api, during) == 401
@@ -147,12 +161,13 @@ async def test_while_redis_is_down_sign_outs_hold_requests_go_on_and_it_is_logge
             await redis_server.start()
             await until_ready_says(api, "redis", "ok")
             assert await me(api, kept) == 200
-    assert statuses == [200] * 200
+    assert statuses == [200] * 240
     assert outage_lines(down_logs, "redis") == ["dependency.down"]
     assert not [e for e in down_logs if e["log_level"] in ("warning", "error") and e.get("service") != "redis"]
     assert outage_lines(logs, "redis") == ["dependency.down", "dependency.up"]
     (ended,) = [e for e in logs if e["event"] == "dependency.up"]
-    assert ended["calls_without"]["rate_limit_failed_open"] >= 200
+    assert ended["calls_without"]["rate_limit_failed_open"] >= 240
+    assert ended["calls_without"]["idempotency_key_unkept"] == 20
 
 
 async def test_ready_answers_from_the_last_probe_and_says_nats_is_down(
