@@ -8,10 +8,10 @@ projected. Each server runs in a process of its own (uvicorn with httptools on u
 keep-alive connections, `seconds` (10) per server after a 2 s warm-up.
 
 - catalog: GET /catalog?limit=20 on the full gateway (create_app: bearer token checked against
-  the mirrored revocation list, rate limits with leased permits, metrics, a JSON log line per
+  the ended sign-ins held in memory, rate limits with leased permits, metrics, a JSON log line per
   request), page served from the cache (by the page edge, gateway/edge.py, before routing).
 - catalog_routes: the same request on QUERY_ROUTES alone in a Litestar app with the real
-  `caller` dependency (token verified, revocation list mirrored): the read side's own cost.
+  `caller` dependency (token verified, ended sign-ins held in memory): the read side's own cost.
 - baseline: a bare Litestar app answering GET /catalog with the same JSON bytes.
 """
 
@@ -76,8 +76,9 @@ def serve(mode: str, port: int) -> None:
             app = create_app(services)
         else:
             auth = authenticator(services)
-            # The revocation list mirrored in memory, as create_app's lifespan does.
-            background.append(asyncio.create_task(auth.revocations.run_mirror()))
+            # The ended sign-ins loaded and followed in memory, as create_app's lifespan does.
+            await auth.revocations.load()
+            background.append(asyncio.create_task(auth.revocations.follow()))
             app = Litestar(
                 route_handlers=QUERY_ROUTES,
                 dependencies=dependencies(services, auth),
