@@ -17,7 +17,7 @@ from commands.session import Session
 from domain.aggregate import Aggregate
 from domain.errors import DomainError
 from infra.errors import ConcurrencyError, DuplicateCommand
-from infra.eventstore import EventStore
+from infra.eventlog import EventStore
 from infra.logging import bound_contextvars, get_logger
 from schemas.access import COMMANDS, Reach
 from schemas.commands import Command

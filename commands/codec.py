@@ -1,4 +1,4 @@
-"""Domain events to and from their stored JSON: the one place event types are looked up by name."""
+"""The domain's event catalogue, and the decoded events of the streams a process decides on."""
 
 from __future__ import annotations
 
@@ -9,42 +9,17 @@ from uuid import UUID
 import msgspec
 
 from domain.aggregate import Aggregate, Event
-from domain.course import Course
-from domain.enrollment import Enrollment
-from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
-from domain.order import Order
-from domain.review import Review
-from domain.seats import CourseSeats
-from infra.eventstore import StoredEvent
+from domain.aggregates import AGGREGATES
+from infra.eventlog import EventCatalogue, EventEnvelope
 from infra.lru import Lru
 
-AGGREGATES: tuple[type[Aggregate], ...] = (
-    Course,
-    Review,
-    Enrollment,
-    CourseSeats,
-    User,
-    EmailAddress,
-    Organisation,
-    PlatformAdmins,
-    Order,
-)
 A = TypeVar("A", bound=Aggregate)
-EVENT_TYPES: dict[str, type[Event]] = {name: cls for agg in AGGREGATES for name, cls in agg.event_types.items()}
-_encoder = msgspec.json.Encoder()
-_decoders = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
+CATALOGUE = EventCatalogue(AGGREGATES)
 
 
-def encode(event: Event) -> bytes:
-    return _encoder.encode(event)
-
-
-def decode(event_type: str, payload: bytes) -> Event:
-    try:
-        decoder = _decoders[event_type]
-    except KeyError:
-        raise LookupError(f"unknown event type {event_type!r}") from None
-    event: Event = decoder.decode(payload)
+def decode(event_type: str, payload: bytes | msgspec.Raw) -> Event:
+    """The domain event stored under `event_type` (raises UnknownEventType if none is)."""
+    event: Event = CATALOGUE.decode(event_type, payload)
     return event
 
 
@@ -57,7 +32,7 @@ class DecodedStreams:
         self._held: Lru[UUID, tuple[UUID, list[Event]]] = Lru(size)
         self._views: Lru[UUID, tuple[UUID | None, Aggregate]] = Lru(size)
 
-    def view(self, cls: type[A], stream_id: UUID, stored: Sequence[StoredEvent]) -> A:
+    def view(self, cls: type[A], stream_id: UUID, stored: Sequence[EventEnvelope]) -> A:
         """The aggregate replayed from `stored`, shared by every caller until the stream moves
         on: callers only read it (Session.view)."""
         last = stored[-1].event_id if stored else None
@@ -71,7 +46,7 @@ class DecodedStreams:
     def forget(self, stream_id: UUID) -> None:
         self._views.pop(stream_id, None)
 
-    def events(self, stream_id: UUID, stored: Sequence[StoredEvent]) -> list[Event]:
+    def events(self, stream_id: UUID, stored: Sequence[EventEnvelope]) -> list[Event]:
         held = self._held.get(stream_id)
         prefix: list[Event] = []
         if held is not None and len(held[1]) <= len(stored) and stored[len(held[1]) - 1].event_id == held[0]:
@@ -82,13 +57,3 @@ class DecodedStreams:
         if events:
             self._held.put(stream_id, (stored[-1].event_id, events))
         return events
-
-
-def event_schema() -> dict[str, object]:
-    """JSON Schema of every event payload, derived from the dataclass declarations."""
-    names = sorted(EVENT_TYPES)
-    schemas, components = msgspec.json.schema_components([EVENT_TYPES[n] for n in names])
-    return {
-        "$defs": components,
-        "events": dict(zip(names, schemas, strict=True)),
-    }

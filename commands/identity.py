@@ -27,7 +27,7 @@ from domain.identity import (
     email_claim_id,
 )
 from domain.ids import new_id
-from infra.eventstore import EventStore
+from infra.eventlog import EventStore
 from infra.mail import send_password_reset
 from infra.passwords import hash_password, verify_password
 from schemas import identity as i

@@ -14,8 +14,8 @@ from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.ids import new_id
 from domain.review import Review
-from infra.eventstore import Commit, EventMeta, EventStore, NewEvent, StoredEvent, StreamWrite
-from infra.eventstore.hashing import GENESIS, uuid_text
+from infra.eventlog import Commit, EventEnvelope, EventMeta, EventStore, NewEvent, StreamWrite, encode, wire_name
+from infra.eventlog.hashing import GENESIS, uuid_text
 from schemas.access import Reach
 from schemas.results import CommandResult
 
@@ -60,7 +60,7 @@ class Session:
         self.now = ctx.clock()
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
-        self._fetched: dict[UUID, list[StoredEvent]] = {}  # streams read (or held), not replayed
+        self._fetched: dict[UUID, list[EventEnvelope]] = {}  # streams read (or held), not replayed
         self._tracked: dict[UUID, Aggregate] = {}
         self._views: dict[UUID, Aggregate] = {}  # shared, read only
         self._links: dict[UUID, bytes] = {}  # hash of each loaded stream's last event
@@ -79,7 +79,7 @@ class Session:
                 stored = self._fetched[sid]
                 events = self.decoded.events(sid, stored)
                 agg = self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
-                self._links[sid] = stored[-1].hash if stored else GENESIS
+                self._links[sid] = bytes.fromhex(stored[-1].hash) if stored else GENESIS
             if not isinstance(agg, cls):
                 raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {sid} not found")
             out.append(agg)
@@ -145,7 +145,7 @@ class Session:
                 reads.append((agg.id, agg.stored_version))
                 continue
             expected = agg.stored_version
-            events = [NewEvent(new_id(), type(agg).event_name(e), codec.encode(e)) for e in agg.collect()]
+            events = [NewEvent(new_id(), wire_name(type(e)), encode(e)) for e in agg.collect()]
             link = self._links.get(agg.id, GENESIS)
             writes.append(StreamWrite(agg.id, agg.stream_type, expected, events, link))
         reply = CommandResult(

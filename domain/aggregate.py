@@ -16,20 +16,22 @@ class Aggregate:
     """An aggregate: state is a fold of its events; methods decide and record new ones."""
 
     stream_type: ClassVar[str]
-    event_types: ClassVar[dict[str, type[Event]]]
+    events: ClassVar[tuple[type[Event], ...]]  # the event classes declared inside this aggregate
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.stream_type = cls.__name__.lower()
-        cls.event_types = {}
+        declared_events: list[type[Event]] = []
         for name, value in vars(cls).items():
             if isinstance(value, type) and issubclass(value, Event):
                 # As object: narrowing type[Event] by is_dataclass leaves mypy nothing after it.
                 declared: object = value
                 if not dataclasses.is_dataclass(declared):
                     raise TypeError(f"{cls.__name__}.{name} must be a dataclass")
-                cls.event_types[cls.__name__ + name] = value
+                # An event aliased from elsewhere still carries its aggregate in its name.
                 value.__qualname__ = f"{cls.__name__}.{name}"
+                declared_events.append(value)
+        cls.events = tuple(declared_events)
 
     def __init__(self, id: UUID) -> None:
         self.id = id
@@ -37,11 +39,6 @@ class Aggregate:
         self.stored_version = 0  # events that came from the store
         self.last_position = 0  # global position of the last stored event
         self.pending: list[Event] = []
-
-    @classmethod
-    def event_name(cls, event: Event) -> str:
-        """The wire name of an event type: aggregate name + event class name."""
-        return cls.__name__ + type(event).__name__
 
     @classmethod
     def replay(cls, id: UUID, events: Iterable[Event], last_position: int = 0) -> Self:

@@ -11,7 +11,7 @@ from litestar import Request
 from commands import identity
 from domain.identity import Organisation, OrganisationNotFound, User
 from gateway.scope import header
-from infra.eventstore import EventStore
+from infra.eventlog import EventStore
 from infra.revocations import Revocations
 from infra.tokens import (
     AccessClaims,

@@ -9,7 +9,7 @@ from typing import Any
 from commands.bus import CommandBus
 from commands.routes import ROUTES
 from infra.availability import Dependencies
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.logging import get_logger
 from infra.settings import Settings
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from infra.backoff import Backoff
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -22,19 +22,6 @@ class Component:
     run: Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential delay between restarts, with jitter so components do not restart in step."""
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    healthy_after: float = 60.0  # a run this long resets the delay
-
-    def delay(self, failures: int) -> float:
-        base = min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
-        return base * random.uniform(0.8, 1.0)
-
-
 class Supervisor:
     """Keeps every component running until `stop` is set, then cancels them all."""
 
@@ -43,10 +30,12 @@ class Supervisor:
         components: Sequence[Component],
         *,
         backoff: Backoff | None = None,
+        healthy_after: float = 60.0,
         stop_timeout: float = 20.0,
     ) -> None:
         self.components = list(components)
         self.backoff = backoff or Backoff()
+        self.healthy_after = healthy_after  # a run this long resets the delay
         self.stop_timeout = stop_timeout
         self.restarts: dict[str, int] = {c.name: 0 for c in self.components}
 
@@ -81,7 +70,7 @@ class Supervisor:
             else:
                 # Components serve until cancelled: returning means they stopped serving.
                 log.warning("component.returned", component=component.name)
-            if loop.time() - started >= self.backoff.healthy_after:
+            if loop.time() - started >= self.healthy_after:
                 failures = 0
             failures += 1
             self.restarts[component.name] += 1

@@ -35,10 +35,13 @@ import psycopg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from infra.backoff import Backoff
 from infra.errors import Unavailable
-from infra.eventstore.postgres import NOTIFY_CHANNEL, flush_wal
+from infra.eventlog.postgres import NOTIFY_CHANNEL
+from infra.eventlog.publisher import Publisher, PublishRejected
+from infra.eventlog.reader import LogReader
 from infra.logging import configure_logging, get_logger
-from infra.nats import AckPipeline, NatsFailure, PublishRejected, connect, ensure_events_stream
+from infra.nats import NatsFailure, connect, ensure_events_stream
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
 
@@ -53,29 +56,14 @@ _CHECKPOINT_SECONDS = 1.0
 _SCAN_BACK = 1000  # foreign or deleted messages skipped looking for our last one
 _MESSAGE_REJECTED = {10054}  # JetStream errors about the message itself (10054: too large)
 
-_SELECT = (
-    "SELECT position, event_id::text, stream_id::text, stream_type, version, event_type,"
-    " schema_version, occurred_at, actor_id, org_id, correlation_id, causation_id,"
-    " payload::text, encode(prev_hash, 'hex'), encode(hash, 'hex')"
-    " FROM cw_events WHERE position > %s ORDER BY position LIMIT %s"
-)
 _CHECKPOINT = (
     "INSERT INTO cw_relay_checkpoint (name, position, updated_at) VALUES (%s, %s, now())"
     " ON CONFLICT (name) DO UPDATE SET updated_at = now(),"
     " position = GREATEST(cw_relay_checkpoint.position, EXCLUDED.position)"
 )
-_HEAD = (
-    f"NATS/1.0\r\n{Headers.MSG_ID}: %s\r\n{Headers.POSITION}: %d\r\n{Headers.STREAM_ID}: %s\r\n"
-    f"{Headers.STREAM_TYPE}: %s\r\n{Headers.VERSION}: %d\r\n{Headers.EVENT_TYPE}: %s\r\n"
-    f"{Headers.CORRELATION_ID}: %s\r\n"
-).encode()
-_CAUSATION = f"{Headers.CAUSATION_ID}: %s\r\n".encode()
-_EXPECTED = f"{EXPECTED_LAST_MSG_ID}: %s\r\n".encode()
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_\-]")
 _encode = msgspec.json.Encoder().encode
 _NULL = msgspec.Raw(b"null")
-
-Row = tuple[Any, ...]
 
 
 def lock_key(stream: str) -> int:
@@ -83,95 +71,71 @@ def lock_key(stream: str) -> int:
     return int.from_bytes(hashlib.sha256(f"cw_relay:{stream}".encode()).digest()[:8], "big", signed=True)
 
 
-def _header_value(value: str) -> bytes:
+def _header_value(value: str) -> str:
     # Free text (a correlation id) must not break the header block.
     if "\r" in value or "\n" in value:
         value = value.replace("\r", " ").replace("\n", " ")
-    return value.encode()
-
-
-class _Backoff:
-    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
-        self._first, self._cap, self._next = first, cap, first
-
-    def reset(self) -> None:
-        self._next = self._first
-
-    async def sleep(self) -> None:
-        delay, self._next = self._next, min(self._next * 2, self._cap)
-        await asyncio.sleep(delay)
+    return value
 
 
 class _Messages:
-    """Turns log rows into subject, header block and envelope body."""
+    """Turns events into subject, headers and envelope body."""
 
     def __init__(self, settings: Settings, max_payload: int) -> None:
         self._settings = settings
         self._max_payload = max_payload
-        self._names: dict[tuple[str, str], tuple[bytes, bytes, bytes]] = {}
+        self._subjects: dict[tuple[str, str], str] = {}
         self.stand_in: set[int] = set()  # positions to publish as stand-ins
 
-    def _subject(self, stream_type: str, event_type: str) -> tuple[bytes, bytes, bytes]:
-        names = self._names.get((stream_type, event_type))
-        if names is None:
+    def _subject(self, stream_type: str, event_type: str) -> str:
+        subject = self._subjects.get((stream_type, event_type))
+        if subject is None:
             category = _NOT_TOKEN.sub("_", stream_type) or "_"
             kind = _NOT_TOKEN.sub("_", event_type) or "_"
             if (category, kind) != (stream_type, event_type):
                 log.warning("relay.subject_sanitised", stream_type=stream_type, event_type=event_type)
-            subject = self._settings.event_subject(category, kind).encode()
-            names = (subject, _header_value(stream_type), _header_value(event_type))
-            if len(self._names) > 10_000:
-                self._names.clear()
-            self._names[(stream_type, event_type)] = names
-        return names
+            subject = self._settings.event_subject(category, kind)
+            if len(self._subjects) > 10_000:
+                self._subjects.clear()
+            self._subjects[(stream_type, event_type)] = subject
+        return subject
 
-    def build(self, row: Row, prev_id: str | None) -> tuple[bytes, bytes, bytes]:
-        """(subject, headers, body) of one row; a stand-in when the event cannot be sent."""
-        position, event_id, stream_id, stream_type, version, event_type = row[:6]
-        causation_id = row[11]
-        subject, st, et = self._subject(stream_type, event_type)
-        headers = _HEAD % (
-            event_id.encode(), position, stream_id.encode(), st, version, et,
-            _header_value(row[10]),
-        )  # fmt: skip
-        if causation_id is not None:
-            headers += _CAUSATION % _header_value(causation_id)
+    def build(self, env: EventEnvelope, prev_id: str | None) -> tuple[str, dict[str, str], bytes]:
+        """(subject, headers, body) of one event; a stand-in when the event cannot be sent."""
+        headers = {
+            Headers.MSG_ID: str(env.event_id),
+            Headers.POSITION: str(env.position),
+            Headers.STREAM_ID: str(env.stream_id),
+            Headers.STREAM_TYPE: _header_value(env.stream_type),
+            Headers.VERSION: str(env.version),
+            Headers.EVENT_TYPE: _header_value(env.event_type),
+            Headers.CORRELATION_ID: _header_value(env.correlation_id),
+        }
+        if env.causation_id is not None:
+            headers[Headers.CAUSATION_ID] = _header_value(env.causation_id)
         if prev_id is not None:
-            headers += _EXPECTED % prev_id.encode()
-        error = "rejected by JetStream" if position in self.stand_in else None
+            headers[EXPECTED_LAST_MSG_ID] = prev_id
+        error = "rejected by JetStream" if env.position in self.stand_in else None
         body = b""
         if error is None:
             try:
-                body = _envelope(row, msgspec.Raw(row[12].encode()))
+                body = _encode(env)
             except Exception as e:
                 error = f"cannot encode: {e!r}"[:200]
             else:
-                if len(body) + len(headers) > self._max_payload:
+                header_size = sum(len(k) + len(v) + 4 for k, v in headers.items()) + 12
+                if len(body) + header_size > self._max_payload:
                     error = f"too large: {len(body)} bytes"
         if error is not None:
             # Keep position and order: a consumer sees the header and reads the event itself.
-            log.error("relay.stand_in", position=position, event_id=event_id, reason=error)
-            headers += f"{RELAY_ERROR}: {_header_value(error).decode()}\r\n".encode()
-            try:
-                body = _envelope(row, _NULL)
-            except Exception:
-                body = b"null"
-        return subject, headers + b"\r\n", body
-
-
-def _envelope(row: Row, payload: msgspec.Raw) -> bytes:
-    return _encode(
-        EventEnvelope(
-            event_id=row[1], position=row[0], stream_id=row[2], stream_type=row[3],
-            version=row[4], event_type=row[5], schema_version=row[6], occurred_at=row[7],
-            actor_id=row[8], org_id=row[9], correlation_id=row[10], causation_id=row[11],
-            prev_hash=row[13], hash=row[14], payload=payload,
-        )
-    )  # fmt: skip
+            log.error("relay.stand_in", position=env.position, event_id=str(env.event_id), reason=error)
+            headers[RELAY_ERROR] = _header_value(error)
+            body = _encode(msgspec.structs.replace(env, payload=_NULL))
+        return self._subject(env.stream_type, env.event_type), headers, body
 
 
 class Relay:
-    """Tails `cw_events` and publishes to JetStream; `run()` until cancelled."""
+    """Tails the event log and publishes to JetStream; `run()` until cancelled."""
 
     def __init__(self, settings: Settings, *, ack_timeout: float = 10.0) -> None:
         self.settings = settings
@@ -182,7 +146,7 @@ class Relay:
         self.reconciles = 0
         self._position = 0
         self._published = 0
-        self._pipeline: AckPipeline | None = None
+        self._pipeline: Publisher | None = None
         self._nc: Client | None = None
         self._wakeup = asyncio.Event()
         self._bootstrap = False  # next segment: first message without the expected-last header
@@ -213,7 +177,7 @@ class Relay:
     async def run(self) -> None:
         """Publish until cancelled; every failure is logged and retried with backoff."""
         listener = asyncio.create_task(self._listen(), name="relay-listen")
-        backoff = _Backoff()
+        backoff = Backoff(0.1, 5.0)
         try:
             while True:
                 try:
@@ -247,7 +211,7 @@ class Relay:
             keepalives_count=3,
         )
 
-    async def _session(self, backoff: _Backoff) -> None:
+    async def _session(self, backoff: Backoff) -> None:
         conn = await self._pg()
         try:
             key = lock_key(self.name)
@@ -275,7 +239,7 @@ class Relay:
 
     async def _listen(self) -> None:
         """LISTEN for commits and wake the reader; polling covers any notification we miss."""
-        backoff = _Backoff(0.5, 10.0)
+        backoff = Backoff(0.5, 10.0)
         while True:
             try:
                 conn = await self._pg()
@@ -293,7 +257,7 @@ class Relay:
     # -- publishing --------------------------------------------------------------------------
 
     async def _nats(self, conn: psycopg.AsyncConnection[Any]) -> tuple[Client, JetStreamContext]:
-        backoff = _Backoff(0.2, 5.0)
+        backoff = Backoff(0.2, 5.0)
         while self._nc is None or self._nc.is_closed:
             try:
                 self._nc = await connect(self.settings, name=f"cw-relay {self.name}", on_disconnect=self._on_disconnect)
@@ -307,7 +271,7 @@ class Relay:
         if self._pipeline is not None:
             self._pipeline.fail(Unavailable("nats", "disconnected"))
 
-    async def _active(self, conn: psycopg.AsyncConnection[Any], backoff: _Backoff) -> None:
+    async def _active(self, conn: psycopg.AsyncConnection[Any], backoff: Backoff) -> None:
         nc, js = await self._nats(conn)
         self._messages = self._messages or _Messages(self.settings, nc.max_payload)
         while True:
@@ -391,44 +355,38 @@ class Relay:
         return found
 
     async def _check_matches(self, conn: psycopg.AsyncConnection[Any], position: int, event_id: str | None) -> None:
-        cur = await conn.execute("SELECT event_id::text FROM cw_events WHERE position = %s", [position])
-        row = await cur.fetchone()
-        if row is None or (event_id is not None and row[0] != event_id):
+        found = await LogReader(conn).at([position])
+        logged = str(found[0].event_id) if found else None
+        if logged is None or (event_id is not None and logged != event_id):
             log.error(
                 "relay.stream_mismatch",
                 stream=self.name,
                 position=position,
                 stream_event=event_id,
-                log_event=row[0] if row else None,
+                log_event=logged,
             )
 
     async def _segment(self, conn: psycopg.AsyncConnection[Any], nc: Client, after: int, last_id: str | None) -> None:
         """Publish from `after` until an error; the reader runs one batch ahead."""
         window = max(1, self.settings.relay_window)
         chunk = max(1, min(256, window // 4))
-        pipeline = AckPipeline(nc, window, self.ack_timeout)
+        pipeline = Publisher(nc, window, self.ack_timeout)
         await pipeline.start()
         self._pipeline = pipeline
-        queue: asyncio.Queue[list[Row]] = asyncio.Queue(maxsize=2)
+        queue: asyncio.Queue[list[EventEnvelope]] = asyncio.Queue(maxsize=2)
         reader = asyncio.create_task(self._read(conn, after, queue), name="relay-read")
         build = self._messages.build if self._messages else None
         assert build is not None
         prev_id = last_id
         try:
             while True:
-                rows = await self._next_batch(queue, reader, pipeline)
-                frames: list[bytes] = []
-                for row in rows:
-                    subject, headers, body = build(row, prev_id)
-                    frames.append(pipeline.frame(subject, headers, body, row[0]))
-                    prev_id = row[1]
-                    if len(frames) >= chunk:
-                        await pipeline.wait_below(window - len(frames) + 1)
-                        await pipeline.send(frames)
-                        frames = []
-                if frames:
-                    await pipeline.wait_below(window - len(frames) + 1)
-                    await pipeline.send(frames)
+                events = await self._next_batch(queue, reader, pipeline)
+                for i, env in enumerate(events):
+                    if i % chunk == 0:
+                        await pipeline.wait_below(window - min(chunk, len(events) - i) + 1)
+                    subject, headers, body = build(env, prev_id)
+                    await pipeline.publish(subject, body, headers, env.position)
+                    prev_id = str(env.event_id)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -439,8 +397,8 @@ class Relay:
             await pipeline.close()
 
     async def _next_batch(
-        self, queue: asyncio.Queue[list[Row]], reader: asyncio.Task[None], pipeline: AckPipeline
-    ) -> list[Row]:
+        self, queue: asyncio.Queue[list[EventEnvelope]], reader: asyncio.Task[None], pipeline: Publisher
+    ) -> list[EventEnvelope]:
         while True:
             if reader.done():
                 reader.result()  # raises the reader's error (Postgres trouble ends the session)
@@ -450,17 +408,21 @@ class Relay:
                 async with asyncio.timeout(0.25):
                     return await queue.get()
 
-    async def _read(self, conn: psycopg.AsyncConnection[Any], after: int, queue: asyncio.Queue[list[Row]]) -> None:
-        """Read the log from `after` in batches, checking positions are contiguous."""
+    async def _read(
+        self, conn: psycopg.AsyncConnection[Any], after: int, queue: asyncio.Queue[list[EventEnvelope]]
+    ) -> None:
+        """Read the log from `after` in batches, checking positions are contiguous. The log
+        reader returns only events on disk (its durability barrier): nothing published can be
+        taken back by a crash of the database."""
         limit = max(1, self.settings.relay_batch)
         gap_since: float | None = None
         checkpointed_at = time.monotonic()
+        log_reader = LogReader(conn)
         while True:
             self._wakeup.clear()
-            cur = await conn.execute(_SELECT, [after, limit], prepare=True)
-            rows: Sequence[Row] = await cur.fetchall()
+            rows = await log_reader.read(after, limit)
             if rows:
-                first, last = rows[0][0], rows[-1][0]
+                first, last = rows[0].position, rows[-1].position
                 if first != after + 1 or last - first != len(rows) - 1:
                     rows = self._contiguous(rows, after)
                     if not rows:
@@ -472,11 +434,9 @@ class Relay:
                         after = first - 1
                         continue
                 gap_since = None
-                # The store's writer commits asynchronously: publish only what is on disk.
-                await flush_wal(conn)
-                after = rows[-1][0]
+                after = rows[-1].position
                 self.head = max(self.head, after)
-                await queue.put(list(rows))
+                await queue.put(rows)
             if time.monotonic() - checkpointed_at >= _CHECKPOINT_SECONDS:
                 await self._checkpoint(conn)
                 checkpointed_at = time.monotonic()
@@ -489,13 +449,13 @@ class Relay:
                     await self._refresh(conn)
 
     @staticmethod
-    def _contiguous(rows: Sequence[Row], after: int) -> list[Row]:
-        out: list[Row] = []
-        for row in rows:
-            if row[0] != after + 1:
+    def _contiguous(rows: Sequence[EventEnvelope], after: int) -> list[EventEnvelope]:
+        out: list[EventEnvelope] = []
+        for env in rows:
+            if env.position != after + 1:
                 break
-            out.append(row)
-            after = row[0]
+            out.append(env)
+            after = env.position
         return out
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -513,9 +473,7 @@ class Relay:
 
     async def _refresh(self, conn: psycopg.AsyncConnection[Any], checkpoint: bool = False) -> None:
         """Update `head` (and, for a standby, `position` from the checkpoint) for lag()."""
-        cur = await conn.execute("SELECT position FROM cw_log_head WHERE id = 1")
-        row = await cur.fetchone()
-        self.head = int(row[0]) if row else 0
+        self.head = await LogReader(conn).head()
         if checkpoint:
             self._position = await self._read_checkpoint(conn)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from domain.course import Course
 from domain.enrollment import Enrollment
-from projections.events import Envelope
+from infra.eventlog import EventEnvelope
 from projections.model import Projection, Row, Table, on
 
 COURSES = Table(
@@ -78,10 +78,10 @@ class AnalyticsProjection(Projection):
     version = 1
     tables = (COURSES, LEARNERS, DAILY, QUIZ)
 
-    async def _course(self, env: Envelope) -> Row:
+    async def _course(self, env: EventEnvelope) -> Row:
         return await self.require("courses", env.stream_id, "course {key} was never created")
 
-    async def _set(self, env: Envelope, **values: object) -> None:
+    async def _set(self, env: EventEnvelope, **values: object) -> None:
         row = await self._course(env)
         row.update(values)
         row["listed"] = row["published_at"] is not None and row["status"] not in (
@@ -92,7 +92,7 @@ class AnalyticsProjection(Projection):
         self.touch(f"analytics:{row['org_id']}")
 
     @on(Course.Created)
-    async def course_created(self, e: Course.Created, env: Envelope) -> None:
+    async def course_created(self, e: Course.Created, env: EventEnvelope) -> None:
         self.put(
             "courses",
             {
@@ -107,24 +107,24 @@ class AnalyticsProjection(Projection):
         )
 
     @on(Course.DetailsEdited)
-    async def course_edited(self, e: Course.DetailsEdited, env: Envelope) -> None:
+    async def course_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:
         await self._set(env, title=e.details.title)
 
     @on(Course.Published)
-    async def published(self, e: Course.Published, env: Envelope) -> None:
+    async def published(self, e: Course.Published, env: EventEnvelope) -> None:
         row = await self._course(env)
         await self._set(env, status="published", published_at=row["published_at"] or env.occurred_at)
 
     @on(Course.Archived)
-    async def archived(self, e: Course.Archived, env: Envelope) -> None:
+    async def archived(self, e: Course.Archived, env: EventEnvelope) -> None:
         await self._set(env, status="archived")
 
     @on(Course.Deleted)
-    async def deleted(self, e: Course.Deleted, env: Envelope) -> None:
+    async def deleted(self, e: Course.Deleted, env: EventEnvelope) -> None:
         await self._set(env, status="deleted")
 
     @on(Course.RevisionStarted)
-    async def revision_started(self, e: Course.RevisionStarted, env: Envelope) -> None:
+    async def revision_started(self, e: Course.RevisionStarted, env: EventEnvelope) -> None:
         await self._set(env, status="draft")
 
     async def _count(self, learner: Row, at: datetime, column: str) -> None:
@@ -142,11 +142,11 @@ class AnalyticsProjection(Projection):
         day[column] += 1
         self.put("daily", day)
 
-    async def _learner(self, env: Envelope) -> Row:
+    async def _learner(self, env: EventEnvelope) -> Row:
         return await self.require("learners", env.stream_id, "enrolment {key} was never started")
 
     @on(Enrollment.Enrolled)
-    async def enrolled(self, e: Enrollment.Enrolled, env: Envelope) -> None:
+    async def enrolled(self, e: Enrollment.Enrolled, env: EventEnvelope) -> None:
         course = await self.get("courses", e.course_id)
         row = {
             "enrollment_id": env.stream_id,
@@ -167,7 +167,7 @@ class AnalyticsProjection(Projection):
         self.touch(f"analytics:{row['org_id']}")
 
     @on(Enrollment.LessonCompleted)
-    async def lesson_completed(self, e: Enrollment.LessonCompleted, env: Envelope) -> None:
+    async def lesson_completed(self, e: Enrollment.LessonCompleted, env: EventEnvelope) -> None:
         row = await self._learner(env)
         row["lessons_done"] += 1
         total = row["lessons_total"]
@@ -176,7 +176,7 @@ class AnalyticsProjection(Projection):
         self.put("learners", row)
 
     @on(Enrollment.QuizSubmitted)
-    async def quiz_submitted(self, e: Enrollment.QuizSubmitted, env: Envelope) -> None:
+    async def quiz_submitted(self, e: Enrollment.QuizSubmitted, env: EventEnvelope) -> None:
         row = await self._learner(env)
         row["last_activity"] = e.at
         self.put("learners", row)
@@ -196,7 +196,7 @@ class AnalyticsProjection(Projection):
         self.put("quiz_scores", quiz)
 
     @on(Enrollment.Completed)
-    async def completed(self, e: Enrollment.Completed, env: Envelope) -> None:
+    async def completed(self, e: Enrollment.Completed, env: EventEnvelope) -> None:
         row = await self._learner(env)
         row["status"], row["completed_at"], row["last_activity"] = "completed", e.at, e.at
         self.put("learners", row)
@@ -204,7 +204,7 @@ class AnalyticsProjection(Projection):
         self.touch(f"analytics:{row['org_id']}")
 
     @on(Enrollment.Dropped)
-    async def dropped(self, e: Enrollment.Dropped, env: Envelope) -> None:
+    async def dropped(self, e: Enrollment.Dropped, env: EventEnvelope) -> None:
         row = await self._learner(env)
         row["status"], row["dropped_at"], row["last_activity"] = "dropped", e.at, e.at
         self.put("learners", row)

@@ -18,11 +18,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from infra.eventlog import EventEnvelope
+from infra.eventlog.reader import LogReader
 from infra.logging import get_logger
 from projections import metrics
-from projections.events import Envelope
 from projections.model import Projection
-from projections.store import NOTIFY_CHANNEL, lock_sql, park, read_log
+from projections.store import NOTIFY_CHANNEL, lock_sql, park
 
 log = get_logger(__name__)
 
@@ -37,7 +38,7 @@ class Outcome:
     applied: int = 0
     duplicates: int = 0
     filled: int = 0  # events taken from the log because JetStream did not bring them
-    parked: list[tuple[Envelope, str]] = field(default_factory=list)
+    parked: list[tuple[EventEnvelope, str]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     event_at: datetime | None = None
 
@@ -60,6 +61,9 @@ class Applier:
         self.notify = notify
         self.on_commit = on_commit
         self.position = 0  # last checkpoint this applier committed or saw
+        # Gaps are filled inside the transaction that writes the read model to this database:
+        # no durability barrier is needed (see infra.eventlog.reader).
+        self._log = LogReader(conn, barrier=False)
         self._seen = seen  # (position, epoch) the row cache matches
 
         ident = sql.Identifier(schema)
@@ -73,7 +77,7 @@ class Applier:
         """True once a transaction read the checkpoint: `position` is known."""
         return self._seen is not None
 
-    async def apply(self, events: Sequence[Envelope], *, fill_to: int | None = None, limit: int = 5000) -> Outcome:
+    async def apply(self, events: Sequence[EventEnvelope], *, fill_to: int | None = None, limit: int = 5000) -> Outcome:
         """Apply `events` (any order, duplicates allowed), filling gaps from the log.
 
         With `fill_to`, also apply logged events up to that position (at most `limit` of them).
@@ -89,7 +93,7 @@ class Applier:
             return await self._transaction(events, fill_to, limit, isolate=True)
 
     async def _transaction(
-        self, events: Sequence[Envelope], fill_to: int | None, limit: int, *, isolate: bool
+        self, events: Sequence[EventEnvelope], fill_to: int | None, limit: int, *, isolate: bool
     ) -> Outcome:
         conn, proj = self.conn, self.projection
         started = time.perf_counter()
@@ -151,18 +155,18 @@ class Applier:
         return out
 
     async def _plan(
-        self, events: Sequence[Envelope], start: int, fill_to: int | None, limit: int
-    ) -> tuple[list[Envelope], Outcome]:
+        self, events: Sequence[EventEnvelope], start: int, fill_to: int | None, limit: int
+    ) -> tuple[list[EventEnvelope], Outcome]:
         """The events to apply after checkpoint `start`, in order, with gaps filled."""
         out = Outcome(position=start)
-        todo: list[Envelope] = []
+        todo: list[EventEnvelope] = []
         handles = self.projection.handles
         for env in sorted(events, key=lambda e: e.position):
             if env.position <= out.position:
                 out.duplicates += 1
                 continue
             if env.position > out.position + 1:
-                missing = await read_log(self.conn, out.position, env.position, MAX_GAP)
+                missing = await self._log.read(out.position, MAX_GAP, before=env.position)
                 if not missing or missing[-1].position != env.position - 1:
                     break  # a gap too wide for one transaction: the rest comes next time
                 out.filled += len(missing)
@@ -172,7 +176,7 @@ class Applier:
                 todo.append(env)
             out.position, out.event_at = env.position, env.occurred_at
         if fill_to is not None and fill_to > out.position:
-            logged = await read_log(self.conn, out.position, fill_to + 1, limit)
+            logged = await self._log.read(out.position, limit, before=fill_to + 1)
             if logged:
                 todo.extend(e for e in logged if handles(e.event_type))
                 out.position, out.event_at = logged[-1].position, logged[-1].occurred_at

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from domain.course import Course, Details
 from domain.enrollment import Enrollment
-from projections.events import Envelope
+from infra.eventlog import EventEnvelope
 from projections.model import Projection, Row, Table, on, plain
 
 ENROLLED = ("active", "completed")
@@ -100,10 +100,10 @@ class CatalogProjection(Projection):
     version = 1
     tables = (COURSES, ENROLLMENTS)
 
-    async def _course(self, env: Envelope) -> Row:
+    async def _course(self, env: EventEnvelope) -> Row:
         return await self.require("courses", env.stream_id, "course {key} was never created")
 
-    def _save(self, row: Row, env: Envelope) -> None:
+    def _save(self, row: Row, env: EventEnvelope) -> None:
         """Derive the listing columns from the published revision (else the draft) and store."""
         shown = row["live"] or row["draft"]
         d = shown["details"]
@@ -127,7 +127,7 @@ class CatalogProjection(Projection):
             self.touch("catalog:public")
 
     @on(Course.Created)
-    async def created(self, e: Course.Created, env: Envelope) -> None:
+    async def created(self, e: Course.Created, env: EventEnvelope) -> None:
         row: Row = {
             "course_id": env.stream_id,
             "org_id": e.org_id,
@@ -143,40 +143,40 @@ class CatalogProjection(Projection):
         self._save(row, env)
 
     @on(Course.DetailsEdited)
-    async def details_edited(self, e: Course.DetailsEdited, env: Envelope) -> None:
+    async def details_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["draft"]["details"] = _details(e.details)
         self._save(row, env)
 
     @on(Course.ModuleAdded)
-    async def module_added(self, e: Course.ModuleAdded, env: Envelope) -> None:
+    async def module_added(self, e: Course.ModuleAdded, env: EventEnvelope) -> None:
         row = await self._course(env)
         module = {"module_id": str(e.module_id), "title": e.title, "lessons": []}
         row["draft"]["modules"].insert(e.index, module)
         self._save(row, env)
 
     @on(Course.ModuleRenamed)
-    async def module_renamed(self, e: Course.ModuleRenamed, env: Envelope) -> None:
+    async def module_renamed(self, e: Course.ModuleRenamed, env: EventEnvelope) -> None:
         row = await self._course(env)
         _find_module(row["draft"], str(e.module_id))["title"] = e.title
         self._save(row, env)
 
     @on(Course.ModulesReordered)
-    async def modules_reordered(self, e: Course.ModulesReordered, env: Envelope) -> None:
+    async def modules_reordered(self, e: Course.ModulesReordered, env: EventEnvelope) -> None:
         row = await self._course(env)
         by_id = {m["module_id"]: m for m in row["draft"]["modules"]}
         row["draft"]["modules"] = [by_id[str(i)] for i in e.module_ids]
         self._save(row, env)
 
     @on(Course.ModuleRemoved)
-    async def module_removed(self, e: Course.ModuleRemoved, env: Envelope) -> None:
+    async def module_removed(self, e: Course.ModuleRemoved, env: EventEnvelope) -> None:
         row = await self._course(env)
         mid = str(e.module_id)
         row["draft"]["modules"] = [m for m in row["draft"]["modules"] if m["module_id"] != mid]
         self._save(row, env)
 
     @on(Course.LessonAdded)
-    async def lesson_added(self, e: Course.LessonAdded, env: Envelope) -> None:
+    async def lesson_added(self, e: Course.LessonAdded, env: EventEnvelope) -> None:
         row = await self._course(env)
         lesson = {
             "lesson_id": str(e.lesson_id),
@@ -189,14 +189,14 @@ class CatalogProjection(Projection):
         self._save(row, env)
 
     @on(Course.LessonEdited)
-    async def lesson_edited(self, e: Course.LessonEdited, env: Envelope) -> None:
+    async def lesson_edited(self, e: Course.LessonEdited, env: EventEnvelope) -> None:
         row = await self._course(env)
         lesson = _find_lesson(row["draft"], str(e.lesson_id))
         lesson["title"], lesson["duration_minutes"] = e.title, e.duration_minutes
         self._save(row, env)
 
     @on(Course.LessonsReordered)
-    async def lessons_reordered(self, e: Course.LessonsReordered, env: Envelope) -> None:
+    async def lessons_reordered(self, e: Course.LessonsReordered, env: EventEnvelope) -> None:
         row = await self._course(env)
         module = _find_module(row["draft"], str(e.module_id))
         by_id = {le["lesson_id"]: le for le in module["lessons"]}
@@ -204,7 +204,7 @@ class CatalogProjection(Projection):
         self._save(row, env)
 
     @on(Course.LessonRemoved)
-    async def lesson_removed(self, e: Course.LessonRemoved, env: Envelope) -> None:
+    async def lesson_removed(self, e: Course.LessonRemoved, env: EventEnvelope) -> None:
         row = await self._course(env)
         lid = str(e.lesson_id)
         for m in row["draft"]["modules"]:
@@ -212,32 +212,32 @@ class CatalogProjection(Projection):
         self._save(row, env)
 
     @on(Course.ContentVersioned)
-    async def content_versioned(self, e: Course.ContentVersioned, env: Envelope) -> None:
+    async def content_versioned(self, e: Course.ContentVersioned, env: EventEnvelope) -> None:
         row = await self._course(env)
         lesson = _find_lesson(row["draft"], str(e.lesson_id))
         lesson["content_version"], lesson["content"] = e.version, plain(e.content)
         self._save(row, env)
 
     @on(Course.Submitted)
-    async def submitted(self, e: Course.Submitted, env: Envelope) -> None:
+    async def submitted(self, e: Course.Submitted, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "in_review"
         self._save(row, env)
 
     @on(Course.Approved)
-    async def approved(self, e: Course.Approved, env: Envelope) -> None:
+    async def approved(self, e: Course.Approved, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "approved"
         self._save(row, env)
 
     @on(Course.Rejected)
-    async def rejected(self, e: Course.Rejected, env: Envelope) -> None:
+    async def rejected(self, e: Course.Rejected, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "rejected"
         self._save(row, env)
 
     @on(Course.Published)
-    async def published(self, e: Course.Published, env: Envelope) -> None:
+    async def published(self, e: Course.Published, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "published"
         row["revision"] = f"{e.major}.{e.minor}"
@@ -249,26 +249,26 @@ class CatalogProjection(Projection):
             self.touch("catalog:public")
 
     @on(Course.Archived)
-    async def archived(self, e: Course.Archived, env: Envelope) -> None:
+    async def archived(self, e: Course.Archived, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "archived"
         self._save(row, env)
 
     @on(Course.Deleted)
-    async def deleted(self, e: Course.Deleted, env: Envelope) -> None:
+    async def deleted(self, e: Course.Deleted, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "deleted"
         self._save(row, env)
 
     @on(Course.RevisionStarted)
-    async def revision_started(self, e: Course.RevisionStarted, env: Envelope) -> None:
+    async def revision_started(self, e: Course.RevisionStarted, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["status"] = "draft"
         self._save(row, env)
 
     # -- enrolments: counts and who may read lesson bodies ---------------------------------
 
-    async def _count(self, course_id: UUID, delta: int, env: Envelope) -> None:
+    async def _count(self, course_id: UUID, delta: int, env: EventEnvelope) -> None:
         course = await self.get("courses", course_id)
         if course is None:
             raise LookupError(f"enrolment in unknown course {course_id}")
@@ -276,7 +276,7 @@ class CatalogProjection(Projection):
         self._save(course, env)
 
     @on(Enrollment.Enrolled)
-    async def enrolled(self, e: Enrollment.Enrolled, env: Envelope) -> None:
+    async def enrolled(self, e: Enrollment.Enrolled, env: EventEnvelope) -> None:
         row = await self.get("enrollments", env.stream_id)
         if row is None or row["status"] not in ENROLLED:
             await self._count(e.course_id, +1, env)
@@ -290,7 +290,7 @@ class CatalogProjection(Projection):
             },
         )
 
-    async def _status(self, env: Envelope, status: str) -> None:
+    async def _status(self, env: EventEnvelope, status: str) -> None:
         row = await self.require("enrollments", env.stream_id, "enrolment {key} was never started")
         if status == "dropped" and row["status"] in ENROLLED:
             await self._count(row["course_id"], -1, env)
@@ -298,9 +298,9 @@ class CatalogProjection(Projection):
         self.put("enrollments", row)
 
     @on(Enrollment.Completed)
-    async def completed(self, e: Enrollment.Completed, env: Envelope) -> None:
+    async def completed(self, e: Enrollment.Completed, env: EventEnvelope) -> None:
         await self._status(env, "completed")
 
     @on(Enrollment.Dropped)
-    async def dropped(self, e: Enrollment.Dropped, env: Envelope) -> None:
+    async def dropped(self, e: Enrollment.Dropped, env: EventEnvelope) -> None:
         await self._status(env, "dropped")

@@ -7,8 +7,8 @@ import traceback
 
 from psycopg import sql
 
+from infra.eventlog.reader import LogReader
 from infra.logging import get_logger
-from projections.events import LOG_COLUMNS, from_row
 from projections.model import Projection
 from projections.store import connect, lock_sql
 
@@ -23,12 +23,11 @@ async def replay_dead_letters(dsn: str, projection: type[Projection]) -> tuple[i
     replayed = failing = 0
     try:
         cur = await conn.execute(
-            f"SELECT {', '.join('e.' + c.strip() for c in LOG_COLUMNS.split(','))}"
-            " FROM cw_projection_dead_letters d JOIN cw_events e USING (position)"
-            " WHERE d.projection = %s AND d.replayed_at IS NULL ORDER BY d.position",
+            "SELECT position FROM cw_projection_dead_letters"
+            " WHERE projection = %s AND replayed_at IS NULL ORDER BY position",
             [projection.name],
         )
-        parked = [from_row(r) for r in await cur.fetchall()]
+        parked = await LogReader(conn).at([r[0] for r in await cur.fetchall()])
         for env in parked:
             instance.forget()
             try:

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from domain.aggregate import Event
-from projections.events import Envelope, decoder_for, wire_name
+from infra.eventlog import EventEnvelope, decoder_for, wire_name
 
 Key = Any  # a column value, or a tuple of them for a composite key
 Row = dict[str, Any]
@@ -175,14 +175,14 @@ class Rows:
         self.complete = False
 
 
-Handler = Callable[[Any, Any, Envelope], Awaitable[None]]
+Handler = Callable[[Any, Any, EventEnvelope], Awaitable[None]]
 
 
 def on(*event_classes: type[Event]) -> Callable[[Handler], Handler]:
     """Mark a projection method as the handler of these domain event classes."""
 
     def mark(fn: Handler) -> Handler:
-        fn._cw_events = event_classes  # type: ignore[attr-defined]
+        fn._handled_events = event_classes  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -201,7 +201,7 @@ class Projection:
         cls.handlers = {}
         for klass in reversed(cls.__mro__):  # a subclass keeps (and may override) its handlers
             for value in vars(klass).values():
-                for event_class in getattr(value, "_cw_events", ()):
+                for event_class in getattr(value, "_handled_events", ()):
                     cls.handlers[wire_name(event_class)] = (decoder_for(event_class), value)
 
     def __init__(self, cache_rows: int = 200_000) -> None:
@@ -216,7 +216,7 @@ class Projection:
     def handles(self, event_type: str) -> bool:
         return event_type in self.handlers
 
-    async def apply(self, env: Envelope) -> None:
+    async def apply(self, env: EventEnvelope) -> None:
         found = self.handlers.get(env.event_type)
         if found is None:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.course import Course
 from domain.enrollment import Enrollment
-from projections.events import Envelope
+from infra.eventlog import EventEnvelope
 from projections.model import Projection, Row, Table, on
 
 ENROLLMENTS = Table(
@@ -51,11 +51,11 @@ class ProgressProjection(Projection):
     version = 1
     tables = (ENROLLMENTS, COURSES)
 
-    async def _course(self, env: Envelope) -> Row:
+    async def _course(self, env: EventEnvelope) -> Row:
         return await self.require("courses", env.stream_id, "course {key} was never created")
 
     @on(Course.Created)
-    async def course_created(self, e: Course.Created, env: Envelope) -> None:
+    async def course_created(self, e: Course.Created, env: EventEnvelope) -> None:
         self.put(
             "courses",
             {
@@ -68,28 +68,28 @@ class ProgressProjection(Projection):
         )
 
     @on(Course.DetailsEdited)
-    async def course_edited(self, e: Course.DetailsEdited, env: Envelope) -> None:
+    async def course_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["title"] = e.details.title
         self.put("courses", row)
 
     @on(Course.ModuleAdded, Course.ModuleRenamed)
-    async def module_named(self, e: Course.ModuleAdded | Course.ModuleRenamed, env: Envelope) -> None:
+    async def module_named(self, e: Course.ModuleAdded | Course.ModuleRenamed, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["names"][str(e.module_id)] = e.title
         self.put("courses", row)
 
     @on(Course.LessonAdded, Course.LessonEdited)
-    async def lesson_named(self, e: Course.LessonAdded | Course.LessonEdited, env: Envelope) -> None:
+    async def lesson_named(self, e: Course.LessonAdded | Course.LessonEdited, env: EventEnvelope) -> None:
         row = await self._course(env)
         row["names"][str(e.lesson_id)] = e.title
         self.put("courses", row)
 
-    async def _enrollment(self, env: Envelope) -> Row:
+    async def _enrollment(self, env: EventEnvelope) -> Row:
         return await self.require("enrollments", env.stream_id, "enrolment {key} was never started")
 
     @on(Enrollment.Enrolled)
-    async def enrolled(self, e: Enrollment.Enrolled, env: Envelope) -> None:
+    async def enrolled(self, e: Enrollment.Enrolled, env: EventEnvelope) -> None:
         # UUIDs and datetimes stay objects here; the JSON encoder writes them as strings.
         outline = [{"module_id": m.module_id, "lesson_ids": m.lesson_ids} for m in e.outline]
         self.put(
@@ -118,7 +118,7 @@ class ProgressProjection(Projection):
         self.touch(f"progress:{e.student_id}")
 
     @on(Enrollment.LessonCompleted)
-    async def lesson_completed(self, e: Enrollment.LessonCompleted, env: Envelope) -> None:
+    async def lesson_completed(self, e: Enrollment.LessonCompleted, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["done"][e.lesson_id] = e.at
         row["lessons_done"] = len(row["done"])
@@ -128,13 +128,13 @@ class ProgressProjection(Projection):
         self.put("enrollments", row)
 
     @on(Enrollment.ModuleCompleted)
-    async def module_completed(self, e: Enrollment.ModuleCompleted, env: Envelope) -> None:
+    async def module_completed(self, e: Enrollment.ModuleCompleted, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["modules_done"][e.module_id] = e.at
         self.put("enrollments", row)
 
     @on(Enrollment.QuizSubmitted)
-    async def quiz_submitted(self, e: Enrollment.QuizSubmitted, env: Envelope) -> None:
+    async def quiz_submitted(self, e: Enrollment.QuizSubmitted, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["quizzes"].append(
             {
@@ -151,13 +151,13 @@ class ProgressProjection(Projection):
         self.put("enrollments", row)
 
     @on(Enrollment.Completed)
-    async def completed(self, e: Enrollment.Completed, env: Envelope) -> None:
+    async def completed(self, e: Enrollment.Completed, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["status"], row["completed_at"], row["last_activity"] = "completed", e.at, e.at
         self.put("enrollments", row)
 
     @on(Enrollment.Dropped)
-    async def dropped(self, e: Enrollment.Dropped, env: Envelope) -> None:
+    async def dropped(self, e: Enrollment.Dropped, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["status"], row["dropped_at"], row["last_activity"] = "dropped", e.at, e.at
         self.put("enrollments", row)

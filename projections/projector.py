@@ -12,16 +12,17 @@ import msgspec
 from nats.aio.msg import Msg
 
 from infra.cache import Cache
+from infra.eventlog import EventEnvelope
+from infra.eventlog.consumer import PullConsumer, decode_message, position_header
+from infra.eventlog.reader import LogReader
 from infra.gcpolicy import HEAP
 from infra.logging import get_logger
 from infra.settings import Settings
 from projections import metrics
 from projections.applier import Applier, Outcome
-from projections.consumer import Puller
-from projections.events import Envelope, from_message, position_header
 from projections.model import Projection
 from projections.rebuild import rebuild
-from projections.store import connect, ensure_schema, log_head, recorded_at
+from projections.store import connect, ensure_schema
 
 log = get_logger(__name__)
 
@@ -79,10 +80,10 @@ class Projector:
         self.name = projection.name
         self._nc: Any = None
         self._js: Any = None
-        self._puller: Puller | None = None
+        self._puller: PullConsumer | None = None
         self._nats_tried = 0.0
         self._lag_at = 0.0
-        self._dead_backlog: list[tuple[Envelope, str]] = []
+        self._dead_backlog: list[tuple[EventEnvelope, str]] = []
 
     async def run(self) -> None:
         conn = await connect(self.settings.pg_dsn, f"cw-projector:{self.name}")
@@ -92,6 +93,7 @@ class Projector:
                 await rebuild(self.settings.pg_dsn, self.projection_type)
             self.applier = Applier(self.projection, conn, self.projection.schema())
             self.conn = conn
+            self.log = LogReader(conn, barrier=False)  # reads the head and times, hands nothing out
             await self._open_nats()
             await self._catch_up()
             me = asyncio.current_task()
@@ -120,11 +122,11 @@ class Projector:
         if time.monotonic() - self._lag_at >= LAG_EVERY:
             await self._measure_lag()
 
-    def _events(self, msgs: list[Msg]) -> list[Envelope]:
+    def _events(self, msgs: list[Msg]) -> list[EventEnvelope]:
         events = []
         for m in msgs:
             try:
-                events.append(from_message(m.data))
+                events.append(decode_message(m.data))
             except (msgspec.DecodeError, ValueError) as e:
                 # An unreadable message still names its position: the log fills it in.
                 position = position_header(m.headers)
@@ -133,7 +135,7 @@ class Projector:
 
     async def _catch_up(self) -> None:
         """Apply from the log whatever JetStream has not brought (lost, late, or NATS down)."""
-        head = await log_head(self.conn)
+        head = await self.log.head()
         if self.applier.started and self.applier.position >= head:
             return
         while True:
@@ -148,7 +150,7 @@ class Projector:
         if out.touched and self.cache is not None:
             await self.cache.invalidate(out.touched)
 
-    async def _publish_dead(self, parked: list[tuple[Envelope, str]]) -> None:
+    async def _publish_dead(self, parked: list[tuple[EventEnvelope, str]]) -> None:
         self._dead_backlog.extend(parked)
         if self._js is None:
             return  # published once NATS is back; the table row is the record meanwhile
@@ -162,7 +164,7 @@ class Projector:
                     "event_type": env.event_type,
                     "stream_id": str(env.stream_id),
                     "error": error,
-                    "payload": msgspec.Raw(env.payload),
+                    "payload": env.payload,
                 }
             )
             headers = {
@@ -180,11 +182,11 @@ class Projector:
 
     async def _measure_lag(self) -> None:
         self._lag_at = time.monotonic()
-        head = await log_head(self.conn)
+        head = await self.log.head()
         behind = max(0, head - self.applier.position)
         seconds = 0.0
         if behind:
-            at = await recorded_at(self.conn, self.applier.position + 1)
+            at = await self.log.recorded_at(self.applier.position + 1)
             if at is not None:
                 seconds = max(0.0, (datetime.now(UTC) - at).total_seconds())
         metrics.record_lag(self.name, behind, seconds)
@@ -198,7 +200,7 @@ class Projector:
             js = nc.jetstream()
             await cw_nats.ensure_events_stream(js, self.settings)
             await ensure_dlq_stream(js, self.settings)
-            puller = Puller(
+            puller = PullConsumer(
                 nc,
                 js,
                 self.settings.events_stream,

@@ -12,20 +12,12 @@ import asyncio
 import gc
 from collections.abc import Callable
 
+from infra.eventlog.reader import LogReader
 from infra.gcpolicy import collector_paused
 from infra.logging import get_logger
 from projections.applier import Applier
 from projections.model import Projection
-from projections.store import (
-    NOTIFY_CHANNEL,
-    connect,
-    create_indexes,
-    create_schema,
-    lock_sql,
-    log_head,
-    read_log,
-    swap,
-)
+from projections.store import NOTIFY_CHANNEL, connect, create_indexes, create_schema, lock_sql, swap
 
 log = get_logger(__name__)
 
@@ -50,25 +42,28 @@ async def rebuild(
     shadow = target or f"{live}__rebuild"
     conn = await connect(dsn, f"cw-rebuild:{projection.name}")
     reader = await connect(dsn, f"cw-rebuild-read:{projection.name}")
+    # The rebuilt tables are written to this database: no durability barrier needed.
+    log_reader = LogReader(reader, barrier=False)
+    heads = LogReader(conn, barrier=False)
     try:
         epoch = await create_schema(conn, projection, shadow, indexes=False)
         instance = projection()
         instance.start_empty()  # rows it has not written do not exist: no reads
         applier = Applier(instance, conn, shadow, notify=False, seen=(0, epoch))
-        head = await log_head(conn)
+        head = await heads.head()
         if progress:
             progress(0, head)
         # The next batch is read on a second connection while this one is applied and written.
-        ahead = asyncio.create_task(read_log(reader, 0, None, BATCH))
+        ahead = asyncio.create_task(log_reader.read(0, BATCH))
         while True:
             events = await ahead
             if not events:
-                head = await log_head(conn)  # traffic went on meanwhile: catch up again
+                head = await heads.head()  # traffic went on meanwhile: catch up again
                 if applier.position >= head:
                     break
-                ahead = asyncio.create_task(read_log(reader, applier.position, None, BATCH))
+                ahead = asyncio.create_task(log_reader.read(applier.position, BATCH))
                 continue
-            ahead = asyncio.create_task(read_log(reader, events[-1].position, None, BATCH))
+            ahead = asyncio.create_task(log_reader.read(events[-1].position, BATCH))
             with collector_paused():
                 out = await applier.apply(events)
             if progress:
@@ -82,7 +77,7 @@ async def rebuild(
             while True:
                 out = await applier.apply([], fill_to=2**62, limit=BATCH)
                 touched |= out.touched
-                if out.position >= await log_head(conn):
+                if out.position >= await heads.head():
                     break
             await swap(conn, shadow, live)
             await conn.execute(

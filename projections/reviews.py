@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.course import Course
 from domain.review import Review
-from projections.events import Envelope
+from infra.eventlog import EventEnvelope
 from projections.model import Projection, Row, Table, on
 
 REVIEWS = Table(
@@ -44,7 +44,7 @@ class ReviewsProjection(Projection):
     tables = (REVIEWS, COURSES)
 
     @on(Course.Created)
-    async def course_created(self, e: Course.Created, env: Envelope) -> None:
+    async def course_created(self, e: Course.Created, env: EventEnvelope) -> None:
         row = {
             "course_id": env.stream_id,
             "org_id": e.org_id,
@@ -54,16 +54,16 @@ class ReviewsProjection(Projection):
         self.put("courses", row)
 
     @on(Course.DetailsEdited)
-    async def course_edited(self, e: Course.DetailsEdited, env: Envelope) -> None:
+    async def course_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:
         row = await self.require("courses", env.stream_id, "course {key} was never created")
         row["title"], row["category"] = e.details.title, e.details.category
         self.put("courses", row)
 
-    async def _review(self, env: Envelope) -> Row:
+    async def _review(self, env: EventEnvelope) -> Row:
         return await self.require("reviews", env.stream_id, "review {key} was never requested")
 
     @on(Review.Requested)
-    async def requested(self, e: Review.Requested, env: Envelope) -> None:
+    async def requested(self, e: Review.Requested, env: EventEnvelope) -> None:
         self.put(
             "reviews",
             {
@@ -83,13 +83,13 @@ class ReviewsProjection(Projection):
         )
 
     @on(Review.ReviewerAssigned)
-    async def assigned(self, e: Review.ReviewerAssigned, env: Envelope) -> None:
+    async def assigned(self, e: Review.ReviewerAssigned, env: EventEnvelope) -> None:
         row = await self._review(env)
         row["reviewer_id"] = e.reviewer_id
         self.put("reviews", row)
 
     @on(Review.Commented)
-    async def commented(self, e: Review.Commented, env: Envelope) -> None:
+    async def commented(self, e: Review.Commented, env: EventEnvelope) -> None:
         row = await self._review(env)
         row["comments"].append(
             {
@@ -102,16 +102,16 @@ class ReviewsProjection(Projection):
         )
         self.put("reviews", row)
 
-    async def _decide(self, env: Envelope, status: str, reviewer_id: object, feedback: str) -> None:
+    async def _decide(self, env: EventEnvelope, status: str, reviewer_id: object, feedback: str) -> None:
         row = await self._review(env)
         row.update(status=status, reviewer_id=reviewer_id, feedback=feedback)
         row["decided_at"] = env.occurred_at
         self.put("reviews", row)
 
     @on(Review.Approved)
-    async def approved(self, e: Review.Approved, env: Envelope) -> None:
+    async def approved(self, e: Review.Approved, env: EventEnvelope) -> None:
         await self._decide(env, "approved", e.reviewer_id, e.feedback)
 
     @on(Review.Rejected)
-    async def rejected(self, e: Review.Rejected, env: Envelope) -> None:
+    async def rejected(self, e: Review.Rejected, env: EventEnvelope) -> None:
         await self._decide(env, "rejected", e.reviewer_id, e.feedback)

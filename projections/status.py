@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from psycopg import sql
 
+from infra.eventlog.reader import LogReader
 from projections.registry import PROJECTIONS
 
 
@@ -24,9 +25,8 @@ async def projection_lag(pool: Any) -> list[ProjectionLag]:
     """Lag of every projection; `pool` is a psycopg_pool.AsyncConnectionPool."""
     out = []
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT position FROM cw_log_head WHERE id = 1")
-        row = await cur.fetchone()
-        head = int(row[0]) if row else 0
+        event_log = LogReader(conn)
+        head = await event_log.head()
         cur = await conn.execute(
             "SELECT projection, count(*) FROM cw_projection_dead_letters WHERE replayed_at IS NULL GROUP BY projection"
         )
@@ -46,12 +46,9 @@ async def projection_lag(pool: Any) -> list[ProjectionLag]:
                 position = int(found[0]) if found else -1
             seconds = 0.0
             if position < head:
-                cur = await conn.execute(
-                    "SELECT recorded_at FROM cw_events WHERE position = %s", [max(position, 0) + 1]
-                )
-                at = await cur.fetchone()
+                at = await event_log.recorded_at(max(position, 0) + 1)
                 if at is not None:
-                    seconds = max(0.0, (datetime.now(UTC) - at[0]).total_seconds())
+                    seconds = max(0.0, (datetime.now(UTC) - at).total_seconds())
             out.append(
                 ProjectionLag(
                     projection=name,

@@ -1,4 +1,4 @@
-"""The PostgreSQL side of projections: schemas, checkpoints, the log, dead letters, swaps."""
+"""The PostgreSQL side of projections: schemas, checkpoints, dead letters, swaps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projections.events import LOG_COLUMNS, Envelope, from_row
+from infra.eventlog import EventEnvelope
 from projections.model import Projection
 
 NOTIFY_CHANNEL = "cw_projections"
@@ -103,34 +103,7 @@ async def ensure_schema(conn: psycopg.AsyncConnection[Any], projection: type[Pro
     return found.version == projection.version
 
 
-async def log_head(conn: psycopg.AsyncConnection[Any]) -> int:
-    cur = await conn.execute("SELECT position FROM cw_log_head WHERE id = 1")
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def read_log(conn: psycopg.AsyncConnection[Any], after: int, before: int | None, limit: int) -> list[Envelope]:
-    """Events with after < position < before (no upper bound when None), in order."""
-    if before is None:
-        cur = await conn.execute(
-            f"SELECT {LOG_COLUMNS} FROM cw_events WHERE position > %s ORDER BY position LIMIT %s",
-            [after, limit],
-        )
-    else:
-        cur = await conn.execute(
-            f"SELECT {LOG_COLUMNS} FROM cw_events WHERE position > %s AND position < %s ORDER BY position LIMIT %s",
-            [after, before, limit],
-        )
-    return [from_row(r) for r in await cur.fetchall()]
-
-
-async def recorded_at(conn: psycopg.AsyncConnection[Any], position: int) -> datetime | None:
-    cur = await conn.execute("SELECT recorded_at FROM cw_events WHERE position = %s", [position])
-    row = await cur.fetchone()
-    return row[0] if row else None
-
-
-async def park(conn: psycopg.AsyncConnection[Any], projection: str, env: Envelope, error: str) -> None:
+async def park(conn: psycopg.AsyncConnection[Any], projection: str, env: EventEnvelope, error: str) -> None:
     """Record an event the projection could not apply (kept until replayed)."""
     await conn.execute(
         "INSERT INTO cw_projection_dead_letters (projection, position, event_id, event_type, error)"

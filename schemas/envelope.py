@@ -1,21 +1,29 @@
-"""The published event envelope: what JetStream carries and what auditors read."""
+"""The event envelope: one stored event with its metadata, as the store hands it out, JetStream
+carries it and auditors read it. The one type for an event outside its aggregate."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 
 
-class EventEnvelope(msgspec.Struct, kw_only=True):
-    """One event as published on `cw.evt.<category>.<EventType>`; payload is the event's own JSON."""
+# gc=False: an envelope holds only scalars, so it cannot be part of a reference cycle, and a
+# process holds many thousands of them (the store's held streams).
+class EventEnvelope(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """One event as stored and as published on `<prefix>.evt.<category>.<EventType>`.
 
-    event_id: str
-    position: int
-    stream_id: str
-    stream_type: str
-    version: int
-    event_type: str
+    `payload` is the event's own JSON; `prev_hash` and `hash` (hex) link the events of one stream
+    into a chain: `hash` = sha256 over `prev_hash`, the metadata and the payload.
+    """
+
+    position: int  # gap-free, in commit order across the whole log
+    event_id: UUID
+    stream_id: UUID
+    stream_type: str  # the aggregate: course, enrollment, ...
+    version: int  # 1, 2, ... within the stream
+    event_type: str  # the wire name, e.g. CourseCreated
     schema_version: int
     occurred_at: datetime
     actor_id: str | None

@@ -18,7 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # summary, where pytest's assertion rewriting of it trips CPython 3.11.7's AST recursion check
 # ("AST constructor recursion depth mismatch") and the run ends in an internal error.
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.migrate import migrate
 from infra.settings import Settings
 

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from infra.eventstore import Commit, EventMeta, NewEvent, StreamWrite
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.postgres import PostgresEventStore
 
 
 def commit(payloads: list[bytes], kind: str = "Happened") -> Commit:

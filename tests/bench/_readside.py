@@ -9,7 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
 from tests.integration.projections_support import World, bus_on
 

@@ -22,7 +22,7 @@ import psycopg
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
 from tests.bench._report import result
 from tests.conftest import create_database, drop_database

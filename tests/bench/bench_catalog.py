@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import uvloop
 from litestar import Litestar, Response, get
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.catalog import CatalogProjection
 from projections.rebuild import rebuild

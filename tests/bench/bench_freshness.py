@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import nats
 import psycopg
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.projector import dlq_stream
 from projections.store import NOTIFY_CHANNEL

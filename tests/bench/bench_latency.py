@@ -30,7 +30,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import ensure_events_stream
 from infra.relay import Relay
 from infra.settings import Settings

@@ -19,11 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
+from infra.eventlog.reader import LogReader
 from projections.model import Projection
 from projections.rebuild import BATCH, rebuild
 from projections.registry import PROJECTIONS
-from projections.store import connect, log_head, read_log
+from projections.store import connect
 from tests.bench._readside import populate
 from tests.bench._report import result
 from tests.conftest import create_database, drop_database
@@ -32,13 +33,14 @@ from tests.conftest import create_database, drop_database
 async def decode_only(dsn: str, projection: type[Projection]) -> float:
     conn = await connect(dsn, "bench-decode")
     try:
-        head = await log_head(conn)
+        log = LogReader(conn, barrier=False)
+        head = await log.head()
         handlers = projection.handlers
         start = time.perf_counter()
         position = decoded = 0
         while position < head:
             async with conn.transaction():
-                events = await read_log(conn, position, head + 1, BATCH)
+                events = await log.read(position, BATCH, before=head + 1)
             for env in events:
                 found = handlers.get(env.event_type)
                 if found is not None:
@@ -54,7 +56,7 @@ async def decode_only(dsn: str, projection: type[Projection]) -> float:
 
 async def rebuilt(dsn: str, projection: type[Projection]) -> float:
     conn = await connect(dsn, "bench-head")
-    head = await log_head(conn)
+    head = await LogReader(conn).head()
     await conn.close()
     start = time.perf_counter()
     reached = await rebuild(dsn, projection, target=f"bench_{projection.name}")

@@ -15,16 +15,17 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import nats
 import psycopg
 
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog import EventEnvelope
+from infra.eventlog.postgres import PostgresEventStore
+from infra.eventlog.reader import LogReader
 from infra.nats import ensure_events_stream
-from infra.relay import _SELECT, Relay, _Messages
+from infra.relay import Relay, _Messages
 from infra.settings import Settings
 from tests.bench._common import append_many, until
 from tests.bench._report import result
@@ -46,19 +47,18 @@ async def run_relay(settings: Settings, n: int) -> float:
     return n / elapsed
 
 
-async def log_rows(dsn: str, n: int) -> list[tuple[Any, ...]]:
-    async with await psycopg.AsyncConnection.connect(dsn, options="-c TimeZone=UTC") as conn:
-        cur = await conn.execute(_SELECT, [0, n])
-        return await cur.fetchall()
+async def log_rows(dsn: str, n: int) -> list[EventEnvelope]:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
+        return await LogReader(conn).read(0, n)
 
 
-def prepared_messages(settings: Settings, rows: list[tuple[Any, ...]]) -> list[tuple[str, bytes, str]]:
+def prepared_messages(settings: Settings, rows: list[EventEnvelope]) -> list[tuple[str, bytes, str]]:
     """(subject, body, event id) of the log, built exactly as the relay builds them."""
     messages = _Messages(settings, 1 << 20)
     out = []
-    for row in rows:
-        subject, _, body = messages.build(row, None)
-        out.append((subject.decode(), body, row[1]))
+    for env in rows:
+        subject, _, body = messages.build(env, None)
+        out.append((subject, body, str(env.event_id)))
     return out
 
 

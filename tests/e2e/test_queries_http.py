@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from commands.context import Context
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from schemas import commands as c
 from tests.integration.gateway_harness import Api, running_gateway

@@ -14,7 +14,7 @@ import psycopg
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from schemas import commands as c

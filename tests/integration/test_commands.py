@@ -19,11 +19,11 @@ from commands.routes import ROUTES
 from domain import errors
 from domain.enrollment import enrollment_id
 from domain.seats import seats_id
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.memory import InMemoryEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
 from schemas.results import CommandResult
 from schemas.roles import Role
-from tests.unit.memory_eventstore import InMemoryEventStore
 
 CONTENT = c.LessonContent(
     objectives=["Inspect the forks before every shift"],

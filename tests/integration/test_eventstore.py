@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
-from infra.eventstore import Commit, EventMeta, NewEvent, StreamWrite
-from infra.eventstore.hashing import GENESIS, event_hash
-from infra.eventstore.postgres import MIN_SPLIT, PostgresEventStore
+from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.hashing import GENESIS, event_hash
+from infra.eventlog.postgres import MIN_SPLIT, PostgresEventStore
 from schemas.results import CommandResult
 
 
@@ -36,7 +36,7 @@ async def test_append_assigns_versions_and_gap_free_positions(store: PostgresEve
     a, b = uuid.uuid4(), uuid.uuid4()
     start = await store.head()
     r1 = await store.append(Commit([_write(a, 0, 2)], _meta()))
-    link = (await store.read_stream(a))[-1].hash
+    link = bytes.fromhex((await store.read_stream(a))[-1].hash)
     r2 = await store.append(Commit([_write(a, 2, 1, link), _write(b, 0, 3)], _meta()))
     assert r1.versions == {a: 2}
     assert r2.versions == {a: 3, b: 3}
@@ -134,22 +134,25 @@ async def test_hash_chain_links_each_event_to_the_previous(store: PostgresEventS
     events = await store.read_stream(a)
     prev = GENESIS
     for e in events:
-        assert e.prev_hash == prev
-        assert e.hash == event_hash(
-            prev,
-            event_id=e.event_id,
-            stream_id=e.stream_id,
-            version=e.version,
-            event_type=e.event_type,
-            schema_version=e.schema_version,
-            occurred_at=e.occurred_at,
-            actor_id=e.actor_id,
-            org_id=e.org_id,
-            correlation_id=e.correlation_id,
-            causation_id=e.causation_id,
-            payload=e.payload,
+        assert e.prev_hash == prev.hex()
+        assert (
+            e.hash
+            == event_hash(
+                prev,
+                event_id=e.event_id,
+                stream_id=e.stream_id,
+                version=e.version,
+                event_type=e.event_type,
+                schema_version=e.schema_version,
+                occurred_at=e.occurred_at,
+                actor_id=e.actor_id,
+                org_id=e.org_id,
+                correlation_id=e.correlation_id,
+                causation_id=e.causation_id,
+                payload=bytes(e.payload),
+            ).hex()
         )
-        prev = e.hash
+        prev = bytes.fromhex(e.hash)
     # A tampered payload no longer matches its hash.
     async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
         await conn.execute("UPDATE cw_events SET payload = '{\"n\": 99}' WHERE stream_id = %s AND version = 2", [a])
@@ -159,19 +162,22 @@ async def test_hash_chain_links_each_event_to_the_previous(store: PostgresEventS
         tampered = (await auditor.read_stream(a))[1]
     finally:
         await auditor.close()
-    assert tampered.hash != event_hash(
-        tampered.prev_hash,
-        event_id=tampered.event_id,
-        stream_id=tampered.stream_id,
-        version=tampered.version,
-        event_type=tampered.event_type,
-        schema_version=tampered.schema_version,
-        occurred_at=tampered.occurred_at,
-        actor_id=tampered.actor_id,
-        org_id=tampered.org_id,
-        correlation_id=tampered.correlation_id,
-        causation_id=tampered.causation_id,
-        payload=tampered.payload,
+    assert (
+        tampered.hash
+        != event_hash(
+            bytes.fromhex(tampered.prev_hash),
+            event_id=tampered.event_id,
+            stream_id=tampered.stream_id,
+            version=tampered.version,
+            event_type=tampered.event_type,
+            schema_version=tampered.schema_version,
+            occurred_at=tampered.occurred_at,
+            actor_id=tampered.actor_id,
+            org_id=tampered.org_id,
+            correlation_id=tampered.correlation_id,
+            causation_id=tampered.causation_id,
+            payload=bytes(tampered.payload),
+        ).hex()
     )
 
 
@@ -194,7 +200,7 @@ async def test_a_commit_whose_read_stream_moved_on_is_a_conflict_and_writes_noth
 ) -> None:
     read, written = uuid.uuid4(), uuid.uuid4()
     await store.append(Commit([_write(read, 0)], _meta()))
-    link = (await store.read_stream(read))[-1].hash
+    link = bytes.fromhex((await store.read_stream(read))[-1].hash)
     await store.append(Commit([_write(read, 1, 1, link)], _meta()))  # someone else moves it to 2
 
     with pytest.raises(ConcurrencyError) as info:
@@ -235,7 +241,7 @@ async def test_reads_are_checked_against_commits_of_other_processes(database: st
             for _ in range(60):
                 stored = await mover.read_stream(r)
                 with contextlib.suppress(ConcurrencyError):
-                    await mover.append(Commit([_write(r, len(stored), 1, stored[-1].hash)], _meta()))
+                    await mover.append(Commit([_write(r, len(stored), 1, bytes.fromhex(stored[-1].hash))], _meta()))
 
         async def decide() -> None:
             for _ in range(40):
@@ -254,7 +260,7 @@ async def test_reads_are_checked_against_commits_of_other_processes(database: st
         decisions = [e for e in await mover.read_log(r_positions[1]) if e.event_type == "DecisionTaken"]
         assert len(decisions) == 240
         for d in decisions:
-            saw = json.loads(d.payload)["saw"]
+            saw = json.loads(bytes(d.payload))["saw"]
             assert r_positions[saw] < d.position  # what it saw was there ...
             assert r_positions.get(saw + 1, d.position + 1) > d.position  # ... and nothing newer yet
     finally:
@@ -267,7 +273,7 @@ async def test_committed_streams_are_held_exactly_as_stored(store: PostgresEvent
     await store.append(Commit([_write(a, 0, 2)], _meta()))
     held = store.cached_streams([a, uuid.uuid4()])
     assert list(held) == [a]
-    link = held[a][-1].hash
+    link = bytes.fromhex(held[a][-1].hash)
     await store.append(Commit([_write(a, 2, 1, link)], _meta()))
 
     other = PostgresEventStore(database)  # a process that holds nothing reads them from the table

@@ -85,7 +85,7 @@ async def test_concurrent_registrations_of_one_email_make_one_account(api: Api) 
     claim = await api.services.store.read_stream(email_claim_id(address))
     assert [e.event_type for e in claim] == ["EmailAddressClaimed"]
     winner = next(r for r in results if r.status_code == 201).json()["id"]
-    assert json.loads(claim[0].payload)["user_id"] == winner
+    assert json.loads(bytes(claim[0].payload))["user_id"] == winner
 
 
 async def test_expired_tampered_and_wrong_algorithm_tokens_are_401(api: Api, settings: Settings) -> None:

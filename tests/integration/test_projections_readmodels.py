@@ -11,7 +11,7 @@ import pytest
 
 from domain import errors
 from infra.cache import Cache
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections import queries as q
 from projections.errors import InvalidQuery, ProjectionBehind

@@ -16,8 +16,8 @@ import nats
 import psycopg
 import pytest
 
-from infra.eventstore import Commit, EventMeta, NewEvent, StreamWrite
-from infra.eventstore.postgres import PostgresEventStore
+from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections import metrics
 from projections.deadletter import replay_dead_letters
@@ -187,7 +187,7 @@ async def test_poison_event_is_parked_and_the_projector_goes_on(
                         "course",
                         last.version,
                         [NewEvent(uuid.uuid4(), "CourseDetailsEdited", b'{"details": 42}')],
-                        expected_hash=last.hash,
+                        expected_hash=bytes.fromhex(last.hash),
                     ),
                     StreamWrite(orphan, "course", 0, [NewEvent(uuid.uuid4(), "CourseDetailsEdited", edited)]),
                 ],
@@ -233,7 +233,7 @@ async def test_poison_event_is_parked_and_the_projector_goes_on(
             "course",
             1,
             [NewEvent(uuid.uuid4(), "CourseCreated", created)],
-            expected_hash=first.hash,
+            expected_hash=bytes.fromhex(first.hash),
         )
         fixed = await store.append(Commit([write], meta))
         await wait_until(lambda: caught_up(store, dsn), within=30, what="the fix to be projected")

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from commands import codec
@@ -17,12 +18,12 @@ from commands.session import Session
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
-from infra.eventstore import AppendResult, Commit, EventMeta, NewEvent, StoredEvent, StreamWrite
+from infra.eventlog import AppendResult, Commit, EventEnvelope, EventMeta, NewEvent, StreamWrite, encode, wire_name
+from infra.eventlog.memory import InMemoryEventStore
 from schemas import commands as c
 from schemas.access import Reach
 from schemas.results import CommandResult
 from schemas.roles import Role
-from tests.unit.memory_eventstore import InMemoryEventStore
 
 ORG = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
@@ -55,8 +56,8 @@ class CountingStore(InMemoryEventStore):
             course_id,
             Course.stream_type,
             len(stored),
-            [NewEvent(uuid4(), Course.event_name(event), codec.encode(event))],
-            stored[-1].hash,
+            [NewEvent(uuid4(), wire_name(type(event)), encode(event))],
+            bytes.fromhex(stored[-1].hash),
         )
         meta = EventMeta(datetime.now(UTC), "rival", str(uuid4()), str(ORG))
         await super().append(Commit([write], meta))
@@ -140,7 +141,7 @@ async def test_the_in_memory_store_refuses_a_stale_expected_version() -> None:
     course_id = await create_course(bus)
     await store.write_rival_module(course_id)
     event = Course.ModuleAdded(uuid4(), "Stale", 0)
-    stale = StreamWrite(course_id, "course", 1, [NewEvent(uuid4(), "CourseModuleAdded", codec.encode(event))])
+    stale = StreamWrite(course_id, "course", 1, [NewEvent(uuid4(), "CourseModuleAdded", encode(event))])
     with pytest.raises(ConcurrencyError) as raised:
         await store.append(Commit([stale], EventMeta(datetime.now(UTC), "x")))
     assert (raised.value.expected, raised.value.actual) == (1, 2)
@@ -293,10 +294,12 @@ def test_a_held_prefix_is_reused_only_while_it_matches_the_stored_stream() -> No
     sid = uuid4()
     event = Course.ModuleAdded(uuid4(), "Basics", 0)
 
-    def stored(n: int) -> list[StoredEvent]:
+    def stored(n: int) -> list[EventEnvelope]:
         return [
-            StoredEvent(i + 1, uuid4(), sid, "course", i + 1, "CourseModuleAdded", 1, datetime.now(UTC),
-                        None, None, "c", None, codec.encode(event), b"", b"")
+            EventEnvelope(position=i + 1, event_id=uuid4(), stream_id=sid, stream_type="course",
+                          version=i + 1, event_type="CourseModuleAdded", schema_version=1,
+                          occurred_at=datetime.now(UTC), actor_id=None, org_id=None, correlation_id="c",
+                          causation_id=None, payload=msgspec.Raw(encode(event)), prev_hash="", hash="")
             for i in range(n)
         ]  # fmt: skip
 

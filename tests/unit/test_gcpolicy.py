@@ -85,11 +85,14 @@ def test_records_of_the_write_path_are_not_tracked_by_the_collector() -> None:
     import uuid
     from datetime import UTC, datetime
 
-    from infra.eventstore.records import NewEvent, StoredEvent
+    import msgspec
 
-    stored = StoredEvent(
-        1, uuid.uuid4(), uuid.uuid4(), "course", 1, "CourseCreated", 1, datetime.now(UTC), None, None, "c", None,
-        b"{}", b"", b"",
+    from infra.eventlog import EventEnvelope, NewEvent
+
+    stored = EventEnvelope(
+        position=1, event_id=uuid.uuid4(), stream_id=uuid.uuid4(), stream_type="course", version=1,
+        event_type="CourseCreated", schema_version=1, occurred_at=datetime.now(UTC), actor_id=None, org_id=None,
+        correlation_id="c", causation_id=None, payload=msgspec.Raw(b"{}"), prev_hash="", hash="",
     )  # fmt: skip
     assert not gc.is_tracked(stored)
     assert not gc.is_tracked(NewEvent(uuid.uuid4(), "CourseCreated", b"{}"))

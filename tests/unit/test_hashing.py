@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.eventstore.hashing import GENESIS, event_hash, uuid_text
+from infra.eventlog.hashing import GENESIS, event_hash, uuid_text
 
 
 def reference(prev: bytes, fields: list[str], payload: bytes) -> bytes:

@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from gateway.supervisor import Backoff, Component, Supervisor, run_until_signal
+from gateway.supervisor import Component, Supervisor, run_until_signal
+from infra.backoff import Backoff
 
 FAST = Backoff(initial=0.001, maximum=0.01)
 

@@ -6,7 +6,8 @@ import abc
 from collections.abc import Iterable
 from uuid import UUID
 
-from infra.eventstore.records import AppendResult, Commit, StoredEvent
+from infra.eventlog.records import AppendResult, Commit
+from schemas.envelope import EventEnvelope
 from schemas.results import CommandResult
 
 
@@ -21,10 +22,10 @@ class EventStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         """Events of each stream in version order (missing streams map to an empty list)."""
 
-    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         """What this process already holds of these streams, with no I/O; possibly stale.
 
         Streams it holds nothing of are left out. A decision taken on these is only safe when
@@ -32,11 +33,11 @@ class EventStore(abc.ABC):
         """
         return {}
 
-    async def read_stream(self, stream_id: UUID) -> list[StoredEvent]:
+    async def read_stream(self, stream_id: UUID) -> list[EventEnvelope]:
         return (await self.read_streams([stream_id]))[stream_id]
 
     @abc.abstractmethod
-    async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
+    async def read_log(self, after: int, limit: int = 1000) -> list[EventEnvelope]:
         """Events with position > after, in position order, at most `limit`."""
 
     @abc.abstractmethod

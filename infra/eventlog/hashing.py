@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 
 if TYPE_CHECKING:
-    from infra.eventstore.records import EventMeta, NewEvent
+    from infra.eventlog.records import EventMeta, NewEvent
 
 GENESIS = bytes(32)
 _json = msgspec.json.encode

@@ -1,8 +1,12 @@
-"""A JetStream pull consumer that hands over whatever has arrived, as soon as it arrives.
+"""A durable JetStream pull consumer that hands over whatever has arrived, as soon as it arrives.
 
 nats-py's `fetch(n)` waits until n messages came or its timeout passed, which would add that
-timeout to the latency of a lone event. This keeps pull requests outstanding instead and
-returns the messages already delivered the moment there is at least one.
+timeout to the latency of a lone event. This keeps pull requests outstanding instead (published
+on the JetStream API subject `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>`, answered on an
+inbox we subscribe to) and returns the messages already delivered the moment there is at least
+one. The consumer acknowledges with AckAll: acking a message acks everything before it, so a
+worker acks the last message of a batch once the whole batch is handled; what it never acks is
+delivered again after `ack_wait`.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import json
 import time
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from schemas.envelope import EventEnvelope, Headers
+
 PULL_EXPIRES = 5.0  # seconds a pull request stays open on the server
 
 
-class Puller:
+class PullConsumer:
     def __init__(
         self,
         nc: Client,
@@ -36,6 +43,7 @@ class Puller:
         self.stream, self.durable, self.subject = stream, durable, subject
         self.batch = batch
         self._sub: Any = None
+        self._delivered: asyncio.Queue[Msg] = asyncio.Queue()
         self._credits = 0  # messages asked for and not yet received
         self._requested_at = 0.0
 
@@ -53,7 +61,10 @@ class Puller:
             ),
         )
         self._inbox = self.nc.new_inbox()
-        self._sub = await self.nc.subscribe(self._inbox)
+        self._sub = await self.nc.subscribe(self._inbox, cb=self._deliver)
+
+    async def _deliver(self, msg: Msg) -> None:
+        self._delivered.put_nowait(msg)
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -83,7 +94,7 @@ class Puller:
             await asyncio.sleep(wait)
             return []
         await self._request()
-        queue = self._sub._pending_queue
+        queue = self._delivered
         msgs: list[Msg] = []
         deadline = time.monotonic() + wait
         while not msgs:
@@ -92,18 +103,15 @@ class Puller:
                 return []
             try:
                 # Not sub.next_msg(): its inner task and wait_for can swallow a cancellation on
-                # Python 3.11, and a projector that cannot be stopped hangs shutdowns.
+                # Python 3.11, and a worker that cannot be stopped hangs shutdowns.
                 async with asyncio.timeout(min(remaining, PULL_EXPIRES / 2)):
                     first = await queue.get()
             except TimeoutError:
                 await self._request()
                 continue
-            self._sub._pending_size -= len(first.data)
             self._take(first, msgs)
             while not queue.empty() and len(msgs) < self.batch:
-                msg = queue.get_nowait()
-                self._sub._pending_size -= len(msg.data)
-                self._take(msg, msgs)
+                self._take(queue.get_nowait(), msgs)
             if not msgs:
                 await self._request()
         return msgs
@@ -116,3 +124,21 @@ class Puller:
             return
         self._credits = max(0, self._credits - 1)
         into.append(msg)
+
+
+_envelope_decoder = msgspec.json.Decoder(EventEnvelope)
+
+
+def decode_message(data: bytes) -> EventEnvelope:
+    """The event a JetStream message of the events stream carries (msgspec.DecodeError if none)."""
+    return _envelope_decoder.decode(data)
+
+
+def position_header(headers: dict[str, str] | None) -> int | None:
+    """The log position a message announces in its header, if it carries one (even when its
+    body cannot be read: the log then fills it in)."""
+    value = (headers or {}).get(Headers.POSITION)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,4 +1,5 @@
-"""An in-memory event store: the real port, with the Postgres store's rules and no I/O."""
+"""An in-memory event store: the port with the PostgreSQL store's rules and no I/O (for tests
+and single-process tools; the contract suite in tests/integration runs against both)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from uuid import UUID
 import msgspec
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
-from infra.eventstore.hashing import GENESIS, chained
-from infra.eventstore.port import EventStore
-from infra.eventstore.records import AppendResult, Commit, StoredEvent
+from infra.eventlog.hashing import GENESIS, chained
+from infra.eventlog.port import EventStore
+from infra.eventlog.records import AppendResult, Commit
+from schemas.envelope import EventEnvelope
 from schemas.results import CommandResult
 
 
@@ -18,8 +20,8 @@ class InMemoryEventStore(EventStore):
     """Atomic commits, expected versions, linked hashes, gap-free positions, idempotency keys."""
 
     def __init__(self) -> None:
-        self.log: list[StoredEvent] = []
-        self.streams: dict[UUID, list[StoredEvent]] = {}
+        self.log: list[EventEnvelope] = []
+        self.streams: dict[UUID, list[EventEnvelope]] = {}
         self.replies: dict[tuple[str, str], CommandResult] = {}
 
     async def append(self, commit: Commit) -> AppendResult:
@@ -33,14 +35,14 @@ class InMemoryEventStore(EventStore):
             stored = self.streams.get(w.stream_id, [])
             if w.events and len(stored) != w.expected_version:
                 raise ConcurrencyError(w.stream_id, w.expected_version, len(stored))
-            if w.events and w.expected_hash != (stored[-1].hash if stored else GENESIS):
+            if w.events and w.expected_hash != (bytes.fromhex(stored[-1].hash) if stored else GENESIS):
                 raise RecordRejected(f"stream {w.stream_id}: the first new event does not link")
         meta = commit.meta
         versions: dict[UUID, int] = {}
         for w in commit.writes:
             stream = self.streams.setdefault(w.stream_id, [])
             for ev, version, prev, digest in chained(w.stream_id, len(stream), w.expected_hash, meta, w.events):
-                stored_event = StoredEvent(
+                stored_event = EventEnvelope(
                     position=len(self.log) + 1,
                     event_id=ev.event_id,
                     stream_id=w.stream_id,
@@ -53,9 +55,9 @@ class InMemoryEventStore(EventStore):
                     org_id=meta.org_id,
                     correlation_id=meta.correlation_id,
                     causation_id=meta.causation_id,
-                    payload=ev.payload,
-                    prev_hash=prev,
-                    hash=digest,
+                    payload=msgspec.Raw(ev.payload),
+                    prev_hash=prev.hex(),
+                    hash=digest.hex(),
                 )
                 self.log.append(stored_event)
                 stream.append(stored_event)
@@ -75,13 +77,13 @@ class InMemoryEventStore(EventStore):
     def _replayed(self, key: tuple[str, str]) -> CommandResult:
         return msgspec.structs.replace(self.replies[key], replayed=True)
 
-    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         return {sid: list(self.streams.get(sid, [])) for sid in dict.fromkeys(stream_ids)}
 
-    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         return {sid: list(self.streams[sid]) for sid in stream_ids if sid in self.streams}
 
-    async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
+    async def read_log(self, after: int, limit: int = 1000) -> list[EventEnvelope]:
         return self.log[after : after + limit]
 
     async def head(self) -> int:

@@ -28,21 +28,19 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Unavailable
-from infra.eventstore.hashing import GENESIS, chained, uuid_text
-from infra.eventstore.port import EventStore
-from infra.eventstore.records import AppendResult, Commit, StoredEvent
+from infra.eventlog.hashing import GENESIS, chained, uuid_text
+from infra.eventlog.port import EventStore
+from infra.eventlog.reader import COLUMNS, FLUSH, LogReader, envelope, flush_wal
+from infra.eventlog.records import AppendResult, Commit
 from infra.logging import get_logger
 from infra.lru import Lru
+from schemas.envelope import EventEnvelope
 from schemas.results import CommandResult
 
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "cw_events"
 
-_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, event_type, schema_version, occurred_at,"
-    " actor_id, org_id, correlation_id, causation_id, payload::text, prev_hash, hash"
-)
 # One statement, one implicit transaction, one round trip: take the head row's lock, hand out the
 # next positions, insert the group's events and idempotency records, and notify the tailers.
 # The group travels as two JSON parameters (msgspec encodes them in C; psycopg's per-element
@@ -85,8 +83,6 @@ checks AS (
 )
 SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head, checks
 """
-# A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
-_FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
 # The smallest group a burst is split into. A statement's fixed cost is that of some 20 commits
 # in it: splitting 8 waiting commits into 4 + 4 gains (the halves overlap), splitting 4 into 2 + 2
 # loses, and groups split that small never grow back (8 callers ended up in groups of 2 or 3).
@@ -126,7 +122,6 @@ class _Key(msgspec.Struct):
     last_ord: int
 
 
-_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(","))
 _encoder = msgspec.json.Encoder()  # group parameters and idempotency replies
 _reply_decoder = msgspec.json.Decoder(CommandResult)
 
@@ -164,26 +159,6 @@ def _stale_error(commit: Commit, stale: dict[UUID, int]) -> ConcurrencyError | N
     return next(
         (ConcurrencyError(sid, seen, stale[sid]) for sid, seen in commit.reads if stale.get(sid, seen) != seen),
         None,
-    )
-
-
-def _stored(row: tuple[Any, ...]) -> StoredEvent:
-    return StoredEvent(
-        position=row[0],
-        event_id=row[1],
-        stream_id=row[2],
-        stream_type=row[3],
-        version=row[4],
-        event_type=row[5],
-        schema_version=row[6],
-        occurred_at=row[7],
-        actor_id=row[8],
-        org_id=row[9],
-        correlation_id=row[10],
-        causation_id=row[11],
-        payload=row[12].encode(),
-        prev_hash=bytes(row[13]),
-        hash=bytes(row[14]),
     )
 
 
@@ -225,18 +200,6 @@ class _Pending:
     future: asyncio.Future[AppendResult]
 
 
-async def flush_wal(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Durability barrier: once this returns, every transaction committed before it is on disk.
-
-    The store's writer commits without waiting for the fsync (its callers wait for the flusher
-    instead), so a reader that hands events to the outside world, such as the relay, calls this
-    between reading them and publishing them. Works on autocommit connections of any setting.
-    """
-    async with conn.transaction():
-        await conn.execute("SET LOCAL synchronous_commit TO on")
-        await conn.execute(_FLUSH)
-
-
 class PostgresEventStore(EventStore):
     """The store on PostgreSQL; `start()` before use, `close()` after."""
 
@@ -261,7 +224,7 @@ class PostgresEventStore(EventStore):
         self._flusher: asyncio.Task[None] | None = None
         self._flush_conn: psycopg.AsyncConnection[Any] | None = None
         self.durable_position = 0  # every event up to here is known to be on disk
-        self._streams: Lru[UUID, tuple[StoredEvent, ...]] = Lru(stream_cache)  # streams read or written
+        self._streams: Lru[UUID, tuple[EventEnvelope, ...]] = Lru(stream_cache)  # streams read or written
         # Custom plans: a generic plan cached while a table was nearly empty (a new deployment)
         # kept scanning the whole event log on every stream read until autovacuum next analysed
         # it; a custom plan is costed on the table's size at the time (about 30 µs of planning).
@@ -415,7 +378,7 @@ class PostgresEventStore(EventStore):
             self._flush_conn = await psycopg.AsyncConnection.connect(
                 self._dsn, autocommit=True, options="-c synchronous_commit=on"
             )
-        await self._flush_conn.execute(_FLUSH)  # one round trip: the session commits synchronously
+        await self._flush_conn.execute(FLUSH)  # one round trip: the session commits synchronously
 
     async def barrier(self) -> None:
         """Make every transaction committed so far durable (for readers that publish events)."""
@@ -551,13 +514,15 @@ class PostgresEventStore(EventStore):
     def _remember(self, rows: list[_Row], payloads: list[bytes], base: int) -> None:
         """Extend the held streams with what was just committed, so that the next decision on
         them needs no read (a held stream that does not end where the write began is dropped)."""
-        written: dict[UUID, list[StoredEvent]] = {}
+        written: dict[UUID, list[EventEnvelope]] = {}
         for r, payload in zip(rows, payloads, strict=True):
             written.setdefault(r.stream_id, []).append(
-                StoredEvent(
-                    base + r.ord, r.event_id, r.stream_id, r.stream_type, r.version, r.event_type,
-                    r.schema_version, r.occurred_at, r.actor_id, r.org_id, r.correlation_id,
-                    r.causation_id, payload, r.prev_hash64, r.hash64,
+                EventEnvelope(
+                    position=base + r.ord, event_id=r.event_id, stream_id=r.stream_id,
+                    stream_type=r.stream_type, version=r.version, event_type=r.event_type,
+                    schema_version=r.schema_version, occurred_at=r.occurred_at, actor_id=r.actor_id,
+                    org_id=r.org_id, correlation_id=r.correlation_id, causation_id=r.causation_id,
+                    payload=msgspec.Raw(payload), prev_hash=r.prev_hash64.hex(), hash=r.hash64.hex(),
                 )
             )  # fmt: skip
         streams = self._streams
@@ -568,7 +533,7 @@ class PostgresEventStore(EventStore):
             else:
                 streams.pop(sid, None)
 
-    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    def cached_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         streams = self._streams
         return {sid: list(streams[sid]) for sid in stream_ids if sid in streams}
 
@@ -618,7 +583,7 @@ class PostgresEventStore(EventStore):
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+    async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         """Streams in version order; what was read before comes from memory, only newer events
         from the database (stored events never change, so a cached prefix stays true)."""
         ids = list(dict.fromkeys(stream_ids))
@@ -626,15 +591,15 @@ class PostgresEventStore(EventStore):
             return {}
         known = [self._streams.get(sid, ()) for sid in ids]
         rows = await self._fetch(
-            f"SELECT {_COLUMNS_E} FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, after)"
+            f"SELECT {COLUMNS} FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, after)"
             " JOIN cw_events e ON e.stream_id = w.id AND e.version > w.after"
             " ORDER BY e.stream_id, e.version",
             [ids, [len(k) for k in known]],
         )
-        fresh: dict[UUID, list[StoredEvent]] = {}
+        fresh: dict[UUID, list[EventEnvelope]] = {}
         for row in rows:
-            fresh.setdefault(row[2], []).append(_stored(row))
-        result: dict[UUID, list[StoredEvent]] = {}
+            fresh.setdefault(row[2], []).append(envelope(row))
+        result: dict[UUID, list[EventEnvelope]] = {}
         for sid, prefix in zip(ids, known, strict=True):
             events = (*prefix, *fresh.get(sid, ()))
             result[sid] = list(events)
@@ -642,21 +607,22 @@ class PostgresEventStore(EventStore):
                 self._streams.put(sid, events)
         return result
 
-    async def read_log(self, after: int, limit: int = 1000) -> list[StoredEvent]:
-        rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM cw_events WHERE position > %s ORDER BY position LIMIT %s",
-            [after, limit],
-        )
-        if rows and rows[-1][0] > self.durable_position:
-            # Events of another process's writer may still await their fsync: never hand out
-            # an event that a crash could take back.
-            await self.barrier()
-            self.durable_position = max(self.durable_position, rows[-1][0])
-        return [_stored(r) for r in rows]
+    async def read_log(self, after: int, limit: int = 1000) -> list[EventEnvelope]:
+        try:
+            async with self._pool.connection() as conn:
+                reader = LogReader(conn, durable_position=self.durable_position)
+                events = await reader.read(after, limit)
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
+        self.durable_position = max(self.durable_position, reader.durable_position)
+        return events
 
     async def head(self) -> int:
-        rows = await self._fetch("SELECT position FROM cw_log_head WHERE id = 1", [])
-        return int(rows[0][0]) if rows else 0
+        try:
+            async with self._pool.connection() as conn:
+                return await LogReader(conn).head()
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
 
     async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
         rows = await self._fetch(

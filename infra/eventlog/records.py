@@ -1,4 +1,4 @@
-"""What goes into the store and what comes out of it."""
+"""What goes into the store: new events, stream writes and the commit that holds them."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ import msgspec
 
 from schemas.results import CommandResult
 
-# Structs, not dataclasses: a few are made per event on the write path, where a frozen
-# dataclass's __init__ (object.__setattr__ per field) cost more than the rest of the record.
-# The per-event records hold only scalars, so they cannot be part of a reference cycle: with
-# gc=False the cyclic collector never tracks them (a process holds many thousands of them).
+# What comes out of the store is schemas.envelope.EventEnvelope, the one envelope type.
 
 
 class NewEvent(msgspec.Struct, frozen=True, gc=False):
@@ -55,21 +52,3 @@ class AppendResult(msgspec.Struct, frozen=True):
     position: int  # global position of the last event written
     versions: dict[UUID, int] = {}
     reply: CommandResult | None = None
-
-
-class StoredEvent(msgspec.Struct, frozen=True, gc=False):
-    position: int
-    event_id: UUID
-    stream_id: UUID
-    stream_type: str
-    version: int
-    event_type: str
-    schema_version: int
-    occurred_at: datetime
-    actor_id: str | None
-    org_id: str | None
-    correlation_id: str
-    causation_id: str | None
-    payload: bytes
-    prev_hash: bytes
-    hash: bytes

@@ -1,0 +1,23 @@
+"""Every aggregate of the domain: the event catalogue and the docs are built from this list."""
+
+from __future__ import annotations
+
+from domain.aggregate import Aggregate
+from domain.course import Course
+from domain.enrollment import Enrollment
+from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
+from domain.order import Order
+from domain.review import Review
+from domain.seats import CourseSeats
+
+AGGREGATES: tuple[type[Aggregate], ...] = (
+    Course,
+    Review,
+    Enrollment,
+    CourseSeats,
+    User,
+    EmailAddress,
+    Organisation,
+    PlatformAdmins,
+    Order,
+)

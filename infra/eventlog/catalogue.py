@@ -1,0 +1,90 @@
+"""The catalogue of event types: wire names derived once, and the codec of payloads.
+
+A domain event is a frozen dataclass declared inside its aggregate (`Course.Created`). Its wire
+name, the `event_type` stored with it and the last token of its subject, is the aggregate's
+name followed by the event's (`CourseCreated`). `wire_name` is the only place that rule lives;
+everything that names, encodes or decodes an event goes through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+import msgspec
+
+_encoder = msgspec.json.Encoder()
+
+
+class DeclaresEvents(Protocol):
+    """What the catalogue needs of an aggregate class: its stream type and its event classes."""
+
+    stream_type: str
+    events: tuple[type[Any], ...]
+
+
+def wire_name(event_class: type[Any]) -> str:
+    """The stored name of an event class declared inside an aggregate: `Course.Created` -> `CourseCreated`."""
+    return event_class.__qualname__.replace(".", "")
+
+
+def encode(event: object) -> bytes:
+    """The payload JSON of an event, exactly as it is stored and hashed."""
+    return _encoder.encode(event)
+
+
+def decoder_for(event_class: type[Any]) -> Callable[[bytes | msgspec.Raw], Any]:
+    """A function that decodes payloads of one event class."""
+    return msgspec.json.Decoder(event_class).decode
+
+
+class UnknownEventType(LookupError):
+    """A stored event type no aggregate of this build declares."""
+
+
+class EventCatalogue:
+    """Every event type of a set of aggregates, by wire name."""
+
+    def __init__(self, aggregates: Iterable[DeclaresEvents]) -> None:
+        self.aggregates = tuple(aggregates)
+        self._classes: dict[str, type[Any]] = {}
+        self._stream_types: dict[str, str] = {}
+        for aggregate in self.aggregates:
+            for event_class in aggregate.events:
+                name = wire_name(event_class)
+                if name in self._classes:
+                    raise ValueError(f"two event types are named {name!r}")
+                self._classes[name] = event_class
+                self._stream_types[name] = aggregate.stream_type
+        self._decoders = {name: decoder_for(cls) for name, cls in self._classes.items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._classes))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+    def event_class(self, name: str) -> type[Any]:
+        try:
+            return self._classes[name]
+        except KeyError:
+            raise UnknownEventType(f"unknown event type {name!r}") from None
+
+    def stream_type(self, name: str) -> str:
+        """The stream type (aggregate) an event type belongs to."""
+        self.event_class(name)
+        return self._stream_types[name]
+
+    def decode(self, name: str, payload: bytes | msgspec.Raw) -> Any:
+        """The event of type `name` from its payload JSON."""
+        try:
+            decoder = self._decoders[name]
+        except KeyError:
+            raise UnknownEventType(f"unknown event type {name!r}") from None
+        return decoder(payload)
+
+    def json_schema(self) -> dict[str, object]:
+        """JSON Schema of every event payload, derived from the declarations."""
+        names = sorted(self._classes)
+        schemas, components = msgspec.json.schema_components([self._classes[n] for n in names])
+        return {"$defs": components, "events": dict(zip(names, schemas, strict=True))}

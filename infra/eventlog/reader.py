@@ -1,0 +1,123 @@
+"""The one reader of the event log: events by position, the head, and the durability barrier.
+
+Every component that follows the log (the relay, projectors, their dead letters, lag status,
+audit) reads it here and nowhere else. The store's writer commits without waiting for the fsync
+while other appends wait (its callers wait for a group fsync instead), so a committed event can
+still be lost in a crash for a moment. A reader that hands events to the outside world must
+therefore not return them before they are on disk: `LogReader.read` runs the barrier first.
+
+A reader inside a transaction that writes to this same database (a projector filling a gap)
+needs no barrier and is built with `barrier=False`: the WAL is flushed in order, so if that
+transaction's commit survives a crash, so do the events it read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import psycopg
+
+from infra.errors import Unavailable
+from schemas.envelope import EventEnvelope
+
+COLUMNS = (
+    "position, event_id, stream_id, stream_type, version, event_type, schema_version, occurred_at,"
+    " actor_id, org_id, correlation_id, causation_id, payload::text, encode(prev_hash, 'hex'),"
+    " encode(hash, 'hex')"
+)
+_AFTER = f"SELECT {COLUMNS} FROM cw_events WHERE position > %s ORDER BY position LIMIT %s"
+_BETWEEN = f"SELECT {COLUMNS} FROM cw_events WHERE position > %s AND position < %s ORDER BY position LIMIT %s"
+_AT = f"SELECT {COLUMNS} FROM cw_events WHERE position = ANY(%s) ORDER BY position"
+_STREAM = f"SELECT {COLUMNS} FROM cw_events WHERE stream_id = %s AND version > %s ORDER BY version"
+_HEAD = "SELECT position FROM cw_log_head WHERE id = 1"
+_RECORDED_AT = "SELECT recorded_at FROM cw_events WHERE position = %s"
+# A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
+FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
+
+Row = tuple[Any, ...]
+
+
+def envelope(row: Row) -> EventEnvelope:
+    """An event from a row of `COLUMNS`."""
+    return EventEnvelope(
+        position=row[0],
+        event_id=row[1],
+        stream_id=row[2],
+        stream_type=row[3],
+        version=row[4],
+        event_type=row[5],
+        schema_version=row[6],
+        occurred_at=row[7],
+        actor_id=row[8],
+        org_id=row[9],
+        correlation_id=row[10],
+        causation_id=row[11],
+        payload=msgspec.Raw(row[12]),
+        prev_hash=row[13],
+        hash=row[14],
+    )
+
+
+async def flush_wal(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Durability barrier: once this returns, every transaction committed before it is on disk.
+
+    A synchronously committed transaction flushes the WAL up to its own commit record, which lies
+    after the commit record of every transaction that had committed before it began. Works on an
+    autocommit connection of any `synchronous_commit` setting, outside a transaction.
+    """
+    async with conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit TO on")
+        await conn.execute(FLUSH)
+
+
+class LogReader:
+    """Reads the log on one connection the caller owns (autocommit, or inside its transaction)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], *, barrier: bool = True, durable_position: int = 0) -> None:
+        self.conn = conn
+        self.barrier = barrier
+        self.durable_position = durable_position  # every event up to here is known to be on disk
+
+    async def read(self, after: int, limit: int = 1000, *, before: int | None = None) -> list[EventEnvelope]:
+        """Events with after < position (< before), in position order, at most `limit`."""
+        if before is None:
+            rows = await self._fetch(_AFTER, [after, limit])
+        else:
+            rows = await self._fetch(_BETWEEN, [after, before, limit])
+        if rows and self.barrier and rows[-1][0] > self.durable_position:
+            try:
+                await flush_wal(self.conn)
+            except psycopg.OperationalError as e:
+                raise Unavailable("postgres", str(e)) from e
+            self.durable_position = rows[-1][0]
+        return [envelope(r) for r in rows]
+
+    async def at(self, positions: Sequence[int]) -> list[EventEnvelope]:
+        """The events at these positions (those that exist), in position order; no barrier: for
+        events already handed out once (dead letters, a check of what was published)."""
+        return [envelope(r) for r in await self._fetch(_AT, [list(positions)])]
+
+    async def stream(self, stream_id: Any, after_version: int = 0) -> list[EventEnvelope]:
+        """One stream's events after `after_version`, in version order."""
+        return [envelope(r) for r in await self._fetch(_STREAM, [stream_id, after_version])]
+
+    async def head(self) -> int:
+        """The position of the last committed event (0 for an empty log)."""
+        rows = await self._fetch(_HEAD, [])
+        return int(rows[0][0]) if rows else 0
+
+    async def recorded_at(self, position: int) -> datetime | None:
+        """When the event at `position` was committed (None if there is none)."""
+        rows = await self._fetch(_RECORDED_AT, [position])
+        return rows[0][0] if rows else None
+
+    async def _fetch(self, query: str, params: list[Any]) -> list[Row]:
+        try:
+            cur = self.conn.cursor()
+            await cur.execute(query, params, prepare=True)
+            return await cur.fetchall()
+        except psycopg.OperationalError as e:
+            raise Unavailable("postgres", str(e)) from e
