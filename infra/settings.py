@@ -28,6 +28,16 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    s3_url: str = Field("http://127.0.0.1:8333", description="S3-compatible object storage for SOP documents")
+    s3_access_key: str = "coursewright"
+    s3_secret_key: SecretStr = SecretStr("coursewright-dev-secret")
+    s3_bucket: str = "coursewright"
+    s3_region: str = "us-east-1"
+    document_max_bytes: int = Field(20 * 1024 * 1024, description="largest SOP document accepted")
+    order_max_bytes: int = Field(100 * 1024 * 1024, description="largest total of one order's documents")
+    upload_url_minutes: int = Field(15, description="how long a presigned upload or download URL works")
+    upload_orphan_hours: int = Field(24, description="uploads never completed are swept after this")
+
     data_dir: Path = Path(".coursewright")
     embedded: str = Field("auto", description="auto: start embedded servers for unreachable defaults; never; always")
 

@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import hypothesis  # noqa: F401  (see below)
 import psycopg
@@ -18,13 +19,18 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # summary, where pytest's assertion rewriting of it trips CPython 3.11.7's AST recursion check
 # ("AST constructor recursion depth mismatch") and the run ends in an internal error.
 
+from infra.blobs.s3 import S3BlobStore
 from infra.eventlog.postgres import PostgresEventStore
 from infra.migrate import migrate
+from infra.seaweed import free_port_pairs, start_weed
 from infra.settings import Settings
 
 PG_SERVER = os.environ.get("CW_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 NATS_URL = os.environ.get("CW_TEST_NATS", "nats://127.0.0.1:4222")
 REDIS_URL = os.environ.get("CW_TEST_REDIS", "redis://127.0.0.1:6379/0")
+S3_URL = os.environ.get("CW_TEST_S3", "")  # empty: the run starts a weed mini of its own
+S3_ACCESS_KEY = os.environ.get("CW_TEST_S3_ACCESS_KEY", "cwtest")
+S3_SECRET_KEY = os.environ.get("CW_TEST_S3_SECRET_KEY", "cwtest-secret")
 
 
 def _admin_dsn() -> str:
@@ -93,14 +99,60 @@ def service_env(settings: Settings) -> dict[str, str]:
         "CW_REDIS_URL": str(settings.redis_url),
         "CW_SUBJECT_PREFIX": settings.subject_prefix,
         "CW_EVENTS_STREAM": settings.events_stream,
+        "CW_S3_URL": settings.s3_url,
+        "CW_S3_ACCESS_KEY": settings.s3_access_key,
+        "CW_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+        "CW_S3_BUCKET": settings.s3_bucket,
         "CW_EMBEDDED": "never",
     }
 
 
+@dataclass(frozen=True)
+class S3Server:
+    url: str
+    access_key: str
+    secret_key: str
+
+    def settings(self) -> dict[str, object]:
+        """The Settings fields that point at this server, with a bucket of the test's own."""
+        return {
+            "s3_url": self.url,
+            "s3_access_key": self.access_key,
+            "s3_secret_key": self.secret_key,
+            "s3_bucket": f"cw-test-{secrets.token_hex(4)}",
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """The run's S3: CW_TEST_S3 when set, else a `weed mini` on free ports, stopped at the end."""
+    if S3_URL:
+        yield S3Server(S3_URL, S3_ACCESS_KEY, S3_SECRET_KEY)
+        return
+    folder = tmp_path_factory.mktemp("s3")
+    (port,) = free_port_pairs(1)
+    proc = start_weed(folder, port, folder, S3_ACCESS_KEY, S3_SECRET_KEY)
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY)
+    finally:
+        proc.stop()
+
+
 @pytest.fixture
-def settings(database: str) -> Settings:
-    """Settings on the run's database with a private stream name and subject prefix."""
-    return make_settings(database)
+def settings(database: str, s3_server: S3Server) -> Settings:
+    """Settings on the run's database and S3 with a private stream, subject prefix and bucket."""
+    return make_settings(database, **s3_server.settings())
+
+
+@pytest.fixture
+async def blobs(settings: Settings) -> AsyncIterator[S3BlobStore]:
+    """The blob store on the run's S3, in the test's own bucket."""
+    store = S3BlobStore(
+        settings.s3_url, settings.s3_access_key, settings.s3_secret_key.get_secret_value(), settings.s3_bucket
+    )
+    await store.start()
+    yield store
+    await store.close()
 
 
 @pytest.fixture

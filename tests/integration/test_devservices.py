@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import redis
 
+from infra.blobs.s3 import S3BlobStore
 from infra.devservices import (
     DevServiceError,
     DevServices,
@@ -29,7 +30,7 @@ from infra.devservices import (
 )
 from infra.migrate import migration_files
 from infra.settings import Settings
-from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL
+from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, S3Server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,9 +75,15 @@ async def test_embedded_servers_start_serve_and_stop(data_dir: Path, started: li
         "postgres": "embedded",
         "nats": "embedded",
         "redis": "embedded" if shutil.which("redis-server") else "off",
+        "s3": "embedded",
     }
     assert eff.pg_dsn != f"{PG_SERVER}/coursewright"
     assert eff.nats_url != NATS_URL
+    blobs = S3BlobStore(eff.s3_url, eff.s3_access_key, eff.s3_secret_key.get_secret_value(), "devservices")
+    await blobs.start()
+    await blobs.put("hello", b"hi", "text/plain")
+    assert await blobs.get("hello") == b"hi"
+    await blobs.close()
 
     applied = await prepare_database(eff)
     assert applied == [name for _, name, _ in migration_files()]
@@ -159,8 +166,10 @@ def test_servers_left_by_a_killed_run_are_stopped_and_their_data_kept(
     assert services.settings.redis_url == ""
 
 
-def test_auto_uses_the_configured_servers_that_answer(tmp_path: Path, started: list[DevServices]) -> None:
-    configured = _settings(tmp_path, "auto")
+def test_auto_uses_the_configured_servers_that_answer(
+    tmp_path: Path, started: list[DevServices], s3_server: S3Server
+) -> None:
+    configured = _settings(tmp_path, "auto", **s3_server.settings())
     services = start_dev_services(configured)
     started.append(services)
     assert services.processes == []
@@ -170,13 +179,15 @@ def test_auto_uses_the_configured_servers_that_answer(tmp_path: Path, started: l
     start_dev_services(configured).stop()
 
 
-def test_auto_embeds_only_the_server_that_is_down(tmp_path: Path, started: list[DevServices]) -> None:
+def test_auto_embeds_only_the_server_that_is_down(
+    tmp_path: Path, started: list[DevServices], s3_server: S3Server
+) -> None:
     down = f"nats://127.0.0.1:{_closed_port()}"
-    configured = _settings(tmp_path, "auto", nats_url=down)
+    configured = _settings(tmp_path, "auto", nats_url=down, **s3_server.settings())
     services = start_dev_services(configured)
     started.append(services)
     modes = {s.name: s.mode for s in services.services}
-    assert modes == {"postgres": "configured", "nats": "embedded", "redis": "configured"}
+    assert modes == {"postgres": "configured", "nats": "embedded", "redis": "configured", "s3": "configured"}
     assert [p.name for p in services.processes] == ["nats"]
     assert services.settings.pg_dsn == configured.pg_dsn
     host, port = services.settings.nats_url.removeprefix("nats://").split(":")
