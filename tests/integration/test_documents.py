@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
 from commands import documents
 from domain.documents import MARKDOWN, PDF, DocumentTooLarge, UnsupportedDocument, UploadMismatch, UploadNotFound
+from domain.order import Document
 from infra.blobs.s3 import S3BlobStore
 from tests.integration.presigned import http
 
@@ -18,6 +20,20 @@ ORG, ORDER, SALES = uuid4(), uuid4(), uuid4()
 LIMIT = 1_000_000
 PDF_BYTES = b"%PDF-1.7\n" + b"stream of a scanned SOP " * 40_000  # 960 kB
 MD_BYTES = b"# Forklift inspection\n\n1. Check the forks for cracks.\n"
+
+
+async def complete(
+    blobs: S3BlobStore, upload_id: UUID, content: bytes, *, org: UUID = ORG, order: UUID = ORDER, **declared: Any
+) -> Document:
+    """Complete an upload declaring `content`'s size and sha256 unless `declared` says otherwise."""
+    values: dict[str, Any] = {
+        "name": "big.pdf",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "uploaded_by": SALES,
+        "max_bytes": LIMIT,
+    }
+    return await documents.complete_upload(blobs, org, order, upload_id, **(values | declared))
 
 
 async def test_a_small_document_is_stored_at_its_content_address_once(blobs: S3BlobStore) -> None:
@@ -42,33 +58,13 @@ async def test_a_large_document_is_uploaded_by_url_and_completed(blobs: S3BlobSt
     upload = await documents.begin_upload(blobs, ORG, ORDER, timedelta(minutes=5))
     assert await http("PUT", upload.url, PDF_BYTES) == (200, b"")
     sha = hashlib.sha256(PDF_BYTES).hexdigest()
-    doc = await documents.complete_upload(
-        blobs,
-        ORG,
-        ORDER,
-        upload.upload_id,
-        name="big.pdf",
-        size=len(PDF_BYTES),
-        sha256=sha,
-        uploaded_by=SALES,
-        max_bytes=LIMIT,
-    )
+    doc = await complete(blobs, upload.upload_id, PDF_BYTES)
     assert (doc.sha256, doc.media_type, doc.size) == (sha, PDF, len(PDF_BYTES))
     assert await blobs.list(documents.UPLOADS) == []  # the staging object is gone
     url = await documents.download_url(blobs, ORG, sha, timedelta(minutes=5))
     assert await http("GET", url) == (200, PDF_BYTES)
     with pytest.raises(UploadNotFound):  # completed once
-        await documents.complete_upload(
-            blobs,
-            ORG,
-            ORDER,
-            upload.upload_id,
-            name="big.pdf",
-            size=len(PDF_BYTES),
-            sha256=sha,
-            uploaded_by=SALES,
-            max_bytes=LIMIT,
-        )
+        await complete(blobs, upload.upload_id, PDF_BYTES)
 
 
 @pytest.mark.parametrize(
@@ -85,15 +81,12 @@ async def test_an_upload_that_is_not_what_was_declared_is_refused_and_deleted(
     upload = await documents.begin_upload(blobs, ORG, ORDER, timedelta(minutes=5))
     await http("PUT", upload.url, PDF_BYTES)
     with pytest.raises(error):
-        await documents.complete_upload(
+        await complete(
             blobs,
-            ORG,
-            ORDER,
             upload.upload_id,
-            name="big.pdf",
+            PDF_BYTES,
             size=declared_size,
             sha256=declared_sha or hashlib.sha256(PDF_BYTES).hexdigest(),
-            uploaded_by=SALES,
             max_bytes=limit,
         )
     assert await blobs.list("") == []
@@ -102,24 +95,12 @@ async def test_an_upload_that_is_not_what_was_declared_is_refused_and_deleted(
 async def test_an_upload_of_another_order_or_never_made_is_not_found(blobs: S3BlobStore) -> None:
     upload = await documents.begin_upload(blobs, ORG, ORDER, timedelta(minutes=5))
     await http("PUT", upload.url, MD_BYTES)
-    sha = hashlib.sha256(MD_BYTES).hexdigest()
-    for org, order, upload_id in [
-        (ORG, uuid4(), upload.upload_id),
-        (uuid4(), ORDER, upload.upload_id),
-        (ORG, ORDER, uuid4()),
-    ]:
+    for org, order, upload_id in [(ORG, uuid4(), upload.upload_id), (uuid4(), ORDER, upload.upload_id)]:
         with pytest.raises(UploadNotFound):
-            await documents.complete_upload(
-                blobs,
-                org,
-                order,
-                upload_id,
-                name="a.md",
-                size=len(MD_BYTES),
-                sha256=sha,
-                uploaded_by=SALES,
-                max_bytes=LIMIT,
-            )
+            await complete(blobs, upload_id, MD_BYTES, org=org, order=order)
+    with pytest.raises(UploadNotFound):
+        await complete(blobs, uuid4(), MD_BYTES)
+    assert (await complete(blobs, upload.upload_id, MD_BYTES, name="a.md")).media_type == MARKDOWN
 
 
 async def test_uploads_never_completed_are_swept_by_age(blobs: S3BlobStore) -> None:
