@@ -46,7 +46,7 @@ TEST_SERVERS = {
     "CW_TEST_NATS": "nats://127.0.0.1:4222",
     "CW_TEST_REDIS": "redis://127.0.0.1:6379/0",
 }
-_LABELS = {"postgres": "PostgreSQL", "nats": "NATS JetStream", "redis": "Redis"}
+_LABELS = {"postgres": "PostgreSQL", "nats": "NATS JetStream", "redis": "Redis", "s3": "S3"}
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
