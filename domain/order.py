@@ -236,11 +236,15 @@ class Order(Aggregate):
         _validate_brief(brief, today)
         self._record(self.Placed(org_id, placed_by, brief))
 
-    def add_document(self, document: Document, max_order_bytes: int) -> bool:
-        """Attach a stored document; the same content twice is attached once (returns False)."""
+    def require_open_for_documents(self) -> None:
+        """Refuse unless documents may still change (before generation starts)."""
         self._require_exists()
         if self.status not in OPEN_FOR_DOCUMENTS:
             raise DocumentsLocked(f"order is {self.status}: documents change only before generation")
+
+    def add_document(self, document: Document, max_order_bytes: int) -> bool:
+        """Attach a stored document; the same content twice is attached once (returns False)."""
+        self.require_open_for_documents()
         _validate_document(document)
         if document.sha256 in self.documents:
             return False
@@ -250,9 +254,7 @@ class Order(Aggregate):
         return True
 
     def remove_document(self, sha256: str) -> None:
-        self._require_exists()
-        if self.status not in OPEN_FOR_DOCUMENTS:
-            raise DocumentsLocked(f"order is {self.status}: documents change only before generation")
+        self.require_open_for_documents()
         if sha256 not in self.documents:
             raise DocumentNotFound(f"order {self.id} has no document {sha256}")
         self._record(self.DocumentRemoved(sha256))
@@ -296,11 +298,11 @@ class Order(Aggregate):
         self._require_status("generating", "record a draft")
         self._record(self.DraftReady(course_id))
 
-    def deliver(self, course: Course) -> None:
+    def deliver(self, course: Course | None) -> None:
         """The course drafted for this order was published: the order is fulfilled."""
         self._require_status("draft_ready", "be delivered")
-        if course.id != self.course_id:
-            raise InvalidOrder(f"course {course.id} is not the draft of order {self.id}")
+        if course is None or course.id != self.course_id:
+            raise InvalidOrder(f"that course is not the draft of order {self.id}")
         if course.live is None:
             raise OrderStatusConflict(f"course {course.id} is not published yet")
         self._record(self.Delivered(course.id))

@@ -228,6 +228,7 @@ def test_an_order_is_delivered_when_its_course_is_published() -> None:
     order.collect()
     refused(order, OrderStatusConflict, order.deliver, draft)  # not published yet
     refused(order, InvalidOrder, order.deliver, b.published())  # another course
+    refused(order, InvalidOrder, order.deliver, None)
     order.deliver(b.published(draft))
     assert order.collect() == [Order.Delivered(draft.id)] and order.status == "delivered"
     refused(order, OrderStatusConflict, order.deliver, draft)
@@ -238,6 +239,7 @@ def test_only_a_drafted_order_is_delivered() -> None:
     order = b.generating_order()
     order.collect()
     refused(order, OrderStatusConflict, order.deliver, course)
+    refused(order, OrderStatusConflict, order.deliver, None)
 
 
 # -- cancellation, failure, retry --------------------------------------------------------------
