@@ -1,4 +1,5 @@
-"""The command bus: authorise, run the handler, append; idempotent and retried on conflicts."""
+"""The command bus: authorise, run the handler, append; idempotent and retried on conflicts;
+the decision's mail goes out once its commit stands."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import msgspec
 from commands import codec
 from commands.context import Context
 from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
+from commands.ports import Ports
 from commands.session import Session
 from domain.aggregate import Aggregate
 from domain.errors import DomainError
 from infra.errors import ConcurrencyError, DuplicateCommand
 from infra.eventlog import EventStore
 from infra.logging import bound_contextvars, get_logger
+from infra.mail import Mail
 from schemas.access import COMMANDS, Reach
 from schemas.commands import Command
 from schemas.results import CommandResult
@@ -47,11 +50,13 @@ class CommandBus:
         self,
         store: EventStore,
         routes: dict[type[Command], Handler],
+        ports: Ports,
         *,
         retries: int = 25,
     ) -> None:
         self.store = store
         self.routes = routes
+        self.ports = ports
         self.retries = retries
         self.decoded = codec.DecodedStreams()
 
@@ -76,7 +81,7 @@ class CommandBus:
                     stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
                     if stored is not None:
                         return stored
-                session = Session(self.store, ctx, reach=reach, optimistic=optimistic, decoded=self.decoded)
+                session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic, decoded=self.decoded)
                 optimistic = False
                 try:
                     decided = await handler(command, session)
@@ -104,8 +109,19 @@ class CommandBus:
                         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                     continue
                 except DuplicateCommand as dup:
-                    return dup.reply
+                    return dup.reply  # the twin that committed sent the mail
                 assert result.reply is not None
+                if session.outbox:
+                    await self._send(session.outbox)
                 return result.reply
             log.warning("command.contention", attempts=self.retries)
             raise TooMuchContention(f"{name}: the data kept changing; try again")
+
+    async def _send(self, outbox: list[Mail]) -> None:
+        """Mail of a committed decision. The commit stands whatever happens here, so a failed
+        delivery is logged, not raised (the user asks again, e.g. for another reset token)."""
+        for mail in outbox:
+            try:
+                await self.ports.mail.send(mail)
+            except Exception:
+                log.exception("mail.failed", to=mail.to, subject=mail.subject)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.ids import new_id
 from schemas.roles import Role
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -23,4 +17,3 @@ class Context:
     correlation_id: str = field(default_factory=lambda: str(new_id()))
     causation_id: str | None = None
     idempotency_key: str | None = None
-    clock: Callable[[], datetime] = utc_now

@@ -11,7 +11,6 @@ from commands.session import Session
 from domain import errors
 from domain.content import LessonContent
 from domain.course import Course, Details
-from domain.ids import new_id
 from domain.review import Review
 from domain.seats import CourseSeats, seats_id
 from schemas import commands as c
@@ -36,7 +35,7 @@ def _course(course: Course, **data: object) -> Decided:
 
 async def create_course(cmd: c.CreateCourse, s: Session) -> Decided:
     # A fresh random id cannot exist yet: only a client-chosen id needs the read.
-    course = await s.load(Course, cmd.course_id) if cmd.course_id else s.track(Course.blank(new_id()))
+    course = await s.load(Course, cmd.course_id) if cmd.course_id else s.track(Course.blank(s.ports.ids.new_id()))
     if course.exists:
         raise errors.CourseAlreadyExists(f"course {course.id} exists")
     details = _details(cmd)
@@ -65,7 +64,7 @@ async def delete_course(cmd: c.DeleteCourse, s: Session) -> Decided:
 
 async def add_module(cmd: c.AddModule, s: Session) -> Decided:
     course = await s.existing(Course, cmd.course_id)
-    module_id = cmd.module_id or new_id()
+    module_id = cmd.module_id or s.ports.ids.new_id()
     course.add_module(module_id, cmd.title.strip(), cmd.index)
     return _course(course, module_id=str(module_id))
 
@@ -90,7 +89,7 @@ async def remove_module(cmd: c.RemoveModule, s: Session) -> Decided:
 
 async def add_lesson(cmd: c.AddLesson, s: Session) -> Decided:
     course = await s.existing(Course, cmd.course_id)
-    lesson_id = cmd.lesson_id or new_id()
+    lesson_id = cmd.lesson_id or s.ports.ids.new_id()
     course.add_lesson(cmd.module_id, lesson_id, cmd.title.strip(), cmd.duration_minutes, cmd.index)
     return _course(course, lesson_id=str(lesson_id))
 
@@ -131,7 +130,7 @@ async def restore_lesson_content(cmd: c.RestoreLessonContent, s: Session) -> Dec
 
 async def submit_course(cmd: c.SubmitCourse, s: Session) -> Decided:
     course = await s.existing(Course, cmd.course_id)
-    review = s.track(Review.blank(new_id()))
+    review = s.track(Review.blank(s.ports.ids.new_id()))
     course.submit(review.id)
     assert course.org_id is not None and course.author_id is not None
     review.request(course.id, course.org_id, course.author_id, course.revision, s.ctx.actor_id)
@@ -150,7 +149,7 @@ async def comment_on_review(cmd: c.CommentOnReview, s: Session) -> Decided:
         assert review.course_id is not None
         course = await s.existing(Course, review.course_id)
         course.lesson(cmd.lesson_id)
-    comment_id = new_id()
+    comment_id = s.ports.ids.new_id()
     review.comment(comment_id, s.ctx.actor_id, cmd.lesson_id, cmd.text)
     return Decided(review, "review", {"comment_id": str(comment_id)})
 

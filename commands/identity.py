@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from commands import codec
 from commands.bus import Decided
@@ -26,10 +26,9 @@ from domain.identity import (
     WrongPassword,
     email_claim_id,
 )
-from domain.ids import new_id
 from infra.eventlog import EventStore
-from infra.mail import send_password_reset
-from infra.passwords import hash_password, verify_password
+from infra.mail import Mail
+from infra.passwords import Passwords
 from schemas import identity as i
 from schemas.access import Reach
 
@@ -65,9 +64,9 @@ async def _organisation(s: Session, org_id: UUID) -> Organisation:
 
 async def register_user(cmd: i.RegisterUser, s: Session) -> Decided:
     claim = await s.load(EmailAddress, email_claim_id(cmd.email))
-    user = s.track(User.blank(new_id()))
+    user = s.track(User.blank(s.ports.ids.new_id()))
     claim.claim(cmd.email, user.id)  # raises EmailTaken before we spend time hashing
-    user.register(cmd.email, cmd.name, await hash_password(cmd.password), s.now)
+    user.register(cmd.email, cmd.name, await s.ports.passwords.hash(cmd.password), s.now)
     return _user(user, email=user.email)
 
 
@@ -75,9 +74,9 @@ async def change_password(cmd: i.ChangePassword, s: Session) -> Decided:
     user = await s.load(User, s.ctx.actor_id)
     if not user.exists:
         raise UserNotFound("the signed-in user does not exist")
-    if not await verify_password(user.password_hash, cmd.current_password):
+    if not await s.ports.passwords.verify(user.password_hash, cmd.current_password):
         raise WrongPassword("the current password is wrong")
-    user.change_password(await hash_password(cmd.new_password), s.now)
+    user.change_password(await s.ports.passwords.hash(cmd.new_password), s.now)
     return _user(user)
 
 
@@ -87,6 +86,16 @@ async def update_profile(cmd: i.UpdateProfile, s: Session) -> Decided:
     return _user(user)
 
 
+def _reset_mail(to: str, token: str, expires_at: datetime) -> Mail:
+    return Mail(
+        to=to,
+        subject="Reset your Coursewright password",
+        body=f"Someone asked to reset the password of this account. If it was you, set a new one\n"
+        f"with this token before {expires_at:%Y-%m-%d %H:%M} UTC:\n\n{token}\n\n"
+        "If it was not you, ignore this message: your password stays as it is.\n",
+    )
+
+
 async def request_password_reset(cmd: i.RequestPasswordReset, s: Session) -> Decided:
     """Issue a reset token and mail it; an unknown address changes nothing and says the same."""
     claim = await s.load(EmailAddress, email_claim_id(cmd.email))
@@ -94,10 +103,9 @@ async def request_password_reset(cmd: i.RequestPasswordReset, s: Session) -> Dec
     if user is not None:
         secret = secrets.token_urlsafe(32)
         expires_at = s.now + RESET_TOKEN_TTL
-        user.issue_reset(uuid4(), _digest(secret), expires_at)
-        # Sent before the commit: should the commit lose a race, the retry mails a fresh token
-        # and only the last one works.
-        await send_password_reset(user.email, f"{user.id.hex}.{secret}", expires_at)
+        user.issue_reset(s.ports.ids.new_id(), _digest(secret), expires_at)
+        # Sent once the commit stands: a decision retried after a conflict mails only its own token.
+        s.send(_reset_mail(user.email, f"{user.id.hex}.{secret}", expires_at))
     return Decided(claim, "password_reset")
 
 
@@ -115,7 +123,7 @@ async def reset_password(cmd: i.ResetPassword, s: Session) -> Decided:
     pending = user.reset
     if pending is None or not hmac.compare_digest(pending.token_digest, digest):
         raise InvalidResetToken("the reset token is invalid or was used")
-    user.reset_password(digest, await hash_password(cmd.new_password), s.now)
+    user.reset_password(digest, await s.ports.passwords.hash(cmd.new_password), s.now)
     return _user(user)
 
 
@@ -133,7 +141,7 @@ async def grant_platform_admin(cmd: i.GrantPlatformAdmin, s: Session) -> Decided
 
 
 async def create_organisation(cmd: i.CreateOrganisation, s: Session) -> Decided:
-    org = await s.load(Organisation, cmd.org_id or new_id())
+    org = await s.load(Organisation, cmd.org_id or s.ports.ids.new_id())
     org.create(cmd.name, s.ctx.actor_id)
     data: dict[str, object] = {}
     if cmd.admin_email is not None:
@@ -187,10 +195,10 @@ async def user_by_email(store: EventStore, email: str) -> User | None:
     return user if user.exists else None
 
 
-async def authenticate(store: EventStore, email: str, password: str) -> User | None:
+async def authenticate(store: EventStore, passwords: Passwords, email: str, password: str) -> User | None:
     """The user with this email and password, or None; as slow for a stranger as for a typo."""
     user = await user_by_email(store, email)
-    ok = await verify_password(user.password_hash if user else "", password)
+    ok = await passwords.verify(user.password_hash if user else "", password)
     return user if ok and user is not None else None
 
 

@@ -8,14 +8,15 @@ from uuid import UUID
 
 from commands import codec
 from commands.context import Context
+from commands.ports import Ports
 from domain import errors
 from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
-from domain.ids import new_id
 from domain.review import Review
 from infra.eventlog import Commit, EventEnvelope, EventMeta, EventStore, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.hashing import GENESIS, uuid_text
+from infra.mail import Mail
 from schemas.access import Reach
 from schemas.results import CommandResult
 
@@ -42,12 +43,16 @@ class Session:
     shared between decisions (a course read by every enrolment is not replayed for each).
 
     `reach` is how far the caller's permission for this command goes (`schemas.access`).
+
+    Handlers reach the outside world through `ports`; mail they `send` waits in `outbox` until
+    the bus has committed this decision (a refused or retried decision sends nothing).
     """
 
     def __init__(
         self,
         store: EventStore,
         ctx: Context,
+        ports: Ports,
         *,
         reach: Reach,
         optimistic: bool = False,
@@ -56,8 +61,10 @@ class Session:
         self.store = store
         self.ctx = ctx
         self.reach = reach
+        self.ports = ports
         self.decoded = decoded or codec.DecodedStreams(size=64)
-        self.now = ctx.clock()
+        self.now = ports.clock.now()
+        self.outbox: list[Mail] = []
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
         self._fetched: dict[UUID, list[EventEnvelope]] = {}  # streams read (or held), not replayed
@@ -119,6 +126,10 @@ class Session:
         if not agg.exists or (org is not None and org != self.ctx.org_id and self.reach is not Reach.PLATFORM):
             raise _NOT_FOUND.get(type(agg), errors.NotFound)(f"{type(agg).__name__} {agg.id} not found")
 
+    def send(self, mail: Mail) -> None:
+        """Send `mail` once this decision is committed."""
+        self.outbox.append(mail)
+
     def track(self, agg: A) -> A:
         """Add a new aggregate (one whose stream does not exist yet) to this unit of work."""
         self._tracked.setdefault(agg.id, agg)
@@ -134,6 +145,7 @@ class Session:
         order = [primary, *(a for a in self._tracked.values() if a is not primary)]
         writes = []
         reads = []
+        new_id = self.ports.ids.new_id
         for view in self._views.values():
             if view.pending:
                 self.decoded.forget(view.id)  # nobody else may decide on the changed copy

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -31,9 +29,9 @@ from gateway.idempotency import IdempotencyMiddleware
 from gateway.observability import HttpMetrics, ObservabilityMiddleware
 from gateway.probes import Probes
 from gateway.problems import problem_response
+from gateway.queries import QUERY_ROUTES
 from gateway.ratelimit import limiter, storage
 from gateway.services import Services
-from infra.cache import Cache
 from infra.gcpolicy import settle_forever
 from infra.housekeeping import purge_forever
 from infra.revocations import Revocations
@@ -52,24 +50,9 @@ COMMAND_CONTROLLERS = [
 ]
 
 
-def _read_side() -> Any | None:
-    """gateway.queries (issue 4) when that module is in this build."""
-    if importlib.util.find_spec("gateway.queries") is None:
-        return None
-    return importlib.import_module("gateway.queries")
-
-
 def query_routes() -> list[Any]:
-    """The read side's routes, if any."""
-    read_side = _read_side()
-    return list(read_side.QUERY_ROUTES) if read_side else []
-
-
-def query_cache(services: Services) -> Cache | None:
-    """The read side's query cache (the one gateway.queries.reader uses), if any."""
-    read_side = _read_side()
-    cache: Cache | None = read_side.reader(services).cache if read_side else None
-    return cache
+    """The read models' routes (gateway/queries.py)."""
+    return list(QUERY_ROUTES)
 
 
 def authenticator(services: Services) -> Authenticator:
@@ -80,6 +63,7 @@ def authenticator(services: Services) -> Authenticator:
     ttl = timedelta(minutes=settings.access_token_minutes)
     return Authenticator(
         services.store,
+        services.ports.passwords,
         AccessTokens(secret, ttl),
         RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
         Revocations(services.pool, settings.pg_dsn, ttl, services.dependencies.postgres),
@@ -187,7 +171,7 @@ def create_app(services: Services) -> Litestar:
     )
     # In front of routing: request ids, logs and metrics for every request (unmatched ones too),
     # then the page edge, which answers repeated catalog requests from the query cache's memory.
-    edge = PageEdge(app.asgi_handler, auth, limits, query_cache(services))
+    edge = PageEdge(app.asgi_handler, auth, limits, services.reader.cache)
     app.asgi_handler = ObservabilityMiddleware(edge, metrics=metrics)
     app.state["edge"] = edge
     return app

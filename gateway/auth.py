@@ -12,6 +12,7 @@ from commands import identity
 from domain.identity import Organisation, OrganisationNotFound, User
 from gateway.scope import header
 from infra.eventlog import EventStore
+from infra.passwords import Passwords
 from infra.revocations import Revocations
 from infra.tokens import (
     AccessClaims,
@@ -51,11 +52,13 @@ class Authenticator:
     def __init__(
         self,
         store: EventStore,
+        passwords: Passwords,
         access: AccessTokens,
         refresh: RefreshTokens,
         revocations: Revocations,
     ) -> None:
         self.store = store
+        self.passwords = passwords
         self.access = access
         self.refresh = refresh
         self.revocations = revocations
@@ -128,7 +131,7 @@ class Authenticator:
         )
 
     async def login(self, email: str, password: str, org_id: UUID | None) -> TokenPair:
-        user = await identity.authenticate(self.store, email, password)
+        user = await identity.authenticate(self.store, self.passwords, email, password)
         if user is None:
             raise InvalidCredentials("wrong email or password")
         org = await self._org_for(user, org_id)

@@ -1,52 +1,179 @@
-"""The composition root: the components `coursewright up` runs, built from settings."""
+"""The composition root: what one process shares, built once from settings, and the components
+that run on it.
+
+`Root` builds the ports, the event store (and its PostgreSQL pool), the command bus, the Redis
+client, the query cache and the NATS connection factory, once, and hands them to the gateway,
+the relay and the projectors (and, as they land, the generation pipeline and the lab runner).
+Nothing else builds a pool, a client or a port; nothing imports this package. Every entry point
+(`coursewright up`, `coursewright run`, `coursewright projections ...`) goes through it, and
+tests build the same root with ports of their own: `Root(settings, ports)`.
+"""
 
 from __future__ import annotations
 
-from gateway.supervisor import Component
+import contextlib
+from collections.abc import Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as redis_asyncio
+
+from commands.bus import CommandBus
+from commands.ports import Ports, SystemClock, TimeOrderedIds
+from commands.routes import ROUTES
+from gateway.http import serve
+from gateway.services import Services
+from gateway.supervisor import Component, run_until_signal
+from infra.availability import Dependencies
+from infra.cache import Cache
+from infra.eventlog.postgres import PostgresEventStore
 from infra.logging import get_logger
+from infra.mail import MailDirectory
+from infra.passwords import Argon2Passwords
+from infra.relay import Relay
 from infra.settings import Settings
+from projections.queries.reader import Reader
+from projections.workers import run_projectors
 
 log = get_logger(__name__)
 
-
-def relay_component(settings: Settings) -> Component | None:
-    """The event-store-to-JetStream relay, or None while infra.relay is not in this build."""
-    try:
-        from infra.relay import Relay  # lazily: nothing is imported or connected before `up`
-    except ModuleNotFoundError as e:
-        if e.name != "infra.relay":
-            raise
-        log.warning("component.unavailable", component="relay", reason="no infra.relay module")
-        return None
-    return Component("relay", lambda: Relay(settings).run())
+# The components `coursewright up` runs, in start order. The generation pipeline and the lab
+# runner join as they land, each a function of the root giving a Component.
+COMPONENTS = ("relay", "projectors", "gateway")
 
 
-def projectors_component(settings: Settings) -> Component:
-    """Every projector (read models), restarted one by one when they fail."""
-    from projections import run_projectors
+def system_ports(settings: Settings) -> Ports:
+    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7."""
+    return Ports(
+        mail=MailDirectory(settings.data_dir / "mail"),
+        passwords=Argon2Passwords(),
+        clock=SystemClock(),
+        ids=TimeOrderedIds(),
+    )
 
-    return Component("projectors", lambda: run_projectors(settings))
 
+class Root:
+    """Settings, ports and shared clients of one process; `start` opens them, `close` closes
+    them (also when `start` failed half way). Use it as `async with Root(settings) as root:`."""
 
-def gateway_component(settings: Settings) -> Component:
-    """The HTTP API (Litestar on uvicorn, on the supervisor's uvloop loop)."""
+    def __init__(self, settings: Settings, ports: Ports | None = None) -> None:
+        self.settings = settings
+        self.ports = ports or system_ports(settings)
+        self.store = PostgresEventStore(
+            settings.pg_dsn,
+            batch_max=settings.append_batch_max,
+            writers=settings.append_writers,
+            pool_min=settings.pg_pool_min,
+            pool_max=settings.pg_pool_max,
+        )
+        self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
+        self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
+        self.redis: redis_asyncio.Redis | None = None  # None until started, or when Redis is away
+        self.cache = self._query_cache()
+        self._started = False
 
-    async def run() -> None:
-        from gateway.http import serve
-        from gateway.services import Services
+    async def start(self) -> None:
+        """Open the event store's pool and Redis (the cache is off when Redis does not answer)."""
+        await self.store.start()
+        self._started = True
+        self.redis = await _open_redis(self.settings.redis_url)
+        self.cache = self._query_cache()
 
-        services = await Services.start(settings)
+    async def close(self) -> None:
+        await self.cache.close()
+        if self.redis is not None:
+            redis, self.redis = self.redis, None
+            with contextlib.suppress(Exception):
+                await redis.aclose()
+                await redis.connection_pool.disconnect()
+        if self._started:
+            self._started = False
+            await self.store.close()
+
+    async def __aenter__(self) -> Root:
         try:
-            await serve(services)
-        finally:
-            await services.close()
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
 
-    return Component("gateway", run)
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _query_cache(self) -> Cache:
+        """The one query cache: the gateway reads through it, the projectors invalidate it."""
+        prefix = f"{self.settings.subject_prefix}:q"
+        return Cache(self.redis, prefix, name="query", redis_health=self.dependencies.redis)
+
+    def services(self) -> Services:
+        """What the gateway's handlers use (call after `start`)."""
+        return Services(
+            settings=self.settings,
+            store=self.store,
+            bus=self.bus,
+            ports=self.ports,
+            redis=self.redis,
+            reader=Reader(self.store.pool, self.cache),
+            dependencies=self.dependencies,
+        )
+
+    # -- the components ------------------------------------------------------------------------
+
+    def relay(self) -> Component:
+        """The event-store-to-JetStream relay."""
+        return Component("relay", lambda: Relay(self.settings).run())
+
+    def projectors(self, names: Sequence[str] | None = None) -> Component:
+        """Every projector (or the named ones), each restarted on its own when it fails."""
+        return Component("projectors", lambda: run_projectors(self.settings, self.cache, names))
+
+    def gateway(self) -> Component:
+        """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
+        return Component("gateway", lambda: serve(self.services()))
+
+    def components(self, names: Sequence[str] = COMPONENTS) -> list[Component]:
+        built: dict[str, Callable[[], Component]] = {
+            "relay": self.relay,
+            "projectors": self.projectors,
+            "gateway": self.gateway,
+        }
+        return [built[name]() for name in names]
 
 
-def components(settings: Settings) -> list[Component]:
-    """Everything `coursewright up` runs side by side, in start order."""
-    # The generation pipeline and the lab runner join this list as they land, each as
-    # Component(name, factory of a coroutine that runs until cancelled).
-    found = [relay_component(settings), projectors_component(settings), gateway_component(settings)]
-    return [c for c in found if c is not None]
+async def run(
+    root: Root,
+    components: Sequence[Component],
+    *,
+    before: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run `before` (migrations), start the root, then the components until SIGINT or SIGTERM;
+    close the root last."""
+
+    async def prepare() -> None:
+        if before is not None:
+            await before()
+        await root.start()
+
+    try:
+        await run_until_signal(components, before=prepare, on_ready=on_ready)
+    finally:
+        await root.close()
+
+
+async def _open_redis(url: str | None) -> redis_asyncio.Redis | None:
+    if not url:
+        return None
+    # A blocking pool: a burst waits briefly for a connection instead of failing.
+    pool = redis_asyncio.BlockingConnectionPool.from_url(url, max_connections=128, timeout=5)
+    client = redis_asyncio.Redis(connection_pool=pool)
+    try:
+        await client.ping()
+    except Exception as e:  # the cache is optional: run without it
+        log.warning("redis.unavailable", error=str(e))
+        await client.aclose()
+        return None
+    return client

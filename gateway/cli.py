@@ -1,4 +1,5 @@
-"""The `coursewright` command: up, migrate, relay, test, settings, version."""
+"""The `coursewright` command: up, run, migrate, test, settings, version, projections; every
+command that runs the system builds it with the composition root (gateway/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
-from gateway.supervisor import run_until_signal
+from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
 from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
-from projections.cli import projections_cli
 
 log = get_logger(__name__)
 console = Console(stderr=True, highlight=False)
@@ -140,7 +140,8 @@ def up(
         try:
             _show_services(services.services)
             effective = services.settings
-            parts = bootstrap.components(effective)
+            root = bootstrap.Root(effective)
+            parts = root.components()
             names = [c.name for c in parts]
 
             async def migrate_now() -> None:
@@ -154,7 +155,7 @@ def up(
                     f"[bold green]Coursewright is up[/] ({', '.join(names) or 'no components'}). Press Ctrl-C to stop."
                 )
 
-            _run(run_until_signal(parts, before=migrate_now, on_ready=ready))
+            _run(bootstrap.run(root, parts, before=migrate_now, on_ready=ready))
         except (psycopg.Error, InfraError) as e:
             error = str(e)
         except KeyboardInterrupt:  # during start-up, before the loop handles signals
@@ -178,14 +179,17 @@ def migrate() -> None:
     console.print(f"{len(applied)} migration(s) applied: {', '.join(applied) or 'none pending'}")
 
 
-@app.command()
-def relay() -> None:
-    """Run only the relay (event store → JetStream) until Ctrl-C or SIGTERM."""
-    settings = _load_settings()
-    component = bootstrap.relay_component(settings)
-    if component is None:
-        _fail("the relay (infra.relay) is not part of this build")
-    _run(run_until_signal([component], on_ready=lambda: log.info("relay.ready")))
+@app.command("run")
+def run_components(
+    names: Annotated[list[str], typer.Argument(help=f"components: {', '.join(bootstrap.COMPONENTS)}")],
+) -> None:
+    """Run some components alone (configured servers, migrated database) until Ctrl-C or
+    SIGTERM: `coursewright run relay` under systemd or Kubernetes."""
+    unknown = [n for n in names if n not in bootstrap.COMPONENTS]
+    if unknown:
+        _fail(f"no component {', '.join(unknown)}; known: {', '.join(bootstrap.COMPONENTS)}", 2)
+    root = bootstrap.Root(_load_settings())
+    _run(bootstrap.run(root, root.components(names), on_ready=lambda: log.info("run.ready", components=names)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

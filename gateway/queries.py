@@ -18,11 +18,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from gateway.auth import Caller
 from gateway.services import Services
-from infra.cache import Cache
 from projections import queries as rq
 from projections.metrics import record_lag
 from projections.status import ProjectionLag, projection_lag
-from projections.workers import cache_prefix
 from schemas.readmodels import (
     Analytics,
     CatalogPage,
@@ -41,17 +39,6 @@ Position = Annotated[
     int | None,
     QueryParameter(ge=0, description="wait (bounded) until the read model applied this log position"),
 ]
-
-
-def reader(services: Services) -> rq.Reader:
-    """The process's query reader, built once from the shared adapters."""
-    found = services.extras.get("reader")
-    if found is None:
-        cache = Cache(
-            services.redis, cache_prefix(services.settings), name="query", redis_health=services.dependencies.redis
-        )
-        found = services.extras["reader"] = rq.Reader(services.pool, cache)
-    return found
 
 
 class CatalogController(Controller):
@@ -83,7 +70,7 @@ class CatalogController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        body = await rq.catalog_json(reader(services), caller, query, position=position)
+        body = await rq.catalog_json(services.reader, caller, query, position=position)
         return Response(body, media_type=JSON)  # type: ignore[arg-type]
 
 
@@ -101,7 +88,7 @@ class CourseQueryController(Controller):
         position: Position = None,
     ) -> Response[CourseDetail]:
         body = await rq.course_detail_json(
-            reader(services), caller, course_id, draft=revision == "draft", position=position
+            services.reader, caller, course_id, draft=revision == "draft", position=position
         )
         return Response(body, media_type=JSON)  # type: ignore[arg-type]
 
@@ -109,7 +96,7 @@ class CourseQueryController(Controller):
     async def reviews(
         self, services: ServicesDep, caller: CallerDep, course_id: FromPath[UUID], position: Position = None
     ) -> ReviewList:
-        return await rq.review_history(reader(services), caller, course_id, position=position)
+        return await rq.review_history(services.reader, caller, course_id, position=position)
 
     @get("/students/{student_id:uuid}/progress", summary="A student's progress in the course")
     async def student_progress(
@@ -120,7 +107,7 @@ class CourseQueryController(Controller):
         student_id: FromPath[UUID],
         position: Position = None,
     ) -> EnrollmentProgress:
-        return await rq.my_course(reader(services), caller, course_id, student_id=student_id, position=position)
+        return await rq.my_course(services.reader, caller, course_id, student_id=student_id, position=position)
 
     @get("/analytics", summary="Measures of one course")
     async def analytics(
@@ -140,7 +127,7 @@ class CourseQueryController(Controller):
             period=period, since=since, until=until, at_risk_days=at_risk_days,
             at_risk_below=at_risk_below, as_of=as_of,
         )  # fmt: skip
-        return await rq.course_analytics(reader(services), caller, course_id, query, position=position)
+        return await rq.course_analytics(services.reader, caller, course_id, query, position=position)
 
 
 class ReviewQueueController(Controller):
@@ -156,7 +143,7 @@ class ReviewQueueController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         position: Position = None,
     ) -> ReviewList:
-        return await rq.review_queue(reader(services), caller, mine=mine, limit=limit, position=position)
+        return await rq.review_queue(services.reader, caller, mine=mine, limit=limit, position=position)
 
 
 class MyCoursesController(Controller):
@@ -165,13 +152,13 @@ class MyCoursesController(Controller):
 
     @get("/", summary="The caller's enrolments with progress per module and lesson")
     async def mine(self, services: ServicesDep, caller: CallerDep, position: Position = None) -> ProgressList:
-        return await rq.my_courses(reader(services), caller, position=position)
+        return await rq.my_courses(services.reader, caller, position=position)
 
     @get("/{course_id:uuid}", summary="The caller's progress in one course, quizzes included")
     async def one(
         self, services: ServicesDep, caller: CallerDep, course_id: FromPath[UUID], position: Position = None
     ) -> EnrollmentProgress:
-        return await rq.my_course(reader(services), caller, course_id, position=position)
+        return await rq.my_course(services.reader, caller, course_id, position=position)
 
 
 class TeachingController(Controller):
@@ -188,7 +175,7 @@ class TeachingController(Controller):
         position: Position = None,
     ) -> ProgressList:
         return await rq.instructor_students(
-            reader(services), caller, course_id=course_id, limit=limit, position=position
+            services.reader, caller, course_id=course_id, limit=limit, position=position
         )
 
 
@@ -214,7 +201,7 @@ class AnalyticsController(Controller):
             period=period, since=since, until=until, at_risk_days=at_risk_days,
             at_risk_below=at_risk_below, top=top, as_of=as_of,
         )  # fmt: skip
-        return await rq.org_analytics(reader(services), caller, query, position=position)
+        return await rq.org_analytics(services.reader, caller, query, position=position)
 
 
 class ProjectionStatusController(Controller):

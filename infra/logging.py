@@ -1,8 +1,10 @@
-"""structlog setup: JSON in production, console in dev; correlation id on every line."""
+"""structlog setup: JSON in production, console in dev; correlation id on every line; no secret
+on any line."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -10,7 +12,21 @@ import msgspec
 import structlog
 from structlog.contextvars import bind_contextvars, merge_contextvars, reset_contextvars
 
-__all__ = ["bind_contextvars", "bound_contextvars", "configure_logging", "get_logger"]
+__all__ = [
+    "bind_contextvars",
+    "bound_contextvars",
+    "configure_logging",
+    "get_logger",
+    "redact_secrets",
+    "shared_processors",
+]
+
+REDACTED = "[redacted]"
+# A key naming a secret: passwords, tokens of every kind, API keys, signing keys, credentials.
+_SECRET_KEY = re.compile(r"passw(or)?d|passphrase|token|secret|api_?key|authori[sz]ation|credential|cookie", re.I)
+_verdicts: dict[str, bool] = {}  # key -> names a secret; the keys are the code's, so few
+# The password of a URL (a DSN in an error message): scheme://user:PASSWORD@host.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 class bound_contextvars:
@@ -39,6 +55,31 @@ def _ensure_correlation(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+def _is_secret(key: str) -> bool:
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _verdicts[key] = _SECRET_KEY.search(key) is not None
+    return verdict
+
+
+def _redacted(values: dict[str, Any]) -> dict[str, Any]:
+    for key, value in values.items():
+        if _is_secret(key):
+            values[key] = REDACTED
+        elif isinstance(value, str):
+            if "://" in value:
+                values[key] = _URL_PASSWORD.sub(r"\1***@", value)
+        elif isinstance(value, dict):
+            values[key] = _redacted(dict(value))
+    return values
+
+
+def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Replace the value of every key that names a secret (at any depth) with `[redacted]`, and
+    the password of any URL with `***`: a secret logged by mistake never reaches the output."""
+    return _redacted(event_dict)
+
+
 def _json_line(event_dict: dict[str, Any], default: Any = None) -> bytes:
     """One JSON object; anything msgspec cannot encode is written as its repr."""
     return msgspec.json.encode(event_dict, enc_hook=default or repr)
@@ -48,15 +89,21 @@ def _json_text(event_dict: dict[str, Any], default: Any = None) -> str:
     return _json_line(event_dict, default).decode()
 
 
-def configure_logging(level: str = "INFO", json: bool = False) -> None:
-    """Configure structlog and route stdlib logging through it."""
-    shared: list[Any] = [
+def shared_processors() -> list[Any]:
+    """What every line goes through before it is rendered, ours and the standard library's."""
+    return [
         merge_contextvars,
+        redact_secrets,
         _ensure_correlation,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    """Configure structlog and route stdlib logging through it."""
+    shared = shared_processors()
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if json

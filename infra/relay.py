@@ -15,7 +15,7 @@ Ordering and exactly-once rest on the stream, not on our bookkeeping:
   after the reconciled position without the header, which restores the chain.
 
 One relay per stream publishes: it holds a PostgreSQL advisory lock; others wait as standbys.
-Run it with `python -m infra.relay` (settings from CW_ environment variables).
+Run it with `coursewright run relay` (gateway/bootstrap.py builds it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import hashlib
 import re
-import signal
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,7 +39,7 @@ from infra.errors import Unavailable
 from infra.eventlog.postgres import NOTIFY_CHANNEL
 from infra.eventlog.publisher import Publisher, PublishRejected
 from infra.eventlog.reader import LogReader
-from infra.logging import configure_logging, get_logger
+from infra.logging import get_logger
 from infra.nats import NatsFailure, connect, ensure_events_stream
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
@@ -476,23 +475,3 @@ class Relay:
         self.head = await LogReader(conn).head()
         if checkpoint:
             self._position = await self._read_checkpoint(conn)
-
-
-async def _main(settings: Settings) -> None:
-    relay = Relay(settings)
-    task = asyncio.create_task(relay.run(), name="relay")
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-def main() -> None:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.json_logs)
-    asyncio.run(_main(settings))
-
-
-if __name__ == "__main__":
-    main()

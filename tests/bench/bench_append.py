@@ -26,6 +26,7 @@ from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
 from tests.bench._report import result
 from tests.conftest import create_database, drop_database
+from tests.ports import make_ports
 
 CALLERS = 8
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))  # per round
@@ -54,7 +55,7 @@ async def run_for(seconds: float, worker: object) -> int:
 async def ours(dsn: str) -> float:
     store = PostgresEventStore(dsn, pool_max=CALLERS + 2)
     await store.start()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     ctx = Context(uuid.uuid4(), uuid.uuid4(), frozenset({"instructor"}))
     cmd = c.CreateCourse(title="Forklift safety", cefr_level="B1", category="safety")
 

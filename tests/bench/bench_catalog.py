@@ -52,17 +52,19 @@ CONNECTIONS = 64
 def serve(mode: str, port: int) -> None:
 
     from gateway.app import authenticator, create_app, dependencies
+    from gateway.bootstrap import Root
     from gateway.http import _Server, config, run_server
     from gateway.problems import problem_response
     from gateway.queries import QUERY_ROUTES
-    from gateway.services import Services
     from infra.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level, json=True)  # as in production; the output goes nowhere
 
     async def run() -> None:
-        services = await Services.start(settings)
+        root = Root(settings)
+        await root.start()
+        services = root.services()
         background: list[asyncio.Task[None]] = []
         if mode == "bare":
             body = Path(os.environ["CW_BENCH_BODY"]).read_bytes()  # noqa: ASYNC240
@@ -92,7 +94,7 @@ def serve(mode: str, port: int) -> None:
         finally:
             for task in background:
                 task.cancel()
-            await services.close()
+            await root.close()
 
     uvloop.run(run())
 

@@ -2,7 +2,7 @@
 
     python tests/bench/bench_freshness.py [seconds]
 
-The relay (`coursewright relay`) and the projectors (`coursewright projections run`) run as
+The relay (`coursewright run relay`) and the projectors (`coursewright projections run`) run as
 processes of their own, as they would beside the gateway. This process sends Enrol commands
 through the command bus (a new student each time), first 64 at once to find the peak rate,
 then paced at half of it for `seconds` (10).
@@ -100,7 +100,7 @@ async def main(dsn: str, settings: Settings, seconds: float) -> None:
     await nc.subscribe(f"{settings.subject_prefix}.evt.>", cb=on_message)
     listener = asyncio.create_task(listen())
     procs = [
-        spawn(settings, "-m", "gateway.cli", "relay"),
+        spawn(settings, "-m", "gateway.cli", "run", "relay"),
         spawn(settings, "-m", "gateway.cli", "projections", "run", "progress"),
     ]
     try:

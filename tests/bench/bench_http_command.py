@@ -67,13 +67,13 @@ async def serve(kind: str, dsn: str, port: int) -> None:
 
     if kind == "ours":
         from gateway.app import create_app
-        from gateway.services import Services
+        from gateway.bootstrap import Root
         from infra.logging import configure_logging
 
         configure_logging("INFO", json=True)  # every request logged, as in production (to /dev/null)
-        settings = make_settings(dsn, pg_pool_max=POOL, rate_limit_per_minute=1_000_000)
-        services = await Services.start(settings)
-        app = create_app(services)
+        root = Root(make_settings(dsn, pg_pool_max=POOL, rate_limit_per_minute=1_000_000))
+        await root.start()
+        app = create_app(root.services())
     else:
         app = baseline_app(dsn)
     sock = bind("127.0.0.1", port)
@@ -143,12 +143,12 @@ async def setup_ours(dsn: str) -> tuple[str, list[str]]:
     """A published uncapped course and 64 trainers' access tokens (on the bus, not timed)."""
     from commands.context import Context
     from gateway.app import authenticator
-    from gateway.services import Services
+    from gateway.bootstrap import Root
     from schemas import commands as c
     from schemas import identity as i
 
-    services = await Services.start(make_settings(dsn))
-    try:
+    async with Root(make_settings(dsn)) as root:
+        services = root.services()
         org = uuid.uuid4()
         system = Context(uuid.UUID(int=1), org, frozenset({"platform_admin"}))
         await services.bus.handle(i.CreateOrganisation(org_id=org, name="Bench"), system)
@@ -186,8 +186,6 @@ async def setup_ours(dsn: str) -> tuple[str, list[str]]:
             _, family = await auth.refresh.issue(user, org)
             tokens.append(auth.access.issue(user, org, ["trainer"], reply.data["email"], family))
         return str(course), tokens
-    finally:
-        await services.close()
 
 
 async def main(requests: int, seconds: float) -> None:

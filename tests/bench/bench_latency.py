@@ -9,7 +9,7 @@
 3. Baseline: `js.publish_async` at the same pace straight into a stream of its own, the same
    kind of consumer measuring publish-to-delivery.
 Relay, store and consumers share this process (as under `coursewright up`); with --process
-the relay runs as `python -m infra.relay` beside it (as under `coursewright relay`).
+the relay runs as `coursewright run relay` beside it.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def paced(rate: float, seconds: float, issue: Callable[[], Awaitable[objec
 
 @contextlib.asynccontextmanager
 async def relay_running(settings: Settings, in_process: bool) -> AsyncIterator[None]:
-    """The relay as a task of this process, or as `python -m infra.relay` beside it."""
+    """The relay as a task of this process, or as `coursewright run relay` beside it."""
     if in_process:
         task = asyncio.create_task(Relay(settings).run())
         try:
@@ -118,7 +118,7 @@ async def relay_running(settings: Settings, in_process: bool) -> AsyncIterator[N
         "CW_SUBJECT_PREFIX": settings.subject_prefix,
         "CW_LOG_LEVEL": "WARNING",
     }
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "infra.relay", cwd=ROOT, env=env)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.cli", "run", "relay", cwd=ROOT, env=env)
     try:
         yield
     finally:

@@ -22,7 +22,7 @@ from tests.integration.projections_support import CONTENT, projectors, relay
 
 @pytest.fixture
 async def api(settings: Settings, store: PostgresEventStore, nats_cleanup: Settings) -> AsyncIterator[Api]:
-    async with relay(settings), projectors(settings), running_gateway(settings) as api:
+    async with relay(settings), running_gateway(settings) as api, projectors(settings, cache=api.root.cache):
         yield api
 
 

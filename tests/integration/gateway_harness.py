@@ -15,11 +15,14 @@ import pytest
 from litestar import Litestar
 
 from commands.context import Context
+from commands.ports import Ports
 from gateway.app import create_app
+from gateway.bootstrap import Root
 from gateway.http import _Server, bind, config, run_server
 from gateway.services import Services
 from infra.settings import Settings
 from schemas.identity import GrantPlatformAdmin
+from tests.ports import make_ports
 
 PASSWORD = "correct horse battery staple"
 # gateway/queries.py (the read side, issue 4) still uses Litestar's deprecated
@@ -37,9 +40,10 @@ def email() -> str:
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, services: Services, url: str, app: Litestar) -> None:
+    def __init__(self, client: httpx.AsyncClient, root: Root, services: Services, url: str, app: Litestar) -> None:
         self.client = client
         self.app = app
+        self.root = root
         self.services = services
         self.url = url
 
@@ -93,28 +97,30 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings, **overrides: Any) -> AsyncIterator[Api]:
+async def running_gateway(settings: Settings, *, ports: Ports | None = None, **overrides: Any) -> AsyncIterator[Api]:
+    """The gateway on the composition root, built with the test's ports (`make_ports()` unless
+    given)."""
     settings = settings.model_copy(update={**GENEROUS, **overrides})
-    services = await Services.start(settings)
-    sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    app = create_app(services)
-    server = _Server(config(app, "127.0.0.1", port))
-    task = asyncio.create_task(run_server(server, [sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Api(client, services, url, app)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
-        await services.close()
+    async with Root(settings, ports or make_ports()) as root:
+        services = root.services()
+        sock = bind("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        app = create_app(services)
+        server = _Server(config(app, "127.0.0.1", port))
+        task = asyncio.create_task(run_server(server, [sock]))
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+            url = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                yield Api(client, root, services, url, app)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            sock.close()
 
 
 def new_id() -> str:

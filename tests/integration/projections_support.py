@@ -14,11 +14,14 @@ import psycopg
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
+from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
+from projections.workers import run_projectors
 from schemas import commands as c
 from schemas.roles import Role
+from tests.ports import make_ports
 
 QUIZ = c.Assessment(
     id="q1",
@@ -148,10 +151,9 @@ async def relay(settings: Settings) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def projectors(settings: Settings, *names: str) -> AsyncIterator[None]:
-    from projections.workers import run_projectors
-
-    task = asyncio.create_task(run_projectors(settings, list(names) or None))
+async def projectors(settings: Settings, *names: str, cache: Cache | None = None) -> AsyncIterator[None]:
+    """The real projectors (all, or the named ones) while the block runs; they invalidate `cache`."""
+    task = asyncio.create_task(run_projectors(settings, cache, list(names) or None))
     try:
         yield
     finally:
@@ -204,4 +206,4 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def bus_on(store: PostgresEventStore) -> CommandBus:
-    return CommandBus(store, ROUTES)
+    return CommandBus(store, ROUTES, make_ports())

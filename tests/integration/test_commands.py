@@ -24,6 +24,7 @@ from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
 from schemas.results import CommandResult
 from schemas.roles import Role
+from tests.ports import make_ports
 
 CONTENT = c.LessonContent(
     objectives=["Inspect the forks before every shift"],
@@ -75,7 +76,7 @@ class World:
 
 @pytest.fixture
 async def world(store: PostgresEventStore) -> World:
-    return World(CommandBus(store, ROUTES))
+    return World(CommandBus(store, ROUTES, make_ports()))
 
 
 async def test_fifty_concurrent_enrolments_on_ten_seats_give_exactly_ten(
@@ -117,7 +118,7 @@ async def test_idempotency_survives_a_restart(world: World, database: str) -> No
     other = PostgresEventStore(database)
     await other.start()
     try:
-        again = await CommandBus(other, ROUTES).handle(
+        again = await CommandBus(other, ROUTES, make_ports()).handle(
             c.Enrol(course_id=course), world.ctx("student", actor=student, key=key)
         )
     finally:
@@ -165,7 +166,7 @@ def quiz_answered(correct: int) -> c.LessonContent:
 def any_world(request: pytest.FixtureRequest) -> World:
     """A world on the in-memory store and on PostgreSQL: the same bus, the same handlers."""
     store = InMemoryEventStore() if request.param == "memory" else request.getfixturevalue("store")
-    return World(CommandBus(store, ROUTES))
+    return World(CommandBus(store, ROUTES, make_ports()))
 
 
 async def test_quizzes_and_lessons_are_those_of_the_revision_enrolled_in(any_world: World) -> None:
@@ -274,7 +275,7 @@ async def elsewhere(database: str) -> AsyncIterator[CommandBus]:
     """The bus of another process: its own store, holding nothing of what this one holds."""
     other = PostgresEventStore(database)
     await other.start()
-    yield CommandBus(other, ROUTES)
+    yield CommandBus(other, ROUTES, make_ports())
     await other.close()
 
 
@@ -318,7 +319,7 @@ async def test_no_command_scans_the_log_once_it_has_grown(fresh_database: str) -
     store = PostgresEventStore(fresh_database)
     await store.start()
     try:
-        world = World(CommandBus(store, ROUTES))
+        world = World(CommandBus(store, ROUTES, make_ports()))
         course, lesson = await world.published_course()
         students = [world.ctx("student") for _ in range(20)]
         for s in students[:10]:  # every statement prepared (and planned) on a tiny log

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import errors
-from infra.cache import Cache
+from gateway.bootstrap import Root
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections import queries as q
 from projections.errors import InvalidQuery, ProjectionBehind
-from projections.workers import cache_prefix, open_redis
 from schemas import commands as c
 from tests.integration.projections_support import World, bus_on, projectors, relay, scenario
+from tests.ports import make_ports
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,11 @@ def viewer(ctx: object) -> Viewer:
 
 @pytest.fixture
 async def running(settings: Settings, store: PostgresEventStore, nats_cleanup: Settings) -> AsyncIterator[q.Reader]:
-    """Relay and projectors on the test's private stream; a Reader with the Redis cache."""
-    redis = await open_redis(settings)
-    assert redis is not None, "the tests need Redis"
-    reader = q.Reader(store.pool, Cache(redis, cache_prefix(settings)), wait_seconds=30.0)
-    async with relay(settings), projectors(settings):
-        yield reader
-    assert reader.cache is not None
-    await reader.cache.close()
-    await redis.aclose()
+    """Relay and projectors on the test's private stream; a Reader with the root's Redis cache."""
+    async with Root(settings, make_ports()) as root:
+        assert root.redis is not None, "the tests need Redis"
+        async with relay(settings), projectors(settings, cache=root.cache):
+            yield q.Reader(store.pool, root.cache, wait_seconds=30.0)
 
 
 async def test_catalog_filters_search_sort_and_stable_cursor(running: q.Reader, store: PostgresEventStore) -> None:

@@ -69,7 +69,9 @@ async def own_store(own_settings: Settings) -> AsyncIterator[PostgresEventStore]
 
 def spawn_projectors(settings: Settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, **service_env(settings), "CW_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "projections.workers"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "projectors"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 async def equals_rebuild(dsn: str) -> None:

@@ -265,7 +265,9 @@ def _relay_process(settings: Settings, log_path: Path) -> subprocess.Popen[bytes
         "CW_RELAY_POLL_SECONDS": "0.2",
     }
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "infra.relay"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "relay"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
 
 
 async def test_sigkilled_relay_restarts_and_every_event_arrives_once_in_order(

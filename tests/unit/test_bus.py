@@ -24,6 +24,7 @@ from schemas import commands as c
 from schemas.access import Reach
 from schemas.results import CommandResult
 from schemas.roles import Role
+from tests.ports import make_ports
 
 ORG = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
@@ -78,7 +79,7 @@ def course_of(store: InMemoryEventStore, course_id: UUID) -> Course:
 
 async def test_a_role_outside_the_route_is_denied_before_anything_runs() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     with pytest.raises(PermissionDenied, match="CreateCourse"):
         await bus.handle(c.CreateCourse(title="x", cefr_level="A1", category="c"), ctx("student"))
     assert store.attempts == 0 and store.log == []
@@ -87,14 +88,14 @@ async def test_a_role_outside_the_route_is_denied_before_anything_runs() -> None
 async def test_an_instructor_acts_on_a_colleagues_draft_only_through_the_table() -> None:
     """The bus hands the handler the caller's reach from schemas.access, not a role check of its own."""
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     with pytest.raises(PermissionDenied, match="ApproveCourse needs one of: course_manager"):
         await bus.handle(c.ApproveCourse(review_id=uuid4()), ctx("instructor", "student"))
     assert store.attempts == 0
 
 
 async def test_a_command_without_a_route_is_unknown() -> None:
-    bus = CommandBus(CountingStore(), {})
+    bus = CommandBus(CountingStore(), {}, make_ports())
     with pytest.raises(UnknownCommand):
         await bus.handle(c.SubmitCourse(course_id=uuid4()), ctx("platform_admin"))
 
@@ -104,7 +105,7 @@ async def test_a_command_without_a_route_is_unknown() -> None:
 
 async def test_a_conflict_is_retried_on_fresh_state_and_then_succeeds() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES, retries=5)
+    bus = CommandBus(store, ROUTES, make_ports(), retries=5)
     course_id = await create_course(bus)
     store.attempts, store.interfere, store.rival = 0, 2, course_id
 
@@ -123,7 +124,7 @@ async def test_a_conflict_is_retried_on_fresh_state_and_then_succeeds() -> None:
 
 async def test_endless_conflicts_end_in_too_much_contention_after_the_retries() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES, retries=4)
+    bus = CommandBus(store, ROUTES, make_ports(), retries=4)
     course_id = await create_course(bus)
     store.attempts, store.interfere, store.rival = 0, 10**6, course_id
 
@@ -137,7 +138,7 @@ async def test_endless_conflicts_end_in_too_much_contention_after_the_retries() 
 
 async def test_the_in_memory_store_refuses_a_stale_expected_version() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
     await store.write_rival_module(course_id)
     event = Course.ModuleAdded(uuid4(), "Stale", 0)
@@ -153,7 +154,7 @@ async def test_the_in_memory_store_refuses_a_stale_expected_version() -> None:
 
 async def test_an_idempotency_key_replays_the_first_reply_and_writes_nothing() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = uuid4()
     command = c.CreateCourse(course_id=course_id, title="Forklifts", cefr_level="B1", category="s")
 
@@ -177,7 +178,7 @@ async def test_an_idempotency_key_replays_the_first_reply_and_writes_nothing() -
 
 async def test_keys_are_scoped_to_the_actor_and_the_command() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     mine = await bus.handle(c.CreateCourse(title="A", cefr_level="B1", category="s"), ctx("instructor", key="same"))
     other_actor = await bus.handle(
         c.CreateCourse(title="B", cefr_level="B1", category="s"),
@@ -218,7 +219,7 @@ class TwinStore(CountingStore):
 @pytest.mark.parametrize("moment", ["after_lookup", "before_append"])
 async def test_a_twin_that_commits_first_is_answered_with_its_reply(moment: str) -> None:
     store = TwinStore(moment)
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     command = c.CreateCourse(course_id=uuid4(), title="Forklifts", cefr_level="B1", category="s")
     context = ctx("instructor", key="twin")
     store.twin = (bus, command, context)
@@ -240,7 +241,7 @@ async def test_a_twin_that_commits_first_is_answered_with_its_reply(moment: str)
 
 async def test_a_command_that_changes_nothing_appends_nothing() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
     added = await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
     store.attempts = 0
@@ -254,7 +255,7 @@ async def test_a_command_that_changes_nothing_appends_nothing() -> None:
 
 async def test_domain_errors_reach_the_caller_and_write_nothing() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
     with pytest.raises(errors.CourseIncomplete):
         await bus.handle(c.SubmitCourse(course_id=course_id), ctx("instructor"))
@@ -268,7 +269,7 @@ async def test_domain_errors_reach_the_caller_and_write_nothing() -> None:
 
 async def test_decisions_share_decoded_events_without_changing_them() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
     module = (await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))).data
     lesson = await bus.handle(
@@ -316,7 +317,7 @@ def test_a_held_prefix_is_reused_only_while_it_matches_the_stored_stream() -> No
 
 async def test_a_view_is_shared_until_its_stream_moves_on() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
     first = bus.decoded.view(Course, course_id, store.streams[course_id])
     assert bus.decoded.view(Course, course_id, store.streams[course_id]) is first
@@ -328,9 +329,9 @@ async def test_a_view_is_shared_until_its_stream_moves_on() -> None:
 
 async def test_changing_an_aggregate_through_a_view_is_refused_and_writes_nothing() -> None:
     store = CountingStore()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
-    session = Session(store, ctx("instructor"), reach=Reach.OWN, decoded=bus.decoded)
+    session = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN, decoded=bus.decoded)
     course = await session.view(Course, course_id)
     course.add_module(uuid4(), "Sneaky")
     with pytest.raises(RuntimeError, match="read-only view"):

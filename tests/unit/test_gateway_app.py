@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
 from unittest.mock import MagicMock
 from uuid import uuid4
 
@@ -14,28 +13,35 @@ from commands.errors import PermissionDenied, TooMuchContention
 from domain import errors
 from domain.identity import EmailTaken, InvalidResetToken
 from gateway import app as gateway_app
+from gateway.bootstrap import Root
 from gateway.dispatch import body, command_of
 from gateway.problems import classify
+from gateway.services import Services
 from infra.errors import RecordRejected, Unavailable
+from infra.settings import Settings
 from infra.tokens import InvalidToken, TokenReused
 from schemas import commands as c
 from tests.conftest import make_settings
+from tests.ports import make_ports
+
+
+def services(settings: Settings) -> Services:
+    """The gateway's services from a root that was never started: building the app does no I/O."""
+    return Root(settings, make_ports()).services()
 
 
 def test_our_routes_build_without_a_single_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gateway_app, "query_routes", lambda: [])
-    services: Any = MagicMock(redis=None, settings=make_settings("postgresql://nowhere/none"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        app = gateway_app.create_app(services)
+        app = gateway_app.create_app(services(make_settings("postgresql://nowhere/none")))
     paths = {route.path for route in app.routes}
     assert {"/courses", "/auth/login", "/organisations/{org_id:uuid}/members", "/ready"} <= paths
 
 
 def test_prod_refuses_the_development_secret() -> None:
-    services: Any = MagicMock(redis=None, settings=make_settings("postgresql://x/y", env="prod"))
     with pytest.raises(RuntimeError, match="CW_JWT_SECRET"):
-        gateway_app.create_app(services)
+        gateway_app.create_app(services(make_settings("postgresql://x/y", env="prod")))
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""`coursewright projections ...`: rebuild, replay parked events, show lag."""
+"""`coursewright projections ...`: rebuild, replay parked events, show lag, run projectors; each
+on the composition root (gateway/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from infra.logging import configure_logging
+from gateway.bootstrap import Root, run
+from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
+from projections.deadletter import replay_dead_letters
+from projections.rebuild import rebuild
 from projections.registry import PROJECTIONS
+from projections.status import projection_lag
+
+log = get_logger(__name__)
 
 console = Console(stderr=True, highlight=False)
 projections_cli = typer.Typer(
@@ -28,9 +35,10 @@ projections_cli = typer.Typer(
 )
 
 
-def _settings() -> Settings:
+def _settings(quiet: bool = True) -> Settings:
+    """Settings from CW_ variables; a one-shot command logs warnings only."""
     settings = Settings()
-    configure_logging("WARNING", settings.json_logs)
+    configure_logging("WARNING" if quiet else settings.log_level, settings.json_logs)
     return settings
 
 
@@ -52,17 +60,11 @@ def rebuild_command(
     all_: Annotated[bool, typer.Option("--all", help="rebuild every projection")] = False,
 ) -> None:
     """Rebuild from position 0 of the log into fresh tables, then swap them in (live-safe)."""
-    from infra.cache import Cache
-    from projections.rebuild import rebuild
-    from projections.workers import cache_prefix, open_redis
-
     settings = _settings()
     names = _names(name, all_)
 
-    async def run() -> None:
-        redis = await open_redis(settings)
-        cache = Cache(redis, cache_prefix(settings)) if redis is not None else None
-        try:
+    async def rebuild_all() -> None:
+        async with Root(settings) as root:
             with Progress(
                 TextColumn("{task.description:<10}"),
                 BarColumn(),
@@ -77,14 +79,10 @@ def rebuild_command(
                         bar.update(task, completed=position, total=max(head, 1))
 
                     reached = await rebuild(settings.pg_dsn, PROJECTIONS[n], progress=moved)
-                    if cache is not None:
-                        await cache.invalidate(["*"])
+                    await root.cache.invalidate(["*"])
                     bar.update(task, description=f"{n} ✓", completed=reached, total=max(reached, 1))
-        finally:
-            if redis is not None:
-                await redis.aclose()
 
-    asyncio.run(run())
+    asyncio.run(rebuild_all())
 
 
 @projections_cli.command("replay")
@@ -93,29 +91,31 @@ def replay_command(
     all_: Annotated[bool, typer.Option("--all")] = False,
 ) -> None:
     """Apply parked (dead-lettered) events again, once their cause is fixed."""
-    from projections.deadletter import replay_dead_letters
-
     settings = _settings()
-    failed = 0
-    for n in _names(name, all_):
-        done, failing = asyncio.run(replay_dead_letters(settings.pg_dsn, PROJECTIONS[n]))
-        console.print(f"{n}: {done} replayed, {failing} still failing")
-        failed += failing
-    raise typer.Exit(1 if failed else 0)
+    names = _names(name, all_)
+
+    async def replay() -> int:
+        failed = 0
+        async with Root(settings) as root:
+            for n in names:
+                done, failing = await replay_dead_letters(settings.pg_dsn, PROJECTIONS[n])
+                if done:
+                    await root.cache.invalidate(["*"])  # cached answers predate the replayed events
+                console.print(f"{n}: {done} replayed, {failing} still failing")
+                failed += failing
+        return failed
+
+    raise typer.Exit(1 if asyncio.run(replay()) else 0)
 
 
 @projections_cli.command("status")
 def status_command() -> None:
     """Checkpoint, lag and parked events of every projection."""
-    from psycopg_pool import AsyncConnectionPool
-
-    from projections.status import projection_lag
-
     settings = _settings()
 
-    async def run() -> None:
-        async with AsyncConnectionPool(settings.pg_dsn, min_size=1, max_size=1, open=False) as pool:
-            lags = await projection_lag(pool)
+    async def show() -> None:
+        async with Root(settings) as root:
+            lags = await projection_lag(root.store.pool)
         table = Table("projection", "checkpoint", "head", "lag (events)", "lag (s)", "parked")
         for lag in lags:
             table.add_row(
@@ -124,20 +124,20 @@ def status_command() -> None:
             )  # fmt: skip
         Console().print(table)
 
-    asyncio.run(run())
+    asyncio.run(show())
 
 
 @projections_cli.command("run")
 def run_command(
     names: Annotated[list[str] | None, typer.Argument(help="projections (default: all)")] = None,
 ) -> None:
-    """Run projectors in the foreground (`coursewright up` runs them too)."""
-    from projections.workers import run_projectors
-
-    settings = _settings()
+    """Run projectors in the foreground until Ctrl-C or SIGTERM (`coursewright up` runs them too)."""
+    settings = _settings(quiet=False)
     for n in names or []:
         _names(n, False)
-    try:
-        asyncio.run(run_projectors(settings, names or None))
-    except KeyboardInterrupt:
-        pass
+    root = Root(settings)
+
+    def ready() -> None:
+        log.info("projectors.ready", projections=names or list(PROJECTIONS))
+
+    asyncio.run(run(root, [root.projectors(names or None)], on_ready=ready))
