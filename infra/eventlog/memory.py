@@ -37,6 +37,11 @@ class InMemoryEventStore(EventStore):
                 raise ConcurrencyError(w.stream_id, w.expected_version, len(stored))
             if w.events and w.expected_hash != (bytes.fromhex(stored[-1].hash) if stored else GENESIS):
                 raise RecordRejected(f"stream {w.stream_id}: the first new event does not link")
+            for ev in w.events:
+                try:
+                    msgspec.json.decode(ev.payload)
+                except msgspec.DecodeError as e:
+                    raise RecordRejected(f"event {ev.event_id}: the payload is not JSON ({e})") from None
         meta = commit.meta
         versions: dict[UUID, int] = {}
         for w in commit.writes:
