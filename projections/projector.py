@@ -12,8 +12,10 @@ import msgspec
 from nats.aio.msg import Msg
 
 from infra.cache import Cache
+from infra.errors import Unavailable
 from infra.eventlog import EventEnvelope
 from infra.eventlog.consumer import PullConsumer, decode_message, position_header
+from infra.eventlog.deadletters import DeadLetter, DeadLetters
 from infra.eventlog.reader import LogReader
 from infra.gcpolicy import HEAP
 from infra.logging import get_logger
@@ -31,34 +33,8 @@ LAG_EVERY = 1.0
 NATS_RETRY_SECONDS = 5.0
 
 
-def dlq_stream(settings: Settings) -> str:
-    return f"{settings.events_stream}_DLQ"
-
-
-def dlq_subject(settings: Settings, projection: str, event_type: str) -> str:
-    return f"{settings.subject_prefix}.dlq.{projection}.{event_type}"
-
-
 def durable_name(settings: Settings, projection: str) -> str:
     return f"proj_{projection}"
-
-
-async def ensure_dlq_stream(js: Any, settings: Settings) -> None:
-    import nats.js.errors
-    from nats.js.api import StorageType, StreamConfig
-
-    try:
-        await js.stream_info(dlq_stream(settings))
-    except nats.js.errors.NotFoundError:
-        with contextlib.suppress(nats.js.errors.BadRequestError):  # lost a creation race
-            await js.add_stream(
-                StreamConfig(
-                    name=dlq_stream(settings),
-                    subjects=[f"{settings.subject_prefix}.dlq.>"],
-                    storage=StorageType.FILE,
-                    num_replicas=settings.stream_replicas,
-                )
-            )
 
 
 class Projector:
@@ -81,6 +57,7 @@ class Projector:
         self._nc: Any = None
         self._js: Any = None
         self._puller: PullConsumer | None = None
+        self._dead_letters: DeadLetters | None = None
         self._nats_tried = 0.0
         self._lag_at = 0.0
         self._dead_backlog: list[tuple[EventEnvelope, str]] = []
@@ -152,31 +129,23 @@ class Projector:
 
     async def _publish_dead(self, parked: list[tuple[EventEnvelope, str]]) -> None:
         self._dead_backlog.extend(parked)
-        if self._js is None:
+        if self._dead_letters is None:
             return  # published once NATS is back; the table row is the record meanwhile
         while self._dead_backlog:
             env, error = self._dead_backlog[0]
-            body = msgspec.json.encode(
-                {
-                    "projection": self.name,
-                    "position": env.position,
-                    "event_id": str(env.event_id),
-                    "event_type": env.event_type,
-                    "stream_id": str(env.stream_id),
-                    "error": error,
-                    "payload": env.payload,
-                }
+            letter = DeadLetter(
+                consumer=self.name,
+                position=env.position,
+                event_id=str(env.event_id),
+                event_type=env.event_type,
+                stream_id=str(env.stream_id),
+                error=error,
+                payload=env.payload,
             )
-            headers = {
-                "Nats-Msg-Id": f"{self.name}:{env.event_id}",
-                "Cw-Position": str(env.position),
-                "Cw-Projection": self.name,
-                "Cw-Error": error.splitlines()[0][:200] if error else "",
-            }
             try:
-                await self._js.publish(dlq_subject(self.settings, self.name, env.event_type), body, headers=headers)
-            except Exception as e:  # the table row is the record; retried after the next batch
-                log.warning("projection.dlq_publish_failed", projection=self.name, error=repr(e))
+                await self._dead_letters.park(letter)
+            except Unavailable as e:  # the table row is the record; retried after the next batch
+                log.warning("projection.dlq_publish_failed", projection=self.name, error=str(e))
                 return
             self._dead_backlog.pop(0)
 
@@ -199,7 +168,8 @@ class Projector:
             nc = await cw_nats.connect(self.settings, name=f"cw-projector-{self.name}")
             js = nc.jetstream()
             await cw_nats.ensure_events_stream(js, self.settings)
-            await ensure_dlq_stream(js, self.settings)
+            dead_letters = DeadLetters(js, self.settings, self.name)
+            await dead_letters.ensure_stream()
             puller = PullConsumer(
                 nc,
                 js,
@@ -215,7 +185,7 @@ class Projector:
                 with contextlib.suppress(Exception):
                     await nc.close()
             return
-        self._nc, self._js, self._puller = nc, js, puller
+        self._nc, self._js, self._puller, self._dead_letters = nc, js, puller, dead_letters
         await self._publish_dead([])
 
     async def _close_nats(self) -> None:
@@ -224,7 +194,7 @@ class Projector:
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
-        self._nc = self._js = self._puller = None
+        self._nc = self._js = self._puller = self._dead_letters = None
 
 
 async def run_projector(settings: Settings, projection: type[Projection], cache: Cache | None) -> None:

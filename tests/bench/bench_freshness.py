@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import nats
 import psycopg
 
+from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
-from projections.projector import dlq_stream
 from projections.store import NOTIFY_CHANNEL
 from schemas import commands as c
 from schemas.envelope import Headers
@@ -164,7 +164,7 @@ async def main(dsn: str, settings: Settings, seconds: float) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await listener
         js = nc.jetstream()
-        for name in (settings.events_stream, dlq_stream(settings)):
+        for name in (settings.events_stream, dead_letter_stream(settings)):
             with contextlib.suppress(Exception):
                 await js.delete_stream(name)
         await nc.close()

@@ -15,13 +15,13 @@ from pathlib import Path
 import nats
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
-from projections import metrics
 from projections.deadletter import replay_dead_letters
-from projections.projector import dlq_stream
 from projections.rebuild import rebuild
 from projections.registry import PROJECTIONS
 from schemas import commands as c
@@ -52,7 +52,7 @@ def own_settings(fresh_database: str) -> Iterator[Settings]:
 async def _delete_streams(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url)
     try:
-        for name in (settings.events_stream, dlq_stream(settings)):
+        for name in (settings.events_stream, dead_letter_stream(settings)):
             with contextlib.suppress(Exception):
                 await nc.jetstream().delete_stream(name)
     finally:
@@ -168,7 +168,7 @@ async def test_poison_event_is_parked_and_the_projector_goes_on(
 ) -> None:
     settings, store, dsn = own_settings, own_store, own_settings.pg_dsn
     world = World(bus_on(store))
-    parked_before = metrics.DEAD_LETTERS.labels("catalog")._value.get()
+    parked_before = REGISTRY.get_sample_value("cw_projection_dead_letters_total", {"projection": "catalog"}) or 0.0
     async with relay(settings), projectors(settings):
         victim = (await world.draft("Poisoned course", lessons=1))["course"]
         course = await world.draft("Healthy course", lessons=1)
@@ -212,11 +212,14 @@ async def test_poison_event_is_parked_and_the_projector_goes_on(
             (decode, missing) = by_projection[name]
             assert "Expected `object`" in decode[1]
             assert "never created" in missing[1]
-        assert metrics.DEAD_LETTERS.labels("catalog")._value.get() == parked_before + 2
+        assert (
+            REGISTRY.get_sample_value("cw_projection_dead_letters_total", {"projection": "catalog"})
+            == parked_before + 2
+        )
         nc = await nats.connect(settings.nats_url)
         try:
             dead = await nc.jetstream().get_last_msg(
-                dlq_stream(settings), f"{settings.subject_prefix}.dlq.catalog.CourseDetailsEdited"
+                dead_letter_stream(settings), f"{settings.subject_prefix}.dlq.catalog.CourseDetailsEdited"
             )
             assert b"never created" in dead.data
         finally:
