@@ -8,6 +8,7 @@ everything that names, encodes or decodes an event goes through this module.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -88,3 +89,30 @@ class EventCatalogue:
         names = sorted(self._classes)
         schemas, components = msgspec.json.schema_components([self._classes[n] for n in names])
         return {"$defs": components, "events": dict(zip(names, schemas, strict=True))}
+
+    def markdown(self, subject_prefix: str = "cw") -> str:
+        """The catalogue as a Markdown page: every event type, its subject and its payload fields."""
+        lines = [
+            "# Event catalogue",
+            "",
+            "Generated from the event declarations by `python -m commands.eventdocs`; a test fails",
+            "when this page and the code disagree. Each event is published on JetStream as an",
+            "`EventEnvelope` (schemas/envelope.py) whose `payload` holds the fields below.",
+        ]
+        for aggregate in self.aggregates:
+            lines += [
+                "",
+                f"## {aggregate.stream_type}",
+                "",
+                "| event type | subject | payload fields |",
+                "| --- | --- | --- |",
+            ]
+            for event_class in aggregate.events:
+                name = wire_name(event_class)
+                fields = ", ".join(
+                    f"`{f.name}: {f.type if isinstance(f.type, str) else getattr(f.type, '__name__', f.type)}`"
+                    for f in dataclasses.fields(event_class)
+                )
+                subject = f"{subject_prefix}.evt.{aggregate.stream_type}.{name}"
+                lines.append(f"| `{name}` | `{subject}` | {fields or 'none'} |")
+        return "\n".join(lines) + "\n"
