@@ -2,9 +2,9 @@
 
 What it buys: no Redis round trip for most requests of a busy user, and the page edge
 (gateway/edge.py) can serve a cached page only when a permit is at hand with no I/O. Removing
-it (one `limits` hit in Redis per request, the edge awaiting that hit) cost 30-47 % of the
-http-command ratio (median 0.82 -> 0.51) and 49-64 % of the catalog ratio (median 0.65 -> 0.26)
-in four same-run alternating A/B rounds on a loaded two-core machine.
+it (one `limits` hit in Redis per request, the edge awaiting that hit) lowered the median ratio
+of http-command from 0.77 to 0.57 (-26 %, lower in 6 of 7 rounds) and of catalog from 0.66 to
+0.32 (-52 %, 7 of 7) over seven same-run alternating A/B rounds on a loaded two-core machine.
 
 How: the general limit's permits are taken from Redis `n` at a time (`hit(..., cost=n)`,
 counted there at once, atomically) and spent in this process for up to a second. A lease
