@@ -40,6 +40,13 @@ async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
     return course, course.live
 
 
+async def _title(s: Session, course_id: UUID) -> str:
+    """A course's title as learners know it: its published revision's, else its draft's."""
+    course = await s.view(Course, course_id)
+    details = course.live.details if course.live else course.details
+    return details.title if details else ""
+
+
 def _enrolment(e: Enrollment, **data: object) -> Decided:
     return Decided(e, "enrollment", {"course_id": str(e.course_id), "student_id": str(e.student_id), **data})
 
@@ -61,12 +68,12 @@ async def enrol(cmd: c.Enrol, s: Session) -> Decided:
     enrollment = loaded[0]
     assert isinstance(enrollment, Enrollment)
     missing = [
-        str(p)
+        p
         for p, e in zip(prereqs, loaded[1 : 1 + len(prereqs)], strict=True)
         if not (isinstance(e, Enrollment) and e.ever_completed)
     ]
     if missing:
-        raise errors.PrerequisitesMissing(f"complete these courses first: {', '.join(missing)}")
+        raise errors.PrerequisitesMissing([(p, await _title(s, p)) for p in missing])
     outline = tuple(ModuleOutline(m.id, tuple(lesson.id for lesson in m.lessons)) for m in live.modules)
     enrollment.enrol(course.id, student, s.ctx.org_id, live.label, outline, s.now)
     if live.details.capacity is not None:

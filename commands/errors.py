@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from domain.errors import Conflict, DomainError, Forbidden
+from domain.errors import Conflict, DomainError, Forbidden, RuleViolation
 
 
 class PermissionDenied(Forbidden):
     code = "permission_denied"
+
+
+class NotAnAuthor(PermissionDenied):
+    """The caller's role may change courses, but not this one: they do not write it."""
+
+    code = "not_an_author"
+
+
+class InvalidCoAuthor(RuleViolation):
+    code = "invalid_co_author"
 
 
 class TooMuchContention(Conflict):

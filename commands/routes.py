@@ -12,6 +12,8 @@ ROUTES: dict[type[Command], Handler] = {
     c.CreateCourse: courses.create_course,
     c.EditCourse: courses.edit_course,
     c.DeleteCourse: courses.delete_course,
+    c.AddCoAuthor: courses.add_co_author,
+    c.RemoveCoAuthor: courses.remove_co_author,
     c.AddModule: courses.add_module,
     c.RenameModule: courses.rename_module,
     c.ReorderModules: courses.reorder_modules,

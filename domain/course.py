@@ -186,6 +186,14 @@ class Course(Aggregate):
         pass
 
     @dataclass(frozen=True)
+    class CoAuthorAdded(Event):
+        user_id: UUID
+
+    @dataclass(frozen=True)
+    class CoAuthorRemoved(Event):
+        user_id: UUID
+
+    @dataclass(frozen=True)
     class RevisionStarted(Event):
         major: int
         minor: int
@@ -194,6 +202,7 @@ class Course(Aggregate):
     def _init_state(self) -> None:
         self.org_id: UUID | None = None
         self.author_id: UUID | None = None
+        self.co_authors: frozenset[UUID] = frozenset()
         self.details: Details | None = None
         self.status: Status = "draft"
         self.modules: list[Module] = []
@@ -204,6 +213,11 @@ class Course(Aggregate):
         self.feedback: str | None = None
 
     # -- queries -----------------------------------------------------------------------------
+
+    @property
+    def authors(self) -> frozenset[UUID]:
+        """Who writes the course: its author (who created it) and its co-authors."""
+        return self.co_authors | {self.author_id} if self.author_id else self.co_authors
 
     @property
     def revision(self) -> str:
@@ -236,7 +250,7 @@ class Course(Aggregate):
         if not self.exists:
             raise errors.CourseNotFound(f"course {self.id} not found")
         if self.status == "deleted":
-            raise errors.CourseDeleted(f"course {self.id} was deleted")
+            raise errors.CourseDeleted(f"course {self.id} not found")
 
     def _require_editable(self) -> None:
         self._require_exists()
@@ -351,12 +365,14 @@ class Course(Aggregate):
 
     def approve(self, review_id: UUID, reviewer_id: UUID) -> None:
         self._require_in_review(review_id)
-        if reviewer_id == self.author_id:
-            raise errors.SelfApproval("the author cannot approve their own course")
+        if reviewer_id in self.authors:
+            raise errors.SelfApproval("an author cannot approve their own course")
         self._record(self.Approved(review_id, reviewer_id))
 
     def reject(self, review_id: UUID, reviewer_id: UUID, feedback: str) -> None:
         self._require_in_review(review_id)
+        if reviewer_id in self.authors:
+            raise errors.SelfApproval("an author cannot reject their own course")
         if not feedback.strip():
             raise errors.InvalidCourse("a rejection needs feedback")
         self._record(self.Rejected(review_id, reviewer_id, feedback))
@@ -383,6 +399,20 @@ class Course(Aggregate):
         if self.status != "draft" or self.live is not None:
             raise errors.CourseNotDeletable("only a draft that was never published can be deleted")
         self._record(self.Deleted())
+
+    def add_co_author(self, user_id: UUID) -> None:
+        """Make `user_id` a co-author (nothing changes for one of the authors already)."""
+        self._require_exists()
+        if user_id not in self.authors:
+            self._record(self.CoAuthorAdded(user_id))
+
+    def remove_co_author(self, user_id: UUID) -> None:
+        self._require_exists()
+        if user_id == self.author_id:
+            raise errors.InvalidCourse("the course's author cannot be removed from it")
+        if user_id not in self.co_authors:
+            raise errors.CoAuthorNotFound(f"user {user_id} is not a co-author of course {self.id}")
+        self._record(self.CoAuthorRemoved(user_id))
 
     def start_revision(self, kind: Literal["major", "minor"]) -> str:
         self._require_exists()
@@ -457,6 +487,12 @@ class Course(Aggregate):
 
     def _on_Deleted(self, e: Deleted) -> None:
         self.status = "deleted"
+
+    def _on_CoAuthorAdded(self, e: CoAuthorAdded) -> None:
+        self.co_authors = self.co_authors | {e.user_id}
+
+    def _on_CoAuthorRemoved(self, e: CoAuthorRemoved) -> None:
+        self.co_authors = self.co_authors - {e.user_id}
 
     def _on_RevisionStarted(self, e: RevisionStarted) -> None:
         self.status, self.major, self.minor = "draft", e.major, e.minor

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from uuid import UUID
+
 
 class DomainError(Exception):
     """Root of domain errors. `code` is a stable machine-readable name."""
@@ -50,6 +53,10 @@ class AssessmentNotFound(NotFound):
     code = "assessment_not_found"
 
 
+class CoAuthorNotFound(NotFound):
+    code = "co_author_not_found"
+
+
 class CourseAlreadyExists(Conflict):
     code = "course_exists"
 
@@ -78,8 +85,8 @@ class CourseNotDeletable(Conflict):
     code = "course_not_deletable"
 
 
-class CourseDeleted(Conflict):
-    code = "course_deleted"
+class CourseDeleted(CourseNotFound):
+    """A deleted draft is gone for everyone, its authors included (its history stays in the log)."""
 
 
 class RevisionInProgress(Conflict):
@@ -122,6 +129,12 @@ class CourseFull(Conflict):
 
 class PrerequisitesMissing(Conflict):
     code = "prerequisites_missing"
+
+    def __init__(self, missing: Sequence[tuple[UUID, str]]) -> None:
+        """`missing`: the (course id, title) of each course still to complete."""
+        self.missing = tuple(missing)
+        names = "; ".join(f"{title} ({course_id})" for course_id, title in self.missing)
+        super().__init__(f"complete these courses first: {names}")
 
 
 class NotEnrolled(Conflict):

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from commands.errors import TooMuchContention, UnknownCommand
-from domain.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation
+from domain.errors import Conflict, DomainError, Forbidden, NotFound, PrerequisitesMissing, RuleViolation
 from gateway.idempotency import BodyTooLarge
 from infra.errors import ConcurrencyError, RecordRejected, Unavailable
 from infra.logging import get_logger
@@ -93,6 +93,8 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     errors: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [e for e in exc.extra if isinstance(e, dict)]
+    elif isinstance(exc, PrerequisitesMissing):
+        errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
     problem = Problem(
         type=f"urn:coursewright:problem:{code}",
         title=HTTPStatus(status).phrase,

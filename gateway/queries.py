@@ -23,8 +23,10 @@ from projections.metrics import record_lag
 from projections.status import ProjectionLag, projection_lag
 from schemas.readmodels import (
     Analytics,
+    AuthoredList,
     CatalogPage,
     CourseDetail,
+    CourseStatus,
     EnrollmentProgress,
     Period,
     ProgressList,
@@ -150,8 +152,21 @@ class MyCoursesController(Controller):
     path = "/me/courses"
     tags = ["queries"]
 
-    @get("/", summary="The caller's enrolments with progress per module and lesson")
-    async def mine(self, services: ServicesDep, caller: CallerDep, position: Position = None) -> ProgressList:
+    @get(
+        "/",
+        summary="The caller's enrolments with progress; with ?status=, the courses they write",
+        description="Without `status`: the caller's enrolments, with progress per module and lesson. "
+        "With `status` (draft, in_review, ...): the courses the caller authors or co-authors in that status.",
+    )
+    async def mine(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        status: FromQuery[CourseStatus | None] = None,
+        position: Position = None,
+    ) -> ProgressList | AuthoredList:
+        if status is not None:
+            return await rq.authored_courses(services.reader, caller, status=status, position=position)
         return await rq.my_courses(services.reader, caller, position=position)
 
     @get("/{course_id:uuid}", summary="The caller's progress in one course, quizzes included")

@@ -19,6 +19,7 @@ COURSES = Table(
         ("course_id", "uuid NOT NULL"),
         ("org_id", "uuid NOT NULL"),
         ("author_id", "uuid NOT NULL"),
+        ("co_authors", "uuid[] NOT NULL"),
         ("title", "text NOT NULL"),
         ("status", "text NOT NULL"),
         ("listed", "boolean NOT NULL"),
@@ -75,7 +76,7 @@ QUIZ = Table(
 
 class AnalyticsProjection(Projection):
     name = "analytics"
-    version = 1
+    version = 2  # 2: co-authors
     tables = (COURSES, LEARNERS, DAILY, QUIZ)
 
     async def _course(self, env: EventEnvelope) -> Row:
@@ -99,12 +100,23 @@ class AnalyticsProjection(Projection):
                 "course_id": env.stream_id,
                 "org_id": e.org_id,
                 "author_id": e.author_id,
+                "co_authors": [],
                 "title": e.details.title,
                 "status": "draft",
                 "listed": False,
                 "published_at": None,
             },
         )
+
+    @on(Course.CoAuthorAdded)
+    async def co_author_added(self, e: Course.CoAuthorAdded, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        await self._set(env, co_authors=[*row["co_authors"], e.user_id])
+
+    @on(Course.CoAuthorRemoved)
+    async def co_author_removed(self, e: Course.CoAuthorRemoved, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        await self._set(env, co_authors=[a for a in row["co_authors"] if a != e.user_id])
 
     @on(Course.DetailsEdited)
     async def course_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:

@@ -24,6 +24,7 @@ COURSES = Table(
         ("course_id", "uuid NOT NULL"),
         ("org_id", "uuid NOT NULL"),
         ("author_id", "uuid NOT NULL"),
+        ("co_authors", "uuid[] NOT NULL"),
         ("status", "text NOT NULL"),
         ("listed", "boolean NOT NULL"),
         ("public", "boolean NOT NULL"),
@@ -62,6 +63,7 @@ COURSES = Table(
         "(enrollment_count DESC, course_id DESC) WHERE listed",
         "(lower(title), course_id) WHERE listed",
         "(author_id)",
+        "USING gin (co_authors)",
     ),
 )
 ENROLLMENTS = Table(
@@ -97,7 +99,7 @@ def _find_module(doc: dict[str, Any], module_id: str) -> dict[str, Any]:
 
 class CatalogProjection(Projection):
     name = "catalog"
-    version = 1
+    version = 2  # 2: co-authors
     tables = (COURSES, ENROLLMENTS)
 
     async def _course(self, env: EventEnvelope) -> Row:
@@ -132,6 +134,7 @@ class CatalogProjection(Projection):
             "course_id": env.stream_id,
             "org_id": e.org_id,
             "author_id": e.author_id,
+            "co_authors": [],
             "status": "draft",
             "revision": None,
             "enrollment_count": 0,
@@ -140,6 +143,18 @@ class CatalogProjection(Projection):
             "draft": {"details": _details(e.details), "modules": []},
             "live": None,
         }
+        self._save(row, env)
+
+    @on(Course.CoAuthorAdded)
+    async def co_author_added(self, e: Course.CoAuthorAdded, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        row["co_authors"] = [*row["co_authors"], e.user_id]
+        self._save(row, env)
+
+    @on(Course.CoAuthorRemoved)
+    async def co_author_removed(self, e: Course.CoAuthorRemoved, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        row["co_authors"] = [a for a in row["co_authors"] if a != e.user_id]
         self._save(row, env)
 
     @on(Course.DetailsEdited)

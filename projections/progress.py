@@ -38,17 +38,18 @@ COURSES = Table(
         ("course_id", "uuid NOT NULL"),
         ("org_id", "uuid NOT NULL"),
         ("author_id", "uuid NOT NULL"),
+        ("co_authors", "uuid[] NOT NULL"),
         ("title", "text NOT NULL"),
         ("names", "jsonb NOT NULL"),  # {module or lesson id: title}: names outlive removals
     ),
     key=("course_id",),
-    indexes=("(author_id)", "(org_id)"),
+    indexes=("(author_id)", "(org_id)", "USING gin (co_authors)"),
 )
 
 
 class ProgressProjection(Projection):
     name = "progress"
-    version = 1
+    version = 2  # 2: co-authors
     tables = (ENROLLMENTS, COURSES)
 
     async def _course(self, env: EventEnvelope) -> Row:
@@ -62,10 +63,23 @@ class ProgressProjection(Projection):
                 "course_id": env.stream_id,
                 "org_id": e.org_id,
                 "author_id": e.author_id,
+                "co_authors": [],
                 "title": e.details.title,
                 "names": {},
             },
         )
+
+    @on(Course.CoAuthorAdded)
+    async def co_author_added(self, e: Course.CoAuthorAdded, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        row["co_authors"] = [*row["co_authors"], e.user_id]
+        self.put("courses", row)
+
+    @on(Course.CoAuthorRemoved)
+    async def co_author_removed(self, e: Course.CoAuthorRemoved, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        row["co_authors"] = [a for a in row["co_authors"] if a != e.user_id]
+        self.put("courses", row)
 
     @on(Course.DetailsEdited)
     async def course_edited(self, e: Course.DetailsEdited, env: EventEnvelope) -> None:

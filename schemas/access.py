@@ -62,7 +62,9 @@ ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for othe
 TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
 
-# A draft is changed by its authors, and by the organisation's course managers and admins.
+# A draft is changed by its authors (who created it and its co-authors), and by the
+# organisation's course managers and admins; co-authors are named by the same people, less
+# the co-authors themselves.
 AUTHORING = Permission(AUTHORS, org_wide=MANAGERS)
 # A student learns for themself; trainers and organisation admins also act for others.
 LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
@@ -71,6 +73,8 @@ COMMANDS: dict[type[Command], Permission] = {
     c.CreateCourse: Permission(AUTHORS),
     c.EditCourse: AUTHORING,
     c.DeleteCourse: AUTHORING,
+    c.AddCoAuthor: AUTHORING,
+    c.RemoveCoAuthor: AUTHORING,
     c.AddModule: AUTHORING,
     c.RenameModule: AUTHORING,
     c.ReorderModules: AUTHORING,
@@ -113,6 +117,7 @@ class Query(StrEnum):
     REVIEW_QUEUE = "review_queue"
     REVIEW_HISTORY = "review_history"
     MY_COURSES = "my_courses"  # the caller's own enrolments
+    AUTHORED_COURSES = "authored_courses"  # the caller's own drafts and courses in review
     STUDENT_PROGRESS = "student_progress"  # students' progress, quiz attempts and identities
     ORG_ANALYTICS = "org_analytics"
     MEMBERS = "members"  # an organisation's members
@@ -126,6 +131,7 @@ QUERIES: dict[Query, Permission] = {
     Query.REVIEW_QUEUE: Permission(MANAGERS),
     Query.REVIEW_HISTORY: Permission(AUTHORS),
     Query.MY_COURSES: Permission(EVERYONE),
+    Query.AUTHORED_COURSES: Permission(AUTHORS, org_wide=frozenset()),
     # Everyone sees their own; instructors the students of the courses they author or
     # co-author; trainers, course managers and admins the whole organisation's.
     Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS | {"trainer"}),

@@ -48,6 +48,18 @@ class DeleteCourse(Command, kw_only=True, frozen=True):
     course_id: UUID
 
 
+class AddCoAuthor(Command, kw_only=True, frozen=True):
+    """Let a colleague (an author of the organisation) change the course's drafts too."""
+
+    course_id: UUID
+    user_id: UUID
+
+
+class RemoveCoAuthor(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    user_id: UUID
+
+
 class AddModule(Command, kw_only=True, frozen=True):
     course_id: UUID
     title: Title

@@ -9,6 +9,8 @@ import msgspec
 
 Sort = Literal["relevance", "newest", "title", "popular"]
 Period = Literal["day", "week", "month"]
+# A course's status as its authors follow it (a deleted draft is listed nowhere).
+CourseStatus = Literal["draft", "in_review", "approved", "rejected", "published", "archived"]
 
 
 class CatalogItem(msgspec.Struct, kw_only=True):
@@ -52,7 +54,8 @@ class ModuleView(msgspec.Struct, kw_only=True):
 class CourseDetail(msgspec.Struct, kw_only=True):
     course_id: str
     org_id: str
-    instructor_id: str
+    instructor_id: str  # the author, who created the course
+    co_author_ids: list[str]
     status: str
     revision: str | None  # the published revision shown, or "draft"
     title: str
@@ -190,4 +193,21 @@ class Analytics(msgspec.Struct, kw_only=True):
     popular_courses: list[PopularCourse]
     at_risk: list[AtRisk]
     quiz_scores: list[QuizBucket]
+    position: int
+
+
+class AuthoredCourse(msgspec.Struct, kw_only=True):
+    """A course the caller writes, as its author or a co-author."""
+
+    course_id: str
+    title: str  # of the working draft
+    status: str
+    revision: str | None  # the published revision, if any
+    author_id: str
+    co_author_ids: list[str]
+    updated_at: datetime
+
+
+class AuthoredList(msgspec.Struct, kw_only=True):
+    items: list[AuthoredCourse]
     position: int

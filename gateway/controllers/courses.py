@@ -77,6 +77,30 @@ class CourseController(Controller):
         cmd = c.DeleteCourse(course_id=course_id)
         return await dispatch(services, request, caller, cmd, location=_course)
 
+    @route(put, "/{course_id:uuid}/co-authors/{user_id:uuid}", summary="Make a colleague a co-author of the course")
+    async def add_co_author(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+    ) -> Answer:
+        cmd = c.AddCoAuthor(course_id=course_id, user_id=user_id)
+        return await dispatch(services, request, caller, cmd, location=_course)
+
+    @route(delete, "/{course_id:uuid}/co-authors/{user_id:uuid}", summary="Remove a co-author from the course")
+    async def remove_co_author(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+    ) -> Answer:
+        cmd = c.RemoveCoAuthor(course_id=course_id, user_id=user_id)
+        return await dispatch(services, request, caller, cmd, location=_course)
+
     @route(post, "/{course_id:uuid}/modules", summary="Add a module", status=201)
     async def add_module(
         self,

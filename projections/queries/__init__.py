@@ -1,6 +1,7 @@
 """Queries over the read models: what the gateway's query endpoints call."""
 
 from projections.queries.analytics import AnalyticsQuery, course_analytics, org_analytics
+from projections.queries.authoring import authored_courses
 from projections.queries.catalog import (
     CatalogQuery,
     catalog_json,
@@ -8,6 +9,7 @@ from projections.queries.catalog import (
     course_detail,
     course_detail_json,
 )
+from projections.queries.privacy import teaches
 from projections.queries.progress import instructor_students, my_course, my_courses
 from projections.queries.reader import Reader, Viewer
 from projections.queries.reviews import review_history, review_queue
@@ -17,6 +19,7 @@ __all__ = [
     "CatalogQuery",
     "Reader",
     "Viewer",
+    "authored_courses",
     "catalog_json",
     "catalog_page",
     "course_analytics",
@@ -28,4 +31,5 @@ __all__ = [
     "org_analytics",
     "review_history",
     "review_queue",
+    "teaches",
 ]

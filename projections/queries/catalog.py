@@ -122,7 +122,7 @@ async def _page(reader: Reader, viewer: Viewer, query: CatalogQuery) -> tuple[Ca
         where.append(sql.SQL("tags @> %(tags)s::text[]"))
         params["tags"] = list(query.tags)
     if query.instructor:
-        where.append(sql.SQL("author_id = %(instructor)s"))
+        where.append(sql.SQL("(author_id = %(instructor)s OR %(instructor)s = ANY(co_authors))"))
         params["instructor"] = query.instructor
     if query.q:
         where.append(sql.SQL("search @@ websearch_to_tsquery('english', %(q)s)"))
@@ -239,6 +239,7 @@ def _detail(
         course_id=str(row["course_id"]),
         org_id=str(row["org_id"]),
         instructor_id=str(row["author_id"]),
+        co_author_ids=[str(a) for a in row["co_authors"]],
         status=row["status"],
         revision="draft" if draft else doc.get("revision"),
         title=d["title"],
@@ -274,7 +275,8 @@ async def course_detail_json(
     async with reader.connection() as conn:
         async with conn.pipeline():
             meta_cur = await conn.execute(
-                "SELECT org_id, author_id, listed, public FROM rm_catalog.courses WHERE course_id = %s",
+                "SELECT org_id, author_id, co_authors, listed, public, status FROM rm_catalog.courses"
+                " WHERE course_id = %s",
                 [course_id],
             )
             enrol_cur = await conn.execute(
@@ -283,11 +285,12 @@ async def course_detail_json(
             )
         meta = await meta_cur.fetchone()
         enrolment = await enrol_cur.fetchone()
-    if meta is None:
+    if meta is None or meta[5] == "deleted":  # a deleted draft is gone for everyone, its authors too
         raise CourseNotFound(f"course {course_id} not found")
-    org_id, author_id, listed, public = meta
-    # Authors, managers and admins of the course's organisation: the draft and the answers.
-    staff = viewer.user_id == author_id or reach(viewer, Query.COURSE_DRAFT, org_id) is not Reach.NONE
+    org_id, author_id, co_authors, listed, public, _ = meta
+    # Its authors, and the authors, managers and admins of its organisation: draft and answers.
+    staff = viewer.user_id == author_id or viewer.user_id in co_authors
+    staff = staff or reach(viewer, Query.COURSE_DRAFT, org_id) is not Reach.NONE
     visible = staff or (listed and (public or viewer.org_id == org_id or is_platform_admin(viewer.roles)))
     if not visible:
         raise CourseNotFound(f"course {course_id} not found")
@@ -303,14 +306,14 @@ async def course_detail_json(
             at = await reader.checkpoint(conn, "catalog")
             cur = await conn.execute(
                 "SELECT course_id, org_id, author_id, status, enrollment_count, published_at,"
-                " draft, live FROM rm_catalog.courses WHERE course_id = %s",
+                " draft, live, co_authors FROM rm_catalog.courses WHERE course_id = %s",
                 [course_id],
             )
             found = await cur.fetchone()
         if found is None:
             raise CourseNotFound(f"course {course_id} not found")
         names = ("course_id", "org_id", "author_id", "status", "enrollment_count", "published_at")
-        row = dict(zip(names, found[:6], strict=True))
+        row = dict(zip(names, found[:6], strict=True), co_authors=found[8])
         doc = found[6] if draft or found[7] is None else found[7]
         detail = _detail(row, doc, draft=draft or found[7] is None, bodies=bodies, answers=answers, position=at)
         return _encode(detail), at

@@ -7,10 +7,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from psycopg import sql
 
 from domain.errors import EnrollmentNotFound, Forbidden
-from projections.queries.reader import Reader, Viewer, reach
-from schemas.access import Query, Reach
+from projections.queries.privacy import sees_students, taught_by
+from projections.queries.reader import Reader, Viewer
 from schemas.readmodels import (
     EnrollmentProgress,
     LessonProgress,
@@ -94,19 +95,17 @@ async def my_course(
     student_id: UUID | None = None,
     position: int | None = None,
 ) -> EnrollmentProgress:
-    """One enrolment in detail: the viewer's, or a student's for their teachers."""
+    """One enrolment in detail: the viewer's, or a student's for those who teach the course."""
     await reader.reach("progress", position)
     student = student_id or viewer.user_id
+    where: list[sql.Composable] = [sql.SQL("e.course_id = %s AND e.student_id = %s")]
+    if student != viewer.user_id:
+        where.append(taught_by(viewer))
+    stmt = sql.SQL("{select} WHERE {where}").format(select=sql.SQL(_SELECT), where=sql.SQL(" AND ").join(where))
     async with reader.connection() as conn:
-        cur = await conn.execute(_SELECT + " WHERE e.course_id = %s AND e.student_id = %s", [course_id, student])
+        cur = await conn.execute(stmt, [course_id, student])
         row = await cur.fetchone()
-        org = await conn.execute("SELECT org_id, author_id FROM rm_progress.courses WHERE course_id = %s", [course_id])
-        course = await org.fetchone()
-    allowed = student == viewer.user_id
-    if course is not None and not allowed:
-        how_far = reach(viewer, Query.STUDENT_PROGRESS, course[0])
-        allowed = how_far >= Reach.ORGANISATION or (how_far is Reach.OWN and course[1] == viewer.user_id)
-    if row is None or not allowed:
+    if row is None:  # or not the viewer's to see: the same answer, so nothing leaks
         raise EnrollmentNotFound("no such enrolment")
     return _progress(row, detailed=True)
 
@@ -119,25 +118,21 @@ async def instructor_students(
     limit: int = 200,
     position: int | None = None,
 ) -> ProgressList:
-    """Students of the viewer's courses (instructors), or of the organisation's (managers)."""
-    how_far = reach(viewer, Query.STUDENT_PROGRESS, viewer.org_id)
-    if how_far is Reach.NONE:
+    """Students of the organisation's courses the viewer teaches (`privacy.taught_by`)."""
+    if not sees_students(viewer):
         raise Forbidden("students' progress is for instructors, trainers and managers")
     await reader.reach("progress", position)
-    where = ["c.org_id = %s"]
+    where: list[sql.Composable] = [sql.SQL("c.org_id = %s"), taught_by(viewer)]
     params: list[Any] = [viewer.org_id]
-    if how_far is Reach.OWN:
-        where.append("c.author_id = %s")
-        params.append(viewer.user_id)
     if course_id is not None:
-        where.append("e.course_id = %s")
+        where.append(sql.SQL("e.course_id = %s"))
         params.append(course_id)
     params.append(max(1, min(limit, 1000)))
+    stmt = sql.SQL("{select} WHERE {where} ORDER BY e.last_activity DESC, e.student_id LIMIT %s").format(
+        select=sql.SQL(_SELECT), where=sql.SQL(" AND ").join(where)
+    )
     async with reader.connection() as conn:
         at = await reader.checkpoint(conn, "progress")
-        cur = await conn.execute(
-            _SELECT + " WHERE " + " AND ".join(where) + " ORDER BY e.last_activity DESC, e.student_id LIMIT %s",
-            params,
-        )
+        cur = await conn.execute(stmt, params)
         rows = await cur.fetchall()
     return ProgressList(items=[_progress(r, detailed=False) for r in rows], position=at)

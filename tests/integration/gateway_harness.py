@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -94,6 +95,69 @@ class Api:
         )
         assert r.status_code == 201, r.text
         return user_id, self.bearer(await self.login(address, org_id))
+
+
+DETAILS = {"title": "Forklifts", "cefr_level": "B1", "category": "safety"}
+CONTENT = {
+    "objectives": ["Inspect the forks"],
+    "materials": [{"kind": "text", "title": "Forks", "body": "Look for cracks."}],
+}
+
+
+@dataclass
+class People:
+    id: UUID
+    admin: dict[str, str]
+    ids: dict[str, UUID]
+    headers: dict[str, dict[str, str]]
+
+
+async def people(api: Api) -> People:
+    """An organisation with two instructors beside the author (a co-author to be, a colleague),
+    a course manager, a trainer and two students: their ids and request headers by name."""
+    org, admin = await api.organisation()
+    ids: dict[str, UUID] = {}
+    headers: dict[str, dict[str, str]] = {"org_admin": admin}
+    for who, role in [
+        ("author", "instructor"),
+        ("co_author", "instructor"),
+        ("colleague", "instructor"),
+        ("manager", "course_manager"),
+        ("trainer", "trainer"),
+        ("student", "student"),
+        ("other_student", "student"),
+    ]:
+        ids[who], headers[who] = await api.member(org, admin, role)
+    return People(org, admin, ids, headers)
+
+
+async def draft(api: Api, o: People, by: str = "author", **details: Any) -> tuple[str, str, str]:
+    """A draft by `by` with one module and one lesson with content: (course, module, lesson)."""
+    r = await api.client.post("/courses", json={**DETAILS, **details}, headers=o.headers[by])
+    assert r.status_code == 201, r.text
+    course = r.json()["id"]
+    r = await api.client.post(f"/courses/{course}/modules", json={"title": "Basics"}, headers=o.headers[by])
+    module = r.json()["data"]["module_id"]
+    r = await api.client.post(
+        f"/courses/{course}/modules/{module}/lessons", json={"title": "Checks"}, headers=o.headers[by]
+    )
+    lesson = r.json()["data"]["lesson_id"]
+    r = await api.client.post(
+        f"/courses/{course}/lessons/{lesson}/content", json={"content": CONTENT}, headers=o.headers[by]
+    )
+    assert r.status_code == 201, r.text
+    return course, module, lesson
+
+
+async def publish(api: Api, o: People, course: str, by: str = "author") -> int:
+    r = await api.client.post(f"/courses/{course}/submit", headers=o.headers[by])
+    assert r.status_code == 201, r.text
+    review = r.json()["data"]["review_id"]
+    r = await api.client.post(f"/reviews/{review}/approve", json={}, headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    r = await api.client.post(f"/courses/{course}/publish", headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    return int(r.json()["position"])
 
 
 @contextlib.asynccontextmanager

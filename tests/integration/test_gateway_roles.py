@@ -1,4 +1,5 @@
-"""Who may do what: the role x endpoint matrix, and organisations that cannot see each other."""
+"""Who may do what: the role x endpoint matrix, organisations that cannot see each other, and
+within one organisation, who may change a draft (its authors) and see a student (their teachers)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,20 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
-from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, email, running_gateway
+from tests.integration.gateway_harness import (
+    CONTENT,
+    DETAILS,
+    QUERIES_DEPRECATIONS,
+    Api,
+    draft,
+    email,
+    people,
+    publish,
+    running_gateway,
+)
+from tests.integration.projections_support import projectors, relay
 
 pytestmark = QUERIES_DEPRECATIONS
 
@@ -23,12 +36,13 @@ PLATFORM = {"platform_admin"}
 MEMBER_READERS = {"platform_admin", "org_admin", "course_manager", "trainer", "auditor"}
 
 C, M, L, R, U = (str(uuid4()) for _ in range(5))
-DETAILS = {"title": "Forklifts", "cefr_level": "B1", "category": "safety"}
 # (method, path, body, roles allowed): the specification, written out rather than derived.
 MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", "/courses", DETAILS, AUTHORS),
     ("PUT", f"/courses/{C}/details", DETAILS, AUTHORS),
     ("DELETE", f"/courses/{C}/draft", None, AUTHORS),
+    ("PUT", f"/courses/{C}/co-authors/{U}", None, AUTHORS),
+    ("DELETE", f"/courses/{C}/co-authors/{U}", None, AUTHORS),
     ("POST", f"/courses/{C}/modules", {"title": "Basics"}, AUTHORS),
     ("PUT", f"/courses/{C}/modules/{M}", {"title": "Basics"}, AUTHORS),
     ("PUT", f"/courses/{C}/module-order", {"module_ids": [M]}, AUTHORS),
@@ -64,6 +78,13 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
     async with running_gateway(settings) as a:
+        yield a
+
+
+@pytest.fixture
+async def live(settings: Settings, store: PostgresEventStore, nats_cleanup: Settings) -> AsyncIterator[Api]:
+    """The gateway with the relay and projectors, for the queries."""
+    async with relay(settings), projectors(settings), running_gateway(settings) as a:
         yield a
 
 
@@ -148,5 +169,128 @@ async def test_signing_in_to_an_organisation_one_is_not_in_is_404(api: Api) -> N
     _, address = await api.register()
     r = await api.client.post(
         "/auth/login", json={"email": address, "password": "correct horse battery staple", "org_id": str(org_a)}
+    )
+    assert r.status_code == 404
+
+
+# -- within one organisation: authors, a colleague and a co-author -------------------------
+
+
+def _authoring(course: str, module: str, lesson: str, someone: UUID) -> list[tuple[str, str, object, int]]:
+    """Every authoring command on a draft, in an order in which each one succeeds:
+    (method, path, body, status on success)."""
+    m2, l2 = str(uuid4()), str(uuid4())
+    return [
+        ("PUT", f"/courses/{course}/details", {**DETAILS, "title": "Forklifts II"}, 202),
+        ("POST", f"/courses/{course}/modules", {"title": "More", "module_id": m2}, 201),
+        ("PUT", f"/courses/{course}/modules/{m2}", {"title": "More still"}, 202),
+        ("PUT", f"/courses/{course}/module-order", {"module_ids": [m2, module]}, 202),
+        ("POST", f"/courses/{course}/modules/{m2}/lessons", {"title": "Chains", "lesson_id": l2}, 201),
+        ("PUT", f"/courses/{course}/lessons/{l2}", {"title": "Chains", "duration_minutes": 7}, 202),
+        ("PUT", f"/courses/{course}/modules/{m2}/lesson-order", {"lesson_ids": [l2]}, 202),
+        ("POST", f"/courses/{course}/lessons/{l2}/content", {"content": CONTENT}, 201),
+        ("POST", f"/courses/{course}/lessons/{l2}/content/1/restore", None, 201),
+        ("DELETE", f"/courses/{course}/lessons/{l2}", None, 202),
+        ("DELETE", f"/courses/{course}/modules/{m2}", None, 202),
+        ("PUT", f"/courses/{course}/co-authors/{someone}", None, 202),
+        ("DELETE", f"/courses/{course}/co-authors/{someone}", None, 202),
+        ("POST", f"/courses/{course}/submit", None, 201),
+    ]
+
+
+NAMING_CO_AUTHORS = "/co-authors/"
+
+
+async def test_a_draft_is_changed_by_its_authors_and_managers_only(live: Api) -> None:
+    api = live
+    o = await people(api)
+    store = api.services.store
+    for who in ("author", "co_author", "manager", "org_admin"):
+        course, module, lesson = await draft(api, o)
+        r = await api.client.put(f"/courses/{course}/co-authors/{o.ids['co_author']}", headers=o.headers["author"])
+        assert r.status_code == 202, r.text
+        for method, path, body, ok in _authoring(course, module, lesson, o.ids["colleague"]):
+            # The colleague first: refused, and nothing is appended anywhere.
+            head = await store.head()
+            r = await api.client.request(method, path, json=body, headers=o.headers["colleague"])
+            assert r.status_code == 403, (method, path, r.text)
+            assert r.json()["code"] == "not_an_author"
+            assert await store.head() == head, (method, path)
+            # Co-authors change the draft but do not name other co-authors.
+            expected = 403 if who == "co_author" and NAMING_CO_AUTHORS in path else ok
+            r = await api.client.request(method, path, json=body, headers=o.headers[who])
+            assert r.status_code == expected, (who, method, path, r.text)
+            if expected == 403:
+                assert await store.head() == head, (who, method, path)
+    # A new revision of a published course, and deleting a draft: the same rule.
+    course, _, _ = await draft(api, o)
+    await publish(api, o, course)
+    head = await store.head()
+    r = await api.client.post(f"/courses/{course}/revisions", json={"kind": "minor"}, headers=o.headers["colleague"])
+    assert (r.status_code, await store.head()) == (403, head)
+    r = await api.client.post(f"/courses/{course}/revisions", json={"kind": "minor"}, headers=o.headers["author"])
+    assert r.status_code == 201, r.text
+    doomed, _, _ = await draft(api, o)
+    head = await store.head()
+    r = await api.client.delete(f"/courses/{doomed}/draft", headers=o.headers["colleague"])
+    assert (r.status_code, await store.head()) == (403, head)
+    r = await api.client.delete(f"/courses/{doomed}/draft", headers=o.headers["author"])
+    assert r.status_code == 202, r.text
+
+
+async def test_students_are_seen_only_by_those_who_teach_them(live: Api) -> None:
+    api = live
+    o = await people(api)
+    ours, _, _ = await draft(api, o, title="Ours")
+    r = await api.client.put(f"/courses/{ours}/co-authors/{o.ids['co_author']}", headers=o.headers["author"])
+    assert r.status_code == 202, r.text
+    await publish(api, o, ours)
+    theirs, _, _ = await draft(api, o, by="colleague", title="Theirs")
+    await publish(api, o, theirs, by="colleague")
+    r = await api.client.post(f"/courses/{ours}/enrollments", json={}, headers=o.headers["student"])
+    assert r.status_code == 201, r.text
+    r = await api.client.post(f"/courses/{theirs}/enrollments", json={}, headers=o.headers["other_student"])
+    assert r.status_code == 201, r.text
+    at = r.json()["position"]
+    student, other = str(o.ids["student"]), str(o.ids["other_student"])
+
+    async def students(who: str, query: str = "") -> set[str] | int:
+        r = await api.client.get(f"/students?position={at}{query}", headers=o.headers[who])
+        return {i["student_id"] for i in r.json()["items"]} if r.status_code == 200 else r.status_code
+
+    assert await students("author") == {student}
+    assert await students("co_author") == {student}
+    assert await students("colleague") == {other}
+    assert await students("colleague", f"&course_id={ours}") == set()
+    assert await students("manager") == {student, other}
+    assert await students("org_admin") == {student, other}
+    assert await students("trainer") == {student, other}
+    assert await students("student") == 403
+
+    progress = f"/courses/{ours}/students/{student}/progress?position={at}"
+    analytics = f"/courses/{ours}/analytics?position={at}"
+    for who, seen in [
+        ("author", 200),
+        ("co_author", 200),
+        ("colleague", 404),
+        ("manager", 200),
+        ("org_admin", 200),
+        ("trainer", 200),
+        ("student", 200),
+        ("other_student", 404),
+    ]:
+        r = await api.client.get(progress, headers=o.headers[who])
+        assert r.status_code == seen, (who, r.text)
+        r = await api.client.get(analytics, headers=o.headers[who])
+        assert r.status_code == (seen if who not in ("student",) else 404), (who, r.text)
+        r = await api.client.get(f"/users/{student}", headers=o.headers[who])  # the student's identity
+        assert r.status_code == seen, (who, r.text)
+    # Removing the co-author takes their view of the course's students away.
+    r = await api.client.delete(f"/courses/{ours}/co-authors/{o.ids['co_author']}", headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    at = r.json()["position"]
+    assert await students("co_author") == set()
+    r = await api.client.get(
+        f"/courses/{ours}/students/{student}/progress?position={at}", headers=o.headers["co_author"]
     )
     assert r.status_code == 404
