@@ -29,6 +29,7 @@ from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
 from infra.logging import get_logger
 from infra.mail import MailDirectory
+from infra.nats import NatsConnector
 from infra.passwords import Argon2Passwords
 from infra.relay import Relay
 from infra.settings import Settings
@@ -67,6 +68,7 @@ class Root:
             pool_max=settings.pg_pool_max,
         )
         self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
+        self.nats = NatsConnector(settings)
         self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
         self.redis: redis_asyncio.Redis | None = None  # None until started, or when Redis is away
         self.cache = self._query_cache()
@@ -124,11 +126,11 @@ class Root:
 
     def relay(self) -> Component:
         """The event-store-to-JetStream relay."""
-        return Component("relay", lambda: Relay(self.settings).run())
+        return Component("relay", lambda: Relay(self.settings, self.nats).run())
 
     def projectors(self, names: Sequence[str] | None = None) -> Component:
         """Every projector (or the named ones), each restarted on its own when it fails."""
-        return Component("projectors", lambda: run_projectors(self.settings, self.cache, names))
+        return Component("projectors", lambda: run_projectors(self.settings, self.nats, self.cache, names))
 
     def gateway(self) -> Component:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""

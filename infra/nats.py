@@ -32,63 +32,71 @@ NatsFailure = (nats.errors.Error, asyncio.TimeoutError, OSError)
 Hook = Callable[[], Awaitable[None]]
 
 
-async def connect(
-    settings: Settings,
-    *,
-    name: str = "coursewright",
-    on_disconnect: Hook | None = None,
-    on_reconnect: Hook | None = None,
-) -> Client:
-    """Connect to `settings.nats_url`; once connected the client reconnects forever.
+class NatsConnector:
+    """Opens the NATS connections of one process's components, to `settings.nats_url`; the
+    composition root builds one and hands it to each component that talks to NATS."""
 
-    Raises Unavailable when the first connection cannot be made (two quick attempts), so a
-    caller decides itself how long to wait for NATS instead of hanging inside nats-py.
-    """
-    errors_seen = 0
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
-    async def error_cb(e: Exception) -> None:
-        nonlocal errors_seen
-        errors_seen += 1
-        # A reconnect loop fails twice a second while the server is down: log a sample.
-        if errors_seen == 1 or errors_seen % 120 == 0:
-            log.warning("nats.error", error=repr(e), count=errors_seen)
+    async def connect(
+        self,
+        name: str,
+        *,
+        on_disconnect: Hook | None = None,
+        on_reconnect: Hook | None = None,
+    ) -> Client:
+        """A connection named `name`; once connected the client reconnects forever.
 
-    async def disconnected_cb() -> None:
-        if nc.is_closed:  # we closed it ourselves
-            return
-        log.warning("nats.disconnected", url=settings.nats_url)
-        if on_disconnect is not None:
-            await on_disconnect()
-
-    async def reconnected_cb() -> None:
-        nonlocal errors_seen
+        Raises Unavailable when the first connection cannot be made (two quick attempts), so a
+        caller decides itself how long to wait for NATS instead of hanging inside nats-py.
+        """
+        settings = self.settings
         errors_seen = 0
-        log.info("nats.reconnected", url=settings.nats_url)
-        if on_reconnect is not None:
-            await on_reconnect()
 
-    nc = Client()
-    try:
-        await nc.connect(
-            servers=[settings.nats_url],
-            name=name,
-            allow_reconnect=True,
-            max_reconnect_attempts=1,
-            reconnect_time_wait=RECONNECT_WAIT_SECONDS,
-            connect_timeout=2,
-            ping_interval=5,
-            max_outstanding_pings=2,
-            error_cb=error_cb,
-            disconnected_cb=disconnected_cb,
-            reconnected_cb=reconnected_cb,
-        )
-    except NatsFailure as e:
-        with contextlib.suppress(Exception):
-            await nc.close()
-        raise Unavailable("nats", f"{settings.nats_url}: {e!r}") from e
-    # Bounded attempts for the first connection only; from now on never give up.
-    nc.options["max_reconnect_attempts"] = -1
-    return nc
+        async def error_cb(e: Exception) -> None:
+            nonlocal errors_seen
+            errors_seen += 1
+            # A reconnect loop fails twice a second while the server is down: log a sample.
+            if errors_seen == 1 or errors_seen % 120 == 0:
+                log.warning("nats.error", error=repr(e), count=errors_seen)
+
+        async def disconnected_cb() -> None:
+            if nc.is_closed:  # we closed it ourselves
+                return
+            log.warning("nats.disconnected", url=settings.nats_url)
+            if on_disconnect is not None:
+                await on_disconnect()
+
+        async def reconnected_cb() -> None:
+            nonlocal errors_seen
+            errors_seen = 0
+            log.info("nats.reconnected", url=settings.nats_url)
+            if on_reconnect is not None:
+                await on_reconnect()
+
+        nc = Client()
+        try:
+            await nc.connect(
+                servers=[settings.nats_url],
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+                connect_timeout=2,
+                ping_interval=5,
+                max_outstanding_pings=2,
+                error_cb=error_cb,
+                disconnected_cb=disconnected_cb,
+                reconnected_cb=reconnected_cb,
+            )
+        except NatsFailure as e:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise Unavailable("nats", f"{settings.nats_url}: {e!r}") from e
+        # Bounded attempts for the first connection only; from now on never give up.
+        nc.options["max_reconnect_attempts"] = -1
+        return nc
 
 
 def events_stream_config(settings: Settings) -> StreamConfig:

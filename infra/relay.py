@@ -40,7 +40,7 @@ from infra.eventlog.postgres import NOTIFY_CHANNEL
 from infra.eventlog.publisher import Publisher, PublishRejected
 from infra.eventlog.reader import LogReader
 from infra.logging import get_logger
-from infra.nats import NatsFailure, connect, ensure_events_stream
+from infra.nats import NatsConnector, NatsFailure, ensure_events_stream
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
 
@@ -136,8 +136,9 @@ class _Messages:
 class Relay:
     """Tails the event log and publishes to JetStream; `run()` until cancelled."""
 
-    def __init__(self, settings: Settings, *, ack_timeout: float = 10.0) -> None:
+    def __init__(self, settings: Settings, nats: NatsConnector, *, ack_timeout: float = 10.0) -> None:
         self.settings = settings
+        self.nats = nats
         self.name = settings.events_stream
         self.ack_timeout = ack_timeout
         self.active = False  # holds the advisory lock
@@ -259,7 +260,7 @@ class Relay:
         backoff = Backoff(0.2, 5.0)
         while self._nc is None or self._nc.is_closed:
             try:
-                self._nc = await connect(self.settings, name=f"cw-relay {self.name}", on_disconnect=self._on_disconnect)
+                self._nc = await self.nats.connect(f"cw-relay {self.name}", on_disconnect=self._on_disconnect)
             except Unavailable as e:
                 log.warning("relay.nats_unavailable", stream=self.name, error=str(e))
                 await self._refresh(conn)

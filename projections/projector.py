@@ -19,6 +19,7 @@ from infra.eventlog.deadletters import DeadLetter, DeadLetters
 from infra.eventlog.reader import LogReader
 from infra.gcpolicy import HEAP
 from infra.logging import get_logger
+from infra.nats import NatsConnector, ensure_events_stream
 from infra.settings import Settings
 from projections import metrics
 from projections.applier import Applier, Outcome
@@ -44,11 +45,13 @@ class Projector:
         self,
         settings: Settings,
         projection: type[Projection],
+        nats: NatsConnector,
         *,
         cache: Cache | None = None,
         batch: int = 1000,
     ) -> None:
         self.settings = settings
+        self.nats = nats
         self.projection_type = projection
         self.projection = projection()
         self.cache = cache
@@ -161,13 +164,11 @@ class Projector:
         metrics.record_lag(self.name, behind, seconds)
 
     async def _open_nats(self) -> None:
-        from infra import nats as cw_nats
-
         self._nats_tried = time.monotonic()
         try:
-            nc = await cw_nats.connect(self.settings, name=f"cw-projector-{self.name}")
+            nc = await self.nats.connect(f"cw-projector-{self.name}")
             js = nc.jetstream()
-            await cw_nats.ensure_events_stream(js, self.settings)
+            await ensure_events_stream(js, self.settings)
             dead_letters = DeadLetters(js, self.settings, self.name)
             await dead_letters.ensure_stream()
             puller = PullConsumer(
@@ -197,13 +198,15 @@ class Projector:
         self._nc = self._js = self._puller = self._dead_letters = None
 
 
-async def run_projector(settings: Settings, projection: type[Projection], cache: Cache | None) -> None:
+async def run_projector(
+    settings: Settings, projection: type[Projection], nats: NatsConnector, cache: Cache | None
+) -> None:
     """One projector, restarted with a growing pause when it fails, until cancelled."""
     failures = 0
     while True:
         started = time.monotonic()
         try:
-            await Projector(settings, projection, cache=cache).run()
+            await Projector(settings, projection, nats, cache=cache).run()
         except asyncio.CancelledError:
             raise
         except Exception:

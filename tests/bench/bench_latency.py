@@ -31,7 +31,7 @@ import nats
 from nats.aio.msg import Msg
 
 from infra.eventlog.postgres import PostgresEventStore
-from infra.nats import ensure_events_stream
+from infra.nats import NatsConnector, ensure_events_stream
 from infra.relay import Relay
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope
@@ -103,7 +103,7 @@ async def paced(rate: float, seconds: float, issue: Callable[[], Awaitable[objec
 async def relay_running(settings: Settings, in_process: bool) -> AsyncIterator[None]:
     """The relay as a task of this process, or as `coursewright run relay` beside it."""
     if in_process:
-        task = asyncio.create_task(Relay(settings).run())
+        task = asyncio.create_task(Relay(settings, NatsConnector(settings)).run())
         try:
             yield
         finally:

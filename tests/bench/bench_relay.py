@@ -24,7 +24,7 @@ import psycopg
 from infra.eventlog import EventEnvelope
 from infra.eventlog.postgres import PostgresEventStore
 from infra.eventlog.reader import LogReader
-from infra.nats import ensure_events_stream
+from infra.nats import NatsConnector, ensure_events_stream
 from infra.relay import Relay, _Messages
 from infra.settings import Settings
 from tests.bench._common import append_many, until
@@ -33,7 +33,7 @@ from tests.conftest import create_database, drop_database, make_settings
 
 
 async def run_relay(settings: Settings, n: int) -> float:
-    relay = Relay(settings)
+    relay = Relay(settings, NatsConnector(settings))
     start = time.perf_counter()
     task = asyncio.create_task(relay.run())
     try:

@@ -16,6 +16,7 @@ from commands.context import Context
 from commands.routes import ROUTES
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
+from infra.nats import NatsConnector
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.workers import run_projectors
@@ -143,7 +144,7 @@ async def relay(settings: Settings) -> AsyncIterator[None]:
     """The real relay publishing the log to the test's private stream while the block runs."""
     from infra.relay import Relay
 
-    task = asyncio.create_task(Relay(settings).run())
+    task = asyncio.create_task(Relay(settings, NatsConnector(settings)).run())
     try:
         yield
     finally:
@@ -153,7 +154,7 @@ async def relay(settings: Settings) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def projectors(settings: Settings, *names: str, cache: Cache | None = None) -> AsyncIterator[None]:
     """The real projectors (all, or the named ones) while the block runs; they invalidate `cache`."""
-    task = asyncio.create_task(run_projectors(settings, cache, list(names) or None))
+    task = asyncio.create_task(run_projectors(settings, NatsConnector(settings), cache, list(names) or None))
     try:
         yield
     finally:

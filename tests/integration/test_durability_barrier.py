@@ -21,6 +21,7 @@ import pytest
 from infra.devservices import start_postgres
 from infra.eventlog.reader import LogReader
 from infra.migrate import migrate
+from infra.nats import NatsConnector
 from infra.relay import Relay
 from tests.conftest import make_settings
 
@@ -102,7 +103,7 @@ async def test_the_relay_publishes_nothing_a_crash_could_take_back(lazy_wal_db: 
         received.put_nowait(int(msg.headers["Cw-Position"]))
 
     await nc.subscribe(f"{settings.subject_prefix}.evt.>", cb=on_message)
-    relay_task = asyncio.create_task(Relay(settings).run())
+    relay_task = asyncio.create_task(Relay(settings, NatsConnector(settings)).run())
     try:
         async with await psycopg.AsyncConnection.connect(lazy_wal_db, autocommit=True) as conn:
             for _ in range(3):

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
 from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
+from infra.nats import NatsConnector
 from infra.settings import Settings
 from projections.deadletter import replay_dead_letters
 from projections.rebuild import rebuild
@@ -302,7 +303,7 @@ async def test_a_new_projection_version_rebuilds_before_going_live(
         return cp is not None and cp.version == CatalogV2.version and cp.position == await store.head()
 
     async with relay(settings):
-        task = asyncio.create_task(Projector(settings, CatalogV2).run())
+        task = asyncio.create_task(Projector(settings, CatalogV2, NatsConnector(settings)).run())
         try:
             await wait_until(upgraded, within=60, what="the catalog to be rebuilt at version 2")
         finally:

@@ -26,6 +26,7 @@ from nats.js.api import StorageType, StreamConfig
 from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
 from infra.eventlog.postgres import PostgresEventStore
 from infra.eventlog.publisher import Publisher, PublishRejected
+from infra.nats import NatsConnector
 from infra.relay import EXPECTED_LAST_MSG_ID, RELAY_ERROR, Relay
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
@@ -91,7 +92,7 @@ async def _until(predicate: Callable[[], bool], interval: float = 0.02) -> None:
 
 @contextlib.asynccontextmanager
 async def _running(settings: Settings) -> AsyncIterator[Relay]:
-    relay = Relay(settings)
+    relay = Relay(settings, NatsConnector(settings))
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -449,7 +450,7 @@ async def test_second_relay_waits_as_standby_and_takes_over(
 ) -> None:
     settings, store = own
     async with asyncio.timeout(60):
-        standby = Relay(settings)
+        standby = Relay(settings, NatsConnector(settings))
         async with _running(settings) as first:
             await _until(lambda: first.active)
             standby_task = asyncio.create_task(standby.run())
