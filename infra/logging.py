@@ -101,6 +101,11 @@ def shared_processors() -> list[Any]:
     ]
 
 
+# Libraries that warn once per retry about an outage infra.availability reports once per outage
+# (psycopg's pool: every failed reconnection and discarded connection): heard from at ERROR only.
+RETRYING_LIBRARIES = ("psycopg.pool",)
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Configure structlog and route stdlib logging through it."""
     shared = shared_processors()
@@ -132,6 +137,8 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in RETRYING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.ERROR, root.level))
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -9,14 +9,19 @@ import asyncio
 import logging
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 import redis.asyncio as redis_asyncio
 from structlog.testing import capture_logs
 
+from infra.devprocess import ManagedProcess
+from infra.devservices import start_postgres
+from infra.migrate import migrate
 from infra.settings import Settings
 from projections.catalog import CatalogProjection
 from projections.rebuild import rebuild
@@ -187,3 +192,60 @@ async def test_ready_answers_from_the_last_probe_and_says_nats_is_down(
                 await asyncio.sleep(1.2)  # several probes fail meanwhile
     assert outage_lines(logs, "nats") == ["dependency.down"]
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+class PostgresServer:
+    """A PostgreSQL server of the test's own (initdb on first start), to stop and start again."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.process: ManagedProcess | None = None
+        self.dsn = ""
+
+    def start(self) -> None:
+        self.process, base = start_postgres(self.data_dir, self.port, self.data_dir)
+        self.dsn = f"{base}/outage"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(tmp_path)
+    server.start()
+    try:
+        with psycopg.connect(server.dsn.replace("/outage", "/postgres"), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE outage")
+        asyncio.run(migrate(server.dsn))
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_while_postgres_is_down_ready_says_so_sign_outs_hold_and_it_is_logged_once(
+    postgres_server: PostgresServer, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(postgres_server.dsn, redis_url=redis_server.url)
+    async with running_gateway(settings) as api:
+        gone = await signed_in(api)
+        await sign_out(api, gone)
+        with capture_logs() as logs, caplog.at_level(logging.WARNING):
+            await asyncio.to_thread(postgres_server.stop)
+            await until_ready_says(api, "postgres", "down")
+            r = await api.client.get("/ready")
+            assert r.status_code == 503 and r.json()["status"] == "unavailable"
+            assert (await api.client.get("/health")).json() == {"status": "ok"}
+            for _ in range(20):
+                assert await me(api, gone) == 401  # from memory: no database needed
+            await asyncio.sleep(2.5)  # several probes and revocation reads fail meanwhile
+            down_logs = list(logs)
+            await asyncio.to_thread(postgres_server.start)
+            await until_ready_says(api, "postgres", "ok")
+            assert await me(api, gone) == 401
+    assert outage_lines(down_logs, "postgres") == ["dependency.down"]
+    assert outage_lines(logs, "postgres") == ["dependency.down", "dependency.up"]
+    assert not [r for r in caplog.records if r.exc_info]
