@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from nats.aio.msg import Msg
 
+from infra.backoff import Backoff
 from infra.cache import Cache
 from infra.errors import Unavailable
 from infra.eventlog import EventEnvelope
@@ -202,7 +203,7 @@ async def run_projector(
     settings: Settings, projection: type[Projection], nats: NatsConnector, cache: Cache | None
 ) -> None:
     """One projector, restarted with a growing pause when it fails, until cancelled."""
-    failures = 0
+    backoff = Backoff(initial=0.5, maximum=30.0)
     while True:
         started = time.monotonic()
         try:
@@ -211,5 +212,6 @@ async def run_projector(
             raise
         except Exception:
             log.exception("projection.crashed", projection=projection.name)
-        failures = 1 if time.monotonic() - started > 60 else failures + 1
-        await asyncio.sleep(min(30.0, 0.5 * 2 ** (failures - 1)))
+        if time.monotonic() - started > 60:
+            backoff.reset()  # it ran a while: a new failure, not a crash loop
+        await backoff.sleep()
