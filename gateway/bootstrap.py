@@ -11,7 +11,9 @@ tests build the same root with ports of their own: `Root(settings, ports)`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any
@@ -22,6 +24,7 @@ from commands.bus import CommandBus
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
 from gateway.http import serve
+from gateway.processes import Child, run_command
 from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
 from infra.availability import Dependencies
@@ -145,12 +148,23 @@ class Root:
         return [built[name]() for name in names]
 
 
+def processes(settings: Settings, names: Sequence[str] = COMPONENTS) -> list[Child]:
+    """The processes `coursewright up` runs: one per component, the gateway once per worker
+    (`CW_HTTP_WORKERS`, default one per core), all listening on the one port."""
+    children = []
+    for name in names:
+        count = (settings.http_workers or os.cpu_count() or 1) if name == "gateway" else 1
+        children += [Child(name if count == 1 else f"{name}-{i}", run_command(name)) for i in range(1, count + 1)]
+    return children
+
+
 async def run(
     root: Root,
     components: Sequence[Component],
     *,
     before: Callable[[], Coroutine[Any, Any, None]] | None = None,
     on_ready: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Run `before` (migrations), start the root, then the components until SIGINT or SIGTERM;
     close the root last."""
@@ -161,7 +175,7 @@ async def run(
         await root.start()
 
     try:
-        await run_until_signal(components, before=prepare, on_ready=on_ready)
+        await run_until_signal(components, before=prepare, on_ready=on_ready, stop=stop)
     finally:
         await root.close()
 

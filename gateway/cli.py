@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
+from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
@@ -140,9 +141,8 @@ def up(
         try:
             _show_services(services.services)
             effective = services.settings
-            root = bootstrap.Root(effective)
-            parts = root.components()
-            names = [c.name for c in parts]
+            children = bootstrap.processes(effective)
+            names = [c.name for c in children]
 
             async def migrate_now() -> None:
                 with console.status("Applying migrations…"):
@@ -150,12 +150,15 @@ def up(
                 console.print(f" [green]✓[/] migrations      {len(applied)} applied")
 
             def ready() -> None:
-                log.info("up.ready", components=names)
+                log.info("up.ready", processes=names)
                 console.print(
-                    f"[bold green]Coursewright is up[/] ({', '.join(names) or 'no components'}). Press Ctrl-C to stop."
+                    f"[bold green]Coursewright is up[/] ({', '.join(names)}: a process each). Press Ctrl-C to stop."
                 )
 
-            _run(bootstrap.run(root, parts, before=migrate_now, on_ready=ready))
+            env = {**os.environ, **effective.environment(), "CW_EMBEDDED": "never"}
+            _run(supervise(ProcessSupervisor(children, env), before=migrate_now, on_ready=ready))
+        except CrashLoop as e:
+            error = str(e)
         except (psycopg.Error, InfraError) as e:
             error = str(e)
         except KeyboardInterrupt:  # during start-up, before the loop handles signals
@@ -189,7 +192,20 @@ def run_components(
     if unknown:
         _fail(f"no component {', '.join(unknown)}; known: {', '.join(bootstrap.COMPONENTS)}", 2)
     root = bootstrap.Root(_load_settings())
-    _run(bootstrap.run(root, root.components(names), on_ready=lambda: log.info("run.ready", components=names)))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        parent = os.environ.get(PARENT_PID)  # started by `coursewright up`: stop when it is gone
+        watcher = asyncio.create_task(exit_with_parent(int(parent), stop)) if parent else None
+        try:
+            await bootstrap.run(
+                root, root.components(names), on_ready=lambda: log.info("run.ready", components=names), stop=stop
+            )
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    _run(main())
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

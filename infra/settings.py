@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(0, ge=0, description="gateway processes `coursewright up` runs; 0: one per core")
 
     # -- the HTTP gateway: identity, tokens, limits --------------------------------------------
     jwt_secret: SecretStr = Field(
@@ -66,6 +67,20 @@ class Settings(BaseSettings):
     relay_batch: int = 2048
     relay_window: int = Field(4096, description="JetStream publishes in flight at once")
     relay_poll_seconds: float = 0.5
+
+    def environment(self) -> dict[str, str]:
+        """These settings as CW_ variables: what a child process needs to run on the same ones."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"CW_{name.upper()}"] = str(value)
+        return env
 
     @property
     def json_logs(self) -> bool:

@@ -13,10 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -167,3 +168,77 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
     assert code == 0, log
     assert '"up.stopped"' in log
     assert "Traceback" not in log
+
+
+def _components(proc: subprocess.Popen[str]) -> dict[str, list[psutil.Process]]:
+    """The component processes `up` started, by component name (`coursewright run NAME`)."""
+    found: dict[str, list[psutil.Process]] = {}
+    for child in psutil.Process(proc.pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            cmdline = child.cmdline()
+            if "run" in cmdline:
+                found.setdefault(cmdline[cmdline.index("run") + 1], []).append(child)
+    return found
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_all(
+    up_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, _ = up_env
+    env["CW_HTTP_WORKERS"] = "2"
+    proc = subprocess.Popen(
+        [*_command(), "up"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = _Output(proc)
+    base = f"http://127.0.0.1:{env['CW_HTTP_PORT']}"
+    try:
+        assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
+        _wait_until(
+            lambda: {k: len(v) for k, v in _components(proc).items()} == {"relay": 1, "projectors": 1, "gateway": 2},
+            START_TIMEOUT,
+            f"not one process per component:\n{_components(proc)}",
+        )
+        everyone = [p for ps in _components(proc).values() for p in ps]
+        # SIGKILL each component in turn: it is started again, as a new process.
+        for name in ("relay", "projectors", "gateway"):
+            (victim, *_) = _components(proc)[name]
+            victim.kill()
+            _wait_until(
+                lambda n=name, v=victim: any(p.pid != v.pid for p in _components(proc).get(n, [])),  # type: ignore[misc]
+                START_TIMEOUT,
+                f"{name} was not restarted:\n{out.rest()}",
+            )
+        _wait_until(lambda: _answers(f"{base}/health"), START_TIMEOUT, "the gateway never answered again")
+        assert proc.poll() is None
+        everyone += [p for ps in _components(proc).values() for p in ps]
+
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(STOP_TIMEOUT)
+        # Every component process is gone, the killed and the restarted ones alike.
+        _, alive = psutil.wait_procs(everyone, timeout=3)
+        assert alive == [], f"left behind: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, out.rest()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
