@@ -347,3 +347,24 @@ async def test_the_rebuild_command_rebuilds_every_projection_with_a_progress_bar
 
     unknown = await asyncio.to_thread(cli, "nosuch")
     assert unknown.returncode == 2 and "no projection 'nosuch'" in unknown.stderr
+
+
+async def test_two_projector_processes_of_the_same_projections_equal_a_rebuild(
+    own_settings: Settings, own_store: PostgresEventStore
+) -> None:
+    """Scale-out: two processes run every projection at once (one durable consumer each shares);
+    each applies in its own transaction from its checkpoint, so nothing is applied twice."""
+    settings, store, dsn = own_settings, own_store, own_settings.pg_dsn
+    world = World(bus_on(store))
+    async with relay(settings):
+        first, second = spawn_projectors(settings), spawn_projectors(settings)
+        try:
+            for _ in range(3):  # traffic while both run
+                await scenario(world, courses=1, students=4)
+            await wait_until(lambda: caught_up(store, dsn), within=90, what="both projectors to catch up")
+            assert first.poll() is None and second.poll() is None
+        finally:
+            for proc in (first, second):
+                proc.terminate()
+                proc.wait(timeout=30)
+    await equals_rebuild(dsn)
