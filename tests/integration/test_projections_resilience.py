@@ -366,5 +366,6 @@ async def test_two_projector_processes_of_the_same_projections_equal_a_rebuild(
         finally:
             for proc in (first, second):
                 proc.terminate()
-                proc.wait(timeout=30)
+            for proc in (first, second):
+                proc.wait(timeout=60)
     await equals_rebuild(dsn)
