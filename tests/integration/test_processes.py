@@ -76,3 +76,6 @@ def test_a_component_whose_parent_died_stops_by_itself() -> None:
     finally:
         if up.poll() is None:
             up.kill()
+            up.wait()
+        if up.stdout is not None:
+            up.stdout.close()
