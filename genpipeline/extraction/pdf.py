@@ -1,0 +1,140 @@
+"""PDF: the text layer through pypdf, tables through pdfplumber, OCR for pages without text."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from genpipeline.extraction.document import Document, ExtractionError
+from genpipeline.extraction.extractor import PDF, Extractor
+from genpipeline.extraction.lines import Line, blocks_from_lines, drop_running_lines
+from infra.ocr import OcrEngine
+
+
+@dataclass(frozen=True)
+class _Fragment:
+    top: float  # distance from the top of the page, in points
+    x: float
+    text: str
+    size: float
+
+
+@dataclass(frozen=True)
+class _Table:
+    top: float
+    bottom: float
+    rows: list[str]
+
+
+class PdfExtractor(Extractor):
+    """Pages with a text layer are read as text; pages without one are rendered and OCR'd."""
+
+    media_types = frozenset({PDF})
+
+    def __init__(self, ocr: OcrEngine | None = None, *, dpi: int = 300, ocr_workers: int = 2) -> None:
+        self.ocr = ocr
+        self.dpi = dpi
+        self.ocr_workers = ocr_workers
+
+    def extract(self, name: str, data: bytes) -> Document:
+        import pypdf  # imported here: the gateway never pays for the PDF stack
+
+        reader = pypdf.PdfReader(BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractionError(name, "the PDF is encrypted with a password")
+        fragments = [_fragments(page) for page in reader.pages]
+        text_pages = [i for i, f in enumerate(fragments) if any(x.text.strip() for x in f)]
+        tables = _tables(data, text_pages) if text_pages else {}
+        pages: list[list[Line]] = []
+        for index, found in enumerate(fragments):
+            pages.append(_lines(index + 1, found, tables.get(index, [])) if index in text_pages else [])
+        scanned = [i for i in range(len(pages)) if i not in text_pages]
+        if scanned:
+            for index, lines in zip(scanned, self._ocr_pages(name, data, scanned), strict=True):
+                pages[index] = lines
+        pages = drop_running_lines(pages)
+        blocks = blocks_from_lines([line for page in pages for line in page])
+        return Document.assemble(name, PDF, len(pages), blocks, tuple(i + 1 for i in scanned))
+
+    def _ocr_pages(self, name: str, data: bytes, indexes: list[int]) -> list[list[Line]]:
+        if self.ocr is None:
+            raise ExtractionError(name, "scanned pages without a text layer, and no OCR engine is configured")
+        import pypdfium2 as pdfium
+
+        ocr = self.ocr
+        document = pdfium.PdfDocument(data)
+        try:
+            # Rendering holds pdfium's lock; the OCR itself runs in a child process per page.
+            images = [document[i].render(scale=self.dpi / 72, grayscale=True).to_pil() for i in indexes]
+        finally:
+            document.close()
+        with ThreadPoolExecutor(self.ocr_workers) as pool:
+            texts = list(pool.map(ocr.read, images))
+        return [[Line(t, i + 1) for t in text.splitlines()] for i, text in zip(indexes, texts, strict=True)]
+
+
+def _fragments(page: Any) -> list[_Fragment]:
+    height = float(page.mediabox.height)
+    found: list[_Fragment] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
+        if not text.strip():
+            return
+        # Text space to page space: the text matrix times the current transformation matrix.
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        scale = abs(tm[3] * cm[3]) or 1.0
+        found.append(_Fragment(height - y, x, text.replace("\n", ""), size * scale))
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
+def _tables(data: bytes, pages: list[int]) -> dict[int, list[_Table]]:
+    """Ruled tables on the given pages, row by row (pdfplumber's cells keep rows together)."""
+    import pdfplumber
+
+    found: dict[int, list[_Table]] = {}
+    with pdfplumber.open(BytesIO(data), pages=[p + 1 for p in pages]) as pdf:
+        for index, page in zip(pages, pdf.pages, strict=True):
+            tables = []
+            for table in page.find_tables():
+                rows = [
+                    " | ".join(" ".join(str(cell).split()) for cell in row if cell)
+                    for row in table.extract()
+                    if any(row)
+                ]
+                tables.append(_Table(table.bbox[1], table.bbox[3], rows))
+            if tables:
+                found[index] = tables
+    return found
+
+
+def _lines(page_number: int, fragments: list[_Fragment], tables: list[_Table]) -> list[Line]:
+    """Fragments on one baseline become a line; fragments inside a table become its rows."""
+    outside = [f for f in fragments if not any(t.top - 2 <= f.top <= t.bottom + 2 for t in tables)]
+    by_baseline: dict[int, list[_Fragment]] = defaultdict(list)
+    for f in outside:
+        by_baseline[round(f.top)].append(f)
+    sizes = [f.size for f in outside for _ in f.text]
+    body = statistics.mode(sizes) if sizes else 0.0
+    placed: list[tuple[float, Line]] = []
+    previous: float | None = None
+    for top in sorted(by_baseline):
+        parts = sorted(by_baseline[top], key=lambda f: f.x)
+        text = " ".join(p.text.strip() for p in parts)
+        gap = previous is not None and top - previous > body * 1.9
+        # Headings are set larger than body text (judged by the line's longest run: a step's
+        # number may be set a little larger than its text).
+        heading = max(parts, key=lambda p: len(p.text)).size > body + 0.4
+        placed.append((float(top), Line(text, page_number, gap_before=gap, heading=heading)))
+        previous = top
+    for table in tables:
+        for n, row in enumerate(table.rows):
+            placed.append((table.top + n * 0.001, Line(row, page_number, table_row=True)))
+    placed.sort(key=lambda item: item[0])
+    return [line for _, line in placed]

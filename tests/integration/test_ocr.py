@@ -1,0 +1,33 @@
+"""OCR of a scanned page with Tesseract, and a plain error when Tesseract is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from genpipeline.extraction import every_format
+from infra.ocr import OcrUnavailable, TesseractOcr, tidy_line
+from tests.sop_samples import facts, sample
+
+SCAN = "bank-account-opening-kyc-scanned.pdf"
+
+
+def test_a_scanned_pdf_is_read_by_ocr_with_its_sections() -> None:
+    doc = every_format(TesseractOcr()).extract(SCAN, sample(SCAN))
+    assert doc.ocr_pages == (1, 2)
+    flat = [" ".join(b.text.split()).lower() for b in doc.blocks]
+    for fact in facts(SCAN):
+        sentence = " ".join(fact.source_sentence.split()).lower()
+        holders = [doc.blocks[i] for i, text in enumerate(flat) if sentence in text]
+        assert holders, fact.id
+        assert holders[0].section.startswith(fact.section.split()[0]), (fact.id, holders[0].section)
+
+
+def test_missing_tesseract_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(OcrUnavailable, match="apt-get install tesseract-ocr"):
+        TesseractOcr()
+
+
+def test_speckle_tokens_are_dropped_and_words_kept() -> None:
+    assert tidy_line("Screen every applicant . ; _ against the list ~") == "Screen every applicant against the list"
+    assert tidy_line("$10,000 | Branch Manager & BSA/AML - 5%") == "$10,000 | Branch Manager & BSA/AML - 5%"
