@@ -116,6 +116,8 @@ class _Builder:
     def _heading(self, text: str, line: Line) -> tuple[str, str] | None:
         if m := _GLUED_HEADING.match(text):
             return m.group(1), m.group(2).title()
+        if line.heading is None and (m := _HEADING.match(text)) and m.group(2).isupper() and len(text) < 80:
+            return m.group(1), m.group(2).strip(" .")  # "1 PURPOSE": a bare number before capitals
         m = (_HEADING if line.heading else _NUMBER).match(text)
         if m is None or line.heading is False:
             return None

@@ -1,0 +1,1 @@
+"""Course drafting: outline from the SOPs' structure, cited lessons, grounding, CEFR levelling."""
