@@ -47,10 +47,8 @@ class OpenAiServer:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 status, payload = self._answer(lines[0], body)
                 data = json.dumps(payload).encode()
-                writer.write(
-                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                    + data
-                )
+                head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                writer.write(head.encode() + data)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionResetError):
             pass

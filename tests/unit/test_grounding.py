@@ -31,7 +31,8 @@ def test_unsupported_items_fail_with_a_reason(item: str, source: str, reason: st
     "item",
     [
         SOURCE,
-        "Fill the gap: A Guest Service Agent may adjust a disputed charge of up to ____ per folio without approval. £50",
+        "Fill the gap: A Guest Service Agent may adjust a disputed charge of up to ____ per folio without approval."
+        " £50",
         "Write it on the key card wallet and point to it instead.",
         "Agents must never say a guest's room number aloud.",
     ],
