@@ -9,7 +9,7 @@ from genpipeline.chunking import Chunk
 from genpipeline.drafting.draft import Citation
 
 _BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(£$])")
-_LEADING_NUMBER = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|\(?[a-z]\)|\d{1,2}\))\s+")
+_LEADING_NUMBER = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|\(?[a-z]\)|\d{1,2}\)|\u2022)\s+")
 _WORD = re.compile(r"[a-z0-9£$%]+(?:[.,:'][a-z0-9]+)*")
 
 

@@ -7,6 +7,7 @@ sentence they belong to. Running headers and footers (the same line on most page
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ _NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+|\d{1,2}(?=[.)]))[.)]?\s+(\S.*)$")
 _HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")  # set apart by layout: "1  PURPOSE"
 _GLUED_HEADING = re.compile(r"^(\d{1,2})\.([A-Z][A-Z ]{2,})\.?$")  # OCR's "2.SCOPE."
 _LETTER = re.compile(r"^\(?([a-z])\)\s+(\S.*)$")
-_BULLET = re.compile(r"^[\u2022\u25aa\u25cf\x7f\u00a2*\u00bb\u00ab\u2013\-]\s+(\S.*)$")
+# Bullets as printed (•, ▪, ●, hyphens and dashes) and as OCR misreads them (¢, *, +, °, «, »); PDF fonts may
+# map them to \x7f.
+_BULLET = re.compile(r"^[\u2022\u25aa\u25cf\x7f\u00a2*+\u00b0\u00bb\u00ab\u2013\-]\s+(\S.*)$")
 _SENTENCE_END = re.compile(r"[.:;!?)\"']$")
 _FURNITURE_KEY = re.compile(r"[^a-z]+")
+_PAGE_OF = re.compile(r"\bpage \d+ of \d+\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,39 @@ class Line:
 
 
 def drop_running_lines(pages: list[list[Line]]) -> list[list[Line]]:
-    """Remove lines that recur (digits aside) on more than half of the pages: headers, footers."""
+    """Remove headers and footers: lines that recur (digits aside) on more than half of the
+    pages, and lines at a page's top or bottom much like one at another page's top or bottom
+    (OCR reads the same footer a little differently on each page)."""
     if len(pages) < 2:
         return pages
     seen = Counter(key for page in pages for key in {_furniture_key(line.text) for line in page})
     limit = len(pages) / 2
-    return [[line for line in page if seen[_furniture_key(line.text)] <= limit] for page in pages]
+    edges = [{_furniture_key(line.text) for line in page[:2] + page[-2:]} for page in pages]
+    kept = []
+    for n, page in enumerate(pages):
+        others = [key for m, keys in enumerate(edges) if m != n for key in keys]
+        kept.append(
+            [
+                line
+                for i, line in enumerate(page)
+                if seen[_furniture_key(line.text)] <= limit
+                and not (
+                    _at_edge(i, len(page))
+                    and (_PAGE_OF.search(line.text) or _like_any(_furniture_key(line.text), others))
+                )
+            ]
+        )
+    return kept
+
+
+def _at_edge(index: int, length: int) -> bool:
+    return index < 2 or index >= length - 2
+
+
+def _like_any(key: str, others: list[str]) -> bool:
+    return len(key) >= 12 and any(
+        0.8 <= len(o) / len(key) <= 1.25 and difflib.SequenceMatcher(None, key, o).ratio() >= 0.7 for o in others
+    )
 
 
 def _furniture_key(text: str) -> str:
@@ -107,7 +138,7 @@ class _Builder:
         elif (m := _LETTER.match(text)) and (self.step or self.section):
             self._start("step", f"{self.step or self.section} ({m.group(1)})", line.page, text)
         elif m := _BULLET.match(text):
-            self._start("item", self.step or self.section, line.page, m.group(1))
+            self._start("item", self.step or self.section, line.page, f"\u2022 {m.group(1)}")
         elif self.open and not line.gap_before and not self._ends_paragraph():
             self.open.append(text)
         else:

@@ -74,7 +74,10 @@ class PdfExtractor(Extractor):
             document.close()
         with ThreadPoolExecutor(self.ocr_workers) as pool:
             texts = list(pool.map(ocr.read, images))
-        return [[Line(t, i + 1) for t in text.splitlines()] for i, text in zip(indexes, texts, strict=True)]
+        return [
+            [Line(line.text, i + 1, table_row=line.table_row) for line in page]
+            for i, page in zip(indexes, texts, strict=True)
+        ]
 
 
 def _fragments(page: Any) -> list[_Fragment]:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from genpipeline.extraction import every_format
+from genpipeline.extraction import Document, every_format
 from infra.ocr import OcrUnavailable, TesseractOcr, tidy_line
 from tests.sop_samples import facts, sample
 
 SCAN = "bank-account-opening-kyc-scanned.pdf"
 
 
-def test_a_scanned_pdf_is_read_by_ocr_with_its_sections() -> None:
-    doc = every_format(TesseractOcr()).extract(SCAN, sample(SCAN))
+@pytest.fixture(scope="module")
+def scanned() -> Document:
+    """The scanned sample, OCR'd once for the module (two pages, 10-20 s on a busy machine)."""
+    return every_format(TesseractOcr()).extract(SCAN, sample(SCAN))
+
+
+def test_a_scanned_pdf_is_read_by_ocr_with_its_sections(scanned: Document) -> None:
+    doc = scanned
     assert doc.ocr_pages == (1, 2)
     flat = [" ".join(b.text.split()).lower() for b in doc.blocks]
     for fact in facts(SCAN):
@@ -28,6 +34,13 @@ def test_missing_tesseract_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> N
         TesseractOcr()
 
 
+def test_ruled_tables_come_out_row_by_row(scanned: Document) -> None:
+    rows = [b.text for b in scanned.blocks if b.kind == "table_row"]
+    assert "Situation | Contact | Timeframe" in rows
+    assert "Suspected false or altered ID | Branch Manager | Immediately" in rows
+
+
 def test_speckle_tokens_are_dropped_and_words_kept() -> None:
     assert tidy_line("Screen every applicant . ; _ against the list ~") == "Screen every applicant against the list"
     assert tidy_line("$10,000 | Branch Manager & BSA/AML - 5%") == "$10,000 | Branch Manager & BSA/AML - 5%"
+    assert tidy_line("\u00a2 CIP: the minimum identity") == "\u2022 CIP: the minimum identity"

@@ -58,3 +58,20 @@ async def test_purpose_statements_make_no_lesson() -> None:
     doc = every_format(None).extract("lab.txt", SOP)
     outline = plan_outline("Lab", [("lab.txt", Chunker().chunks(doc))])
     assert [lesson.title for lesson in outline.modules[0].lessons] == ["Receiving Samples"]
+
+
+async def test_the_lesson_becomes_valid_course_content_with_its_sources() -> None:
+    import msgspec
+
+    from genpipeline.drafting.content import lesson_content, review_notes
+    from schemas.commands import LessonContent
+
+    _, _, lesson = await _lesson("B1")
+    content = lesson_content(lesson)
+    again = msgspec.json.decode(msgspec.json.encode(content), type=LessonContent)  # the command's own limits
+    titles = [m.title for m in again.materials]
+    assert titles[:3] == ["Explanation", "Key vocabulary", "Dialogue"] and titles[-1] == "Sources"
+    sources = again.materials[-1].body
+    assert '[1] lab.txt, section 5.1: "5.1 Check the seal' in sources
+    assert again.assessments[0].questions and all("[" in q.prompt for q in again.assessments[0].questions)
+    assert "measured" in review_notes(lesson)
