@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
+from gateway.eval_cli import eval_cli
 from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
@@ -40,6 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(projections_cli, name="projections")
+app.add_typer(eval_cli, name="eval")
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
 TEST_SERVERS = {

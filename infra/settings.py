@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     append_batch_max: int = Field(256, description="commands folded into one store transaction")
     append_writers: int = Field(2, ge=1, le=8, description="store transactions in flight at once")
 
+    # -- the generation pipeline ---------------------------------------------------------------
+    qdrant_url: str = Field("", description="a Qdrant server; empty: local mode in data_dir/qdrant (one process)")
+    llm_model: str = Field("", description="litellm model (e.g. openai/gpt-4o-mini); empty: offline writer")
+    llm_api_base: str = Field("", description="the LLM's API address, when not the provider's default")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="the LLM provider's key")
+    embedder: str = Field("minilm", description="minilm (all-MiniLM-L6-v2, offline) | hashing (no model)")
+    pipeline_concurrency: int = Field(2, ge=1, le=32, description="orders generated at once per pipeline process")
+
     relay_batch: int = 2048
     relay_window: int = Field(4096, description="JetStream publishes in flight at once")
     relay_poll_seconds: float = 0.5
