@@ -13,6 +13,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 
 from commands.context import Context
 from gateway.auth import NO_ORG, Caller
@@ -124,7 +125,7 @@ async def require_json(request: Request[Any, Any, Any]) -> None:
 
 
 def route(
-    decorator: Any,
+    decorator: type[HTTPRouteHandler],
     path: str,
     *,
     summary: str,
@@ -133,7 +134,7 @@ def route(
     strict: bool = False,
     replay: bool = False,
     **kwargs: Any,
-) -> Any:
+) -> HTTPRouteHandler:
     """A documented route: its problems, its security, and whether its limit is per address."""
     return decorator(
         path,

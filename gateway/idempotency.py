@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPDisconnectEvent, HTTPRequestEvent, Message, Receive, Scope, Send
 
 from domain.errors import Conflict, RuleViolation
 from gateway.scope import header
@@ -152,11 +152,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 def _replay_body(body: bytes) -> Receive:
     sent = False
 
-    async def receive() -> Message:
+    async def receive() -> HTTPRequestEvent | HTTPDisconnectEvent:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+            return HTTPRequestEvent(type="http.request", body=body, more_body=False)
+        return HTTPDisconnectEvent(type="http.disconnect")
 
     return receive

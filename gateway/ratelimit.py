@@ -41,7 +41,8 @@ def storage(redis_url: str | None, namespace: str) -> Storage:
 
 def endpoint_of(scope: Scope) -> str:
     """What a limit counts per: the method and the route's path template."""
-    return f"{scope['method']}:{scope.get('path_template') or scope['path']}"
+    method = scope.get("method", "WS")  # a websocket scope has none
+    return f"{method}:{scope.get('path_template') or scope['path']}"
 
 
 def _address(scope: Scope) -> str:

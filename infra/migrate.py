@@ -46,7 +46,7 @@ async def migrate(dsn: str) -> list[str]:
 async def ensure_database(dsn: str) -> bool:
     """Create the database named in `dsn` if it does not exist; True when it was created."""
     info = psycopg.conninfo.conninfo_to_dict(dsn)
-    name = info.get("dbname") or "postgres"
+    name = str(info.get("dbname") or "postgres")
     admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
     async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
         cur = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])

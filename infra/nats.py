@@ -82,7 +82,8 @@ class NatsConnector:
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=1,
-                reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+                # nats-py annotates this as int; it takes seconds and sleeps on floats.
+                reconnect_time_wait=RECONNECT_WAIT_SECONDS,  # type: ignore[arg-type]
                 connect_timeout=2,
                 ping_interval=5,
                 max_outstanding_pings=2,
