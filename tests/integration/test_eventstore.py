@@ -7,28 +7,15 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import UTC, datetime
 
 import psycopg
 
 from infra.errors import ConcurrencyError
-from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog import Commit, NewEvent, StreamWrite
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.postgres import MIN_SPLIT, PostgresEventStore
-
-
-def _meta() -> EventMeta:
-    return EventMeta(occurred_at=datetime.now(UTC), correlation_id=str(uuid.uuid4()), actor_id="u1")
-
-
-def _write(stream: uuid.UUID, expected: int, n: int = 1, link: bytes = GENESIS, kind: str = "Thing") -> StreamWrite:
-    return StreamWrite(
-        stream,
-        "thing",
-        expected,
-        [NewEvent(uuid.uuid4(), f"{kind}Happened", b'{"n": %d}' % i) for i in range(n)],
-        link,
-    )
+from tests.integration.eventstore_support import meta as _meta
+from tests.integration.eventstore_support import write as _write
 
 
 async def test_a_burst_is_split_only_into_groups_of_min_split_or_more(store: PostgresEventStore) -> None:

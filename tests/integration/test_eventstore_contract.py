@@ -6,30 +6,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
-from infra.eventlog import Commit, EventMeta, EventStore, NewEvent, StreamWrite
+from infra.eventlog import Commit, EventStore, NewEvent, StreamWrite
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.memory import InMemoryEventStore
 from infra.eventlog.postgres import PostgresEventStore
 from schemas.results import CommandResult
-
-
-def _meta() -> EventMeta:
-    return EventMeta(occurred_at=datetime.now(UTC), correlation_id=str(uuid.uuid4()), actor_id="u1")
-
-
-def _write(stream: uuid.UUID, expected: int, n: int = 1, link: bytes = GENESIS, kind: str = "Thing") -> StreamWrite:
-    return StreamWrite(
-        stream,
-        "thing",
-        expected,
-        [NewEvent(uuid.uuid4(), f"{kind}Happened", b'{"n": %d}' % i) for i in range(n)],
-        link,
-    )
+from tests.integration.eventstore_support import meta as _meta
+from tests.integration.eventstore_support import write as _write
 
 
 class EventStoreContract:
