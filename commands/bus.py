@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from commands import codec
 from commands.context import Context
 from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
 from commands.ports import Ports
@@ -58,7 +57,6 @@ class CommandBus:
         self.routes = routes
         self.ports = ports
         self.retries = retries
-        self.decoded = codec.DecodedStreams()
 
     async def handle(self, command: Command, ctx: Context) -> CommandResult:
         name = type(command).__name__
@@ -81,7 +79,7 @@ class CommandBus:
                     stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
                     if stored is not None:
                         return stored
-                session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic, decoded=self.decoded)
+                session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic)
                 optimistic = False
                 try:
                     decided = await handler(command, session)

@@ -39,8 +39,7 @@ class Session:
     a commit (a refusal, or nothing to change) has not been validated, and `speculated` tells
     the caller to take it again with a fresh read.
 
-    `view` gives an aggregate the decision only reads: replayed once per stream version and
-    shared between decisions (a course read by every enrolment is not replayed for each).
+    `view` gives an aggregate the decision only reads: changing it is refused at `prepare`.
 
     `reach` is how far the caller's permission for this command goes (`schemas.access`).
 
@@ -56,20 +55,18 @@ class Session:
         *,
         reach: Reach,
         optimistic: bool = False,
-        decoded: codec.DecodedStreams | None = None,
     ) -> None:
         self.store = store
         self.ctx = ctx
         self.reach = reach
         self.ports = ports
-        self.decoded = decoded or codec.DecodedStreams(size=64)
         self.now = ports.clock.now()
         self.outbox: list[Mail] = []
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
         self._fetched: dict[UUID, list[EventEnvelope]] = {}  # streams read (or held), not replayed
         self._tracked: dict[UUID, Aggregate] = {}
-        self._views: dict[UUID, Aggregate] = {}  # shared, read only
+        self._views: dict[UUID, Aggregate] = {}  # read only
         self._links: dict[UUID, bytes] = {}  # hash of each loaded stream's last event
 
     async def load(self, cls: type[A], stream_id: UUID) -> A:
@@ -83,9 +80,8 @@ class Session:
         for cls, sid in wanted:
             agg = self._tracked.get(sid)
             if agg is None:
+                agg = self._tracked[sid] = self._replay(cls, sid)
                 stored = self._fetched[sid]
-                events = self.decoded.events(sid, stored)
-                agg = self._tracked[sid] = cls.replay(sid, events, stored[-1].position if stored else 0)
                 self._links[sid] = bytes.fromhex(stored[-1].hash) if stored else GENESIS
             if not isinstance(agg, cls):
                 raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {sid} not found")
@@ -93,15 +89,20 @@ class Session:
         return out
 
     async def view(self, cls: type[A], stream_id: UUID) -> A:
-        """The aggregate for reading only (never change it: it is shared); validated at commit
-        like every read. An aggregate this session loaded for writing is returned as it is."""
+        """The aggregate for reading only (a change to it is refused); validated at commit like
+        every read. An aggregate this session loaded for writing is returned as it is."""
         await self.prefetch([(cls, stream_id)])
         agg = self._tracked.get(stream_id) or self._views.get(stream_id)
         if agg is None:
-            agg = self._views[stream_id] = self.decoded.view(cls, stream_id, self._fetched[stream_id])
+            agg = self._views[stream_id] = self._replay(cls, stream_id)
         if not isinstance(agg, cls):
             raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {stream_id} not found")
         return agg
+
+    def _replay(self, cls: type[A], stream_id: UUID) -> A:
+        stored = self._fetched[stream_id]
+        events = [codec.decode(e.event_type, e.payload) for e in stored]
+        return cls.replay(stream_id, events, stored[-1].position if stored else 0)
 
     async def prefetch(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> None:
         """Read several streams in one round trip; later loads of them cost nothing."""
@@ -148,7 +149,6 @@ class Session:
         new_id = self.ports.ids.new_id
         for view in self._views.values():
             if view.pending:
-                self.decoded.forget(view.id)  # nobody else may decide on the changed copy
                 raise RuntimeError(f"{type(view).__name__} {view.id} was changed through a read-only view")
             if view.id not in self._tracked:
                 reads.append((view.id, view.stored_version))

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-import msgspec
 import pytest
 
 from commands import codec
@@ -18,7 +17,7 @@ from commands.session import Session
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
-from infra.eventlog import AppendResult, Commit, EventEnvelope, EventMeta, NewEvent, StreamWrite, encode, wire_name
+from infra.eventlog import AppendResult, Commit, EventMeta, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.memory import InMemoryEventStore
 from schemas import commands as c
 from schemas.access import Reach
@@ -264,77 +263,16 @@ async def test_domain_errors_reach_the_caller_and_write_nothing() -> None:
     assert len(store.log) == 1
 
 
-# -- decoded streams shared between decisions ----------------------------------------------------
-
-
-async def test_decisions_share_decoded_events_without_changing_them() -> None:
-    store = CountingStore()
-    bus = CommandBus(store, ROUTES, make_ports())
-    course_id = await create_course(bus)
-    module = (await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))).data
-    lesson = await bus.handle(
-        c.AddLesson(course_id=course_id, module_id=UUID(module["module_id"]), title="Checks"), ctx("instructor")
-    )
-    for n in range(3):
-        content = c.LessonContent(objectives=["Inspect the forks", f"Check {n}"])
-        await bus.handle(
-            c.SetLessonContent(course_id=course_id, lesson_id=UUID(lesson.data["lesson_id"]), content=content),
-            ctx("instructor"),
-        )
-    await bus.handle(c.RenameModule(course_id=course_id, module_id=UUID(module["module_id"]), title="Basics 2"),
-                     ctx("instructor"))  # fmt: skip
-
-    stored = store.streams[course_id]
-    shared = bus.decoded.events(course_id, stored)
-    assert shared is bus.decoded.events(course_id, stored)  # held, not decoded again
-    assert shared == [codec.decode(e.event_type, e.payload) for e in stored]  # and never changed
-
-
-def test_a_held_prefix_is_reused_only_while_it_matches_the_stored_stream() -> None:
-    decoded = codec.DecodedStreams(size=2)
-    sid = uuid4()
-    event = Course.ModuleAdded(uuid4(), "Basics", 0)
-
-    def stored(n: int) -> list[EventEnvelope]:
-        return [
-            EventEnvelope(position=i + 1, event_id=uuid4(), stream_id=sid, stream_type="course",
-                          version=i + 1, event_type="CourseModuleAdded", schema_version=1,
-                          occurred_at=datetime.now(UTC), actor_id=None, org_id=None, correlation_id="c",
-                          causation_id=None, payload=msgspec.Raw(encode(event)), prev_hash="", hash="")
-            for i in range(n)
-        ]  # fmt: skip
-
-    first = stored(2)
-    held = decoded.events(sid, first)
-    longer = decoded.events(sid, [*first, *stored(1)])
-    assert longer[:2] == held and len(longer) == 3 and longer[0] is held[0]
-    other = stored(3)  # same length, other events (a different store, a rebuilt log)
-    assert decoded.events(sid, other)[0] is not held[0]
-    for _ in range(3):
-        decoded.events(uuid4(), stored(1))  # the oldest are let go beyond the size
-    assert len(decoded._held) == 2
-
-
-async def test_a_view_is_shared_until_its_stream_moves_on() -> None:
-    store = CountingStore()
-    bus = CommandBus(store, ROUTES, make_ports())
-    course_id = await create_course(bus)
-    first = bus.decoded.view(Course, course_id, store.streams[course_id])
-    assert bus.decoded.view(Course, course_id, store.streams[course_id]) is first
-    await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
-    moved = bus.decoded.view(Course, course_id, store.streams[course_id])
-    assert moved is not first and [m.title for m in moved.modules] == ["Basics"]
-    assert first.modules == []  # the old one was left as it was
+# -- read-only views ----------------------------------------------------------------------------
 
 
 async def test_changing_an_aggregate_through_a_view_is_refused_and_writes_nothing() -> None:
     store = CountingStore()
     bus = CommandBus(store, ROUTES, make_ports())
     course_id = await create_course(bus)
-    session = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN, decoded=bus.decoded)
+    session = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN)
     course = await session.view(Course, course_id)
     course.add_module(uuid4(), "Sneaky")
     with pytest.raises(RuntimeError, match="read-only view"):
         session.prepare(course, "course")
     assert len(store.streams[course_id]) == 1
-    assert bus.decoded.view(Course, course_id, store.streams[course_id]).modules == []  # not shared on
