@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -13,9 +12,8 @@ from domain.ids import name_id
 _NS = UUID("6f1d7a52-3c1b-4d8e-9d4e-2a0b5c6e7f80")
 
 
-@functools.lru_cache(maxsize=4096)
 def seats_id(course_id: UUID) -> UUID:
-    """Deterministic (and asked for by every enrolment: kept for the busy courses)."""
+    """The seats stream of a course: the same id for every enrolment that asks."""
     return name_id(_NS, f"seats:{course_id}")
 
 
