@@ -9,9 +9,7 @@ from uuid import UUID
 import msgspec
 
 
-# gc=False: an envelope holds only scalars, so it cannot be part of a reference cycle, and a
-# process holds many thousands of them (the store's held streams).
-class EventEnvelope(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+class EventEnvelope(msgspec.Struct, kw_only=True, frozen=True):
     """One event as stored and as published on `<prefix>.evt.<category>.<EventType>`.
 
     `payload` is the event's own JSON; `prev_hash` and `hash` (hex) link the events of one stream

@@ -13,7 +13,7 @@ from schemas.results import CommandResult
 # What comes out of the store is schemas.envelope.EventEnvelope, the one envelope type.
 
 
-class NewEvent(msgspec.Struct, frozen=True, gc=False):
+class NewEvent(msgspec.Struct, frozen=True):
     event_id: UUID
     event_type: str
     payload: bytes  # the event's JSON, exactly as it will be stored and hashed

@@ -81,23 +81,6 @@ def test_a_server_freezes_its_startup_and_collects_the_young_generation_less_oft
         gc.set_threshold(*before)
 
 
-def test_records_of_the_write_path_are_not_tracked_by_the_collector() -> None:
-    import uuid
-    from datetime import UTC, datetime
-
-    import msgspec
-
-    from infra.eventlog import EventEnvelope, NewEvent
-
-    stored = EventEnvelope(
-        position=1, event_id=uuid.uuid4(), stream_id=uuid.uuid4(), stream_type="course", version=1,
-        event_type="CourseCreated", schema_version=1, occurred_at=datetime.now(UTC), actor_id=None, org_id=None,
-        correlation_id="c", causation_id=None, payload=msgspec.Raw(b"{}"), prev_hash="", hash="",
-    )  # fmt: skip
-    assert not gc.is_tracked(stored)
-    assert not gc.is_tracked(NewEvent(uuid.uuid4(), "CourseCreated", b"{}"))
-
-
 async def test_a_server_settles_its_heap_every_quarter_second_by_default() -> None:
     import asyncio
     import inspect
