@@ -32,7 +32,7 @@ from gateway.problems import problem_response
 from gateway.queries import QUERY_ROUTES
 from gateway.ratelimit import limiter, storage
 from gateway.services import Services
-from infra.gcpolicy import settle_forever
+from infra.gcpolicy import tune_for_server
 from infra.housekeeping import purge_forever
 from infra.revocations import Revocations
 from infra.settings import Settings
@@ -125,11 +125,11 @@ def create_app(services: Services) -> Litestar:
         ttl = timedelta(hours=settings.idempotency_hours)
         await auth.revocations.load()  # before the first request: no ended sign-in gets in
         await probes.probe()  # /ready's first answer is a real one
+        tune_for_server()  # what startup built lives as long as the process
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),
             asyncio.create_task(auth.revocations.follow(), name="gateway-revocations"),
             asyncio.create_task(probes.run(), name="gateway-probes"),
-            asyncio.create_task(settle_forever(), name="gateway-heap"),
         ]
         try:
             yield

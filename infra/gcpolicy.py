@@ -20,7 +20,6 @@ is unfrozen and collected once (one longer pause, rarely).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import time
@@ -67,17 +66,6 @@ def tune_for_server() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
-async def settle_forever(every: float = 0.25) -> None:
-    """Settle this process's heap every `every` seconds (for a server with no unit of work),
-    after tuning the collector for a server (`tune_for_server`). A settle's pause grows with
-    what survived since the last one, so frequent settles keep each pause short."""
-    tune_for_server()
-    HEAP.every = min(HEAP.every, every)
-    while True:
-        await asyncio.sleep(every)
-        HEAP.settle()
 
 
 @contextlib.contextmanager

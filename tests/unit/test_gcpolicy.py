@@ -3,7 +3,6 @@ still reclaims garbage cycles that formed among frozen objects."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import weakref
 from collections.abc import Iterator
@@ -78,28 +77,4 @@ def test_a_server_freezes_its_startup_and_collects_the_young_generation_less_oft
         gc.collect()
         assert probe() is None
     finally:
-        gc.set_threshold(*before)
-
-
-async def test_a_server_settles_its_heap_every_quarter_second_by_default() -> None:
-    import asyncio
-    import inspect
-
-    from infra import gcpolicy
-
-    assert inspect.signature(gcpolicy.settle_forever).parameters["every"].default == 0.25
-    before, every = gc.get_threshold(), gcpolicy.HEAP.every
-    task = asyncio.create_task(gcpolicy.settle_forever(every=0.01))
-    try:
-        await asyncio.sleep(0.05)
-        frozen = gc.get_freeze_count()
-        kept = [Node() for _ in range(1000)]
-        await asyncio.sleep(0.1)  # several settles: what survived them is frozen
-        assert gc.get_freeze_count() >= frozen + len(kept)
-        assert gcpolicy.HEAP.every == 0.01
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        gcpolicy.HEAP.every = every
         gc.set_threshold(*before)
