@@ -12,10 +12,11 @@ a short Redis lock elects one computer while the others wait for its value (boun
 value is refreshed early with a probability that grows as its expiry nears (XFetch), by one
 caller, while the others keep being served the current value.
 
-Hot values are also kept in process memory for a few seconds. Invalidations are published on
-a Redis channel as well; every process listens and bumps its local generations, so a local
-copy dies with the Redis one. A process that is not (or no longer) subscribed keeps nothing
-locally: it could miss an invalidation.
+Hot values are also kept in process memory for a few seconds (the catalog benchmark without
+these local copies ran at 0.35 of its rate with them, same-run A/B; the page edge serves only
+them). Invalidations are published on a Redis channel as well; every process listens and bumps
+its local generations, so a local copy dies with the Redis one. A process that is not (or no
+longer) subscribed keeps nothing locally: it could miss an invalidation.
 """
 
 from __future__ import annotations

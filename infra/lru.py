@@ -1,4 +1,9 @@
-"""A bounded, least-recently-stored-first dict: the one shape of every in-process memo here."""
+"""A bounded, least-recently-stored-first dict: the one shape of every in-process memo here.
+
+Its uses, each measured in a same-run A/B (docs/performance.md): the event store's held streams
+(http-command at 0.60 of its rate without them), the query cache's local copies (catalog at 0.35
+without), the page edge's routes, and verified access tokens.
+"""
 
 from __future__ import annotations
 
