@@ -1,5 +1,9 @@
 """Reading the ASGI scope directly: middleware and the commands' hot path build no Request or
-Headers object for the one or two headers they need."""
+Headers object for the one or two headers they need.
+
+What it buys: the catalog benchmark ran at 0.87 of its rate with Litestar's `Headers.from_scope`
+instead (same-run A/B, 12 alternations; http-command 0.97; docs/performance.md).
+"""
 
 from __future__ import annotations
 
