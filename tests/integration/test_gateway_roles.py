@@ -285,6 +285,9 @@ async def test_students_are_seen_only_by_those_who_teach_them(live: Api) -> None
         assert r.status_code == (seen if who not in ("student",) else 404), (who, r.text)
         r = await api.client.get(f"/users/{student}", headers=o.headers[who])  # the student's identity
         assert r.status_code == seen, (who, r.text)
+        # The organisation's measures (its learners at risk among them): managers and admins only.
+        r = await api.client.get(f"/analytics/organisation?position={at}", headers=o.headers[who])
+        assert r.status_code == (200 if who in ("manager", "org_admin") else 403), (who, r.text)
     # Removing the co-author takes their view of the course's students away.
     r = await api.client.delete(f"/courses/{ours}/co-authors/{o.ids['co_author']}", headers=o.headers["manager"])
     assert r.status_code == 202, r.text
