@@ -66,7 +66,6 @@ class Root:
         self.store = PostgresEventStore(
             settings.pg_dsn,
             batch_max=settings.append_batch_max,
-            writers=settings.append_writers,
             pool_min=settings.pg_pool_min,
             pool_max=settings.pg_pool_max,
         )

@@ -62,7 +62,6 @@ class Settings(BaseSettings):
 
     command_retries: int = Field(25, description="reload-and-decide attempts on a version conflict")
     append_batch_max: int = Field(256, description="commands folded into one store transaction")
-    append_writers: int = Field(2, ge=1, le=8, description="store transactions in flight at once")
 
     # -- the generation pipeline ---------------------------------------------------------------
     qdrant_url: str = Field("", description="a Qdrant server; empty: local mode in data_dir/qdrant (one process)")

@@ -1,15 +1,15 @@
 """PostgreSQL event store with group commit.
 
-Every append in the process goes through one of two writer tasks, which fold the commits waiting
-at that moment into one statement each: it takes the row lock of `cw_log_head`, hands out the
-next positions (gap-free and in commit order for every reader, across writers and processes),
-inserts the events and the idempotency records and notifies the relay. While others wait, a
-writer commits without waiting for the fsync and a flusher's synchronous commit makes the group
-durable before any caller is answered; a group alone commits synchronously.
+Every append in the process goes through one writer task, which folds the commits waiting at
+that moment into one statement: it takes the row lock of `cw_log_head`, hands out the next
+positions (gap-free and in commit order for every reader, across processes), inserts the events
+and the idempotency records and notifies the relay, and commits synchronously, so a caller is
+answered only once its events are on disk.
 
-Two writers pipeline: while one group is in PostgreSQL, the callers of the other decide again.
-That pays only if each group stays big, so a burst is split only into parts of `MIN_SPLIT` or
-more (`CW_APPEND_WRITERS` sets the number of writers).
+One writer and synchronous commits are the plain design, and measured the fastest here: two
+writers sharing bursts out (groups of at least 4) ran at 0.79 of one writer, and asynchronous
+commits made durable by a flusher's fsync at 0.89 of synchronous ones (same-run A/B of the
+append benchmark, 16 alternations; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Unavailable
 from infra.eventlog.hashing import GENESIS, chained, uuid_text
 from infra.eventlog.port import EventStore
-from infra.eventlog.reader import COLUMNS, FLUSH, LogReader, envelope, flush_wal
+from infra.eventlog.reader import COLUMNS, LogReader, envelope, flush_wal
 from infra.eventlog.records import AppendResult, Commit
 from infra.logging import get_logger
 from infra.lru import Lru
@@ -83,10 +83,6 @@ checks AS (
 )
 SELECT head.position, pg_notify(%(channel)s, head.position::text) FROM head, checks
 """
-# The smallest group a burst is split into. A statement's fixed cost is that of some 20 commits
-# in it: splitting 8 waiting commits into 4 + 4 gains (the halves overlap), splitting 4 into 2 + 2
-# loses, and groups split that small never grow back (8 callers ended up in groups of 2 or 3).
-MIN_SPLIT = 4
 
 
 class _Row(msgspec.Struct):
@@ -163,34 +159,27 @@ def _stale_error(commit: Commit, stale: dict[UUID, int]) -> ConcurrencyError | N
 
 
 class _Lane:
-    """One writer's connections: one whose commits wait for their fsync (durable), one whose
-    commits do not (the flusher's fsync covers them, so the head-row lock is held for the
-    statement alone)."""
+    """The writer's own connection (not from the pool: a writer must never wait for one)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.conns: dict[bool, psycopg.AsyncConnection[Any]] = {}
-        self.cursors: dict[bool, psycopg.AsyncCursor[Any]] = {}  # one per connection, reused
+        self.conn: psycopg.AsyncConnection[Any] | None = None
 
-    async def cursor(self, durable: bool) -> psycopg.AsyncCursor[Any]:
-        conn = self.conns.get(durable)
-        if conn is None or conn.closed or conn.broken:
-            sync = "on" if durable else "off"
-            conn = self.conns[durable] = await psycopg.AsyncConnection.connect(
-                self.dsn, row_factory=tuple_row, options=f"-c synchronous_commit={sync}", autocommit=True
+    async def connection(self) -> psycopg.AsyncConnection[Any]:
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = await psycopg.AsyncConnection.connect(
+                self.dsn, row_factory=tuple_row, autocommit=True, options="-c synchronous_commit=on"
             )
-            self.cursors[durable] = conn.cursor()
-        return self.cursors[durable]
+        return self.conn
 
     def drop(self) -> None:
-        conns, self.conns, self.cursors = self.conns, {}, {}
-        for conn in conns.values():
-            if not conn.closed:
-                asyncio.get_running_loop().create_task(conn.close())
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.closed:
+            asyncio.get_running_loop().create_task(conn.close())
 
     async def close(self) -> None:
-        conns, self.conns, self.cursors = self.conns, {}, {}
-        for conn in conns.values():
+        conn, self.conn = self.conn, None
+        if conn is not None:
             await conn.close()
 
 
@@ -208,21 +197,12 @@ class PostgresEventStore(EventStore):
         dsn: str,
         *,
         batch_max: int = 256,
-        writers: int = 2,
         pool_min: int = 1,
         pool_max: int = 10,
-        durability: str = "barrier",
         stream_cache: int = 20_000,
     ):
-        if durability not in ("barrier", "sync"):
-            raise ValueError("durability is 'barrier' or 'sync'")
         self._dsn = dsn
         self._batch_max = batch_max
-        self._barrier_mode = durability == "barrier"
-        self._unflushed: list[tuple[_Pending, AppendResult | Exception]] = []
-        self._flush_wanted = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-        self._flush_conn: psycopg.AsyncConnection[Any] | None = None
         self.durable_position = 0  # every event up to here is known to be on disk
         self._streams: Lru[UUID, tuple[EventEnvelope, ...]] = Lru(stream_cache)  # streams read or written
         # Custom plans: a generic plan cached while a table was nearly empty (a new deployment)
@@ -236,9 +216,8 @@ class PostgresEventStore(EventStore):
             kwargs={"autocommit": True, "options": "-c plan_cache_mode=force_custom_plan"},
         )
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._writers: list[asyncio.Task[None]] = []
-        self._lanes = [_Lane(dsn) for _ in range(max(1, writers))]
-        self._idle_writers = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._lane = _Lane(dsn)
         self.batches = 0  # commit groups written, for metrics
         self.commits = 0
 
@@ -251,69 +230,40 @@ class PostgresEventStore(EventStore):
             await self._pool.open(wait=True, timeout=10)
         except psycopg.OperationalError as e:
             raise Unavailable("postgres", str(e)) from e
-        self._writers = [
-            asyncio.create_task(self._write_loop(lane), name=f"eventstore-writer-{i}")
-            for i, lane in enumerate(self._lanes)
-        ]
-        if self._barrier_mode:
-            self._flusher = asyncio.create_task(self._flush_loop(), name="eventstore-flusher")
+        self._writer = asyncio.create_task(self._write_loop(), name="eventstore-writer")
 
     async def close(self) -> None:
-        for task in (*self._writers, self._flusher):
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._writers, self._flusher = [], None
-        for p, _ in self._unflushed:
-            if not p.future.done():
-                p.future.set_exception(Unavailable("postgres", "event store closed"))
-        self._unflushed = []
-        if self._flush_conn is not None:
-            await self._flush_conn.close()
-            self._flush_conn = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
         while not self._queue.empty():
             p = self._queue.get_nowait()
             if not p.future.done():
                 p.future.set_exception(Unavailable("postgres", "event store closed"))
-        for lane in self._lanes:
-            await lane.close()
+        await self._lane.close()
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------------
 
     async def append(self, commit: Commit) -> AppendResult:
-        if not self._writers:
+        if self._writer is None:
             raise Unavailable("postgres", "event store not started")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(commit, future))
         return await future
 
-    async def _write_loop(self, lane: _Lane) -> None:
+    async def _write_loop(self) -> None:
         while True:
-            self._idle_writers += 1
-            try:
-                batch = [await self._queue.get()]
-            finally:
-                self._idle_writers -= 1
-            # A burst big enough is shared out among the idle writers, so that the callers of
-            # one group decide again while the next is written; a smaller one goes whole (its
-            # parts would pay a statement each and fray into ever smaller groups).
-            waiting = 1 + self._queue.qsize()
-            share = self._batch_max
-            if waiting >= 2 * MIN_SPLIT:
-                share = min(share, -(-waiting // (1 + self._idle_writers)))
-            while len(batch) < share and not self._queue.empty():
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             batch = [p for p in batch if not p.future.cancelled()]
             if not batch:
                 continue
-            # Nobody else waiting: commit this group synchronously, one round trip instead of two
-            # (the writer has nothing to do while the fsync runs). Else commit without waiting
-            # and let the flusher's fsync cover it while the next group is written.
-            durable = not self._barrier_mode or self._queue.empty()
             try:
-                await self._write_group(batch, durable, lane)
+                await self._write_group(batch)
             except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
                 # One bad record must not fail its neighbours: write each commit alone.
                 if len(batch) == 1:
@@ -321,19 +271,19 @@ class PostgresEventStore(EventStore):
                 else:
                     for p in batch:
                         try:
-                            await self._write_group([p], durable, lane)
+                            await self._write_group([p])
                         except psycopg.Error as single:
-                            self._fail([p], self._translate(single, lane))
+                            self._fail([p], self._translate(single))
             except psycopg.Error as e:
-                self._fail(batch, self._translate(e, lane))
+                self._fail(batch, self._translate(e))
             except Exception as e:  # never let the writer die: the store would hang
                 log.exception("eventstore.writer_error")
                 self._fail(batch, Unavailable("postgres", repr(e)))
 
-    def _translate(self, e: psycopg.Error, lane: _Lane) -> Exception:
+    def _translate(self, e: psycopg.Error) -> Exception:
         if isinstance(e, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
             return RecordRejected(str(e))
-        lane.drop()
+        self._lane.drop()
         self.forget()
         return Unavailable("postgres", str(e))
 
@@ -345,41 +295,6 @@ class PostgresEventStore(EventStore):
 
     # -- durability --------------------------------------------------------------------------
 
-    async def _flush_loop(self) -> None:
-        """Group fsync: one synchronous commit makes every earlier asynchronous commit durable.
-
-        A synchronously committed transaction flushes the WAL up to its own commit record, which
-        lies after the commit record of every transaction that had committed before it began.
-        """
-        while True:
-            await self._flush_wanted.wait()
-            self._flush_wanted.clear()
-            waiting, self._unflushed = self._unflushed, []
-            if not waiting:
-                continue
-            try:
-                await self._barrier_on_flush_conn()
-            except psycopg.Error as e:
-                conn, self._flush_conn = self._flush_conn, None
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-                self.forget()
-                for p, _ in waiting:
-                    self._settle(p, Unavailable("postgres", f"durability unknown: {e}"))
-                continue
-            for p, outcome in waiting:
-                if isinstance(outcome, AppendResult):
-                    self.durable_position = max(self.durable_position, outcome.position)
-                self._settle(p, outcome)
-
-    async def _barrier_on_flush_conn(self) -> None:
-        if self._flush_conn is None or self._flush_conn.closed or self._flush_conn.broken:
-            self._flush_conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, options="-c synchronous_commit=on"
-            )
-        await self._flush_conn.execute(FLUSH)  # one round trip: the session commits synchronously
-
     async def barrier(self) -> None:
         """Make every transaction committed so far durable (for readers that publish events)."""
         try:
@@ -388,14 +303,7 @@ class PostgresEventStore(EventStore):
         except psycopg.OperationalError as e:
             raise Unavailable("postgres", str(e)) from e
 
-    def _after_flush(self, p: _Pending, outcome: AppendResult | Exception) -> None:
-        if not self._barrier_mode:
-            self._settle(p, outcome)
-            return
-        self._unflushed.append((p, outcome))
-        self._flush_wanted.set()
-
-    async def _write_group(self, batch: list[_Pending], durable: bool, lane: _Lane) -> None:
+    async def _write_group(self, batch: list[_Pending]) -> None:
         """Write the commits of `batch` in one transaction and one round trip.
 
         Version checks need no read: each new event's (stream, version) is unique, so a commit
@@ -422,7 +330,7 @@ class PostgresEventStore(EventStore):
         try:
             while accepted:
                 try:
-                    await self._insert(accepted, durable, lane)
+                    await self._insert(accepted)
                     return
                 except psycopg.errors.SerializationFailure as e:
                     stale = _stale_reads(e)
@@ -435,13 +343,13 @@ class PostgresEventStore(EventStore):
                     accepted = kept
                 except psycopg.errors.UniqueViolation as e:
                     if len(accepted) == 1:
-                        self._after_flush(accepted[0], await self._explain(accepted[0].commit, e))
+                        self._settle(accepted[0], await self._explain(accepted[0].commit, e))
                         return
                     for p in accepted:
                         try:
-                            await self._insert([p], durable, lane)
+                            await self._insert([p])
                         except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure) as single:
-                            self._after_flush(p, await self._explain(p.commit, single))
+                            self._settle(p, await self._explain(p.commit, single))
                     return
         finally:
             # Losers hear of their conflict only once the winner is committed (or failed), so
@@ -449,9 +357,9 @@ class PostgresEventStore(EventStore):
             for p, error in losers:
                 self._settle(p, error)
 
-    async def _insert(self, group: list[_Pending], durable: bool, lane: _Lane) -> None:
-        """Write `group`; with `durable` its commit waits for the fsync, else the flusher's does."""
-        cur = await lane.cursor(durable)
+    async def _insert(self, group: list[_Pending]) -> None:
+        """Write `group` in one statement; it returns once the commit is on disk."""
+        conn = await self._lane.connection()
         rows: list[_Row] = []
         payloads: list[bytes] = []
         keys: list[_Key] = []
@@ -495,7 +403,7 @@ class PostgresEventStore(EventStore):
             "keys": _encoder.encode(keys).decode(),
             "reads": _encoder.encode(reads).decode(),
         }
-        await cur.execute(_APPEND, params)
+        cur = await conn.execute(_APPEND, params)
         head_row = await cur.fetchone()
         assert head_row is not None, "cw_log_head is missing: run migrations"
         base = int(head_row[0]) - n
@@ -505,11 +413,8 @@ class PostgresEventStore(EventStore):
         for p, (last, versions) in zip(group, ends, strict=True):
             position = base + last
             outcome = AppendResult(position, versions, self._reply(p.commit, versions, position))
-            if durable:
-                self.durable_position = max(self.durable_position, position)
-                self._settle(p, outcome)
-            else:
-                self._after_flush(p, outcome)
+            self.durable_position = max(self.durable_position, position)
+            self._settle(p, outcome)
 
     def _remember(self, rows: list[_Row], payloads: list[bytes], base: int) -> None:
         """Extend the held streams with what was just committed, so that the next decision on

@@ -13,26 +13,19 @@ import psycopg
 from infra.errors import ConcurrencyError
 from infra.eventlog import Commit, NewEvent, StreamWrite
 from infra.eventlog.hashing import GENESIS, event_hash
-from infra.eventlog.postgres import MIN_SPLIT, PostgresEventStore
+from infra.eventlog.postgres import PostgresEventStore
 from tests.integration.eventstore_support import meta as _meta
 from tests.integration.eventstore_support import write as _write
 
 
-async def test_a_burst_is_split_only_into_groups_of_min_split_or_more(store: PostgresEventStore) -> None:
-    """Two groups in flight let one's callers decide while the other is written, but a statement
-    per couple of commits costs more than the overlap gains: small bursts go whole."""
-
-    async def burst(n: int) -> tuple[int, int]:
-        batches, commits = store.batches, store.commits
-        # Every append is queued before a writer runs: gather starts the tasks in one go.
-        await asyncio.gather(*(store.append(Commit([_write(uuid.uuid4(), 0)], _meta())) for _ in range(n)))
-        return store.batches - batches, store.commits - commits
-
-    assert await burst(2 * MIN_SPLIT - 2) == (1, 2 * MIN_SPLIT - 2)  # whole: one group
-    assert await burst(2 * MIN_SPLIT) == (2, 2 * MIN_SPLIT)  # halves of MIN_SPLIT, on both writers
+async def test_appends_waiting_at_once_are_written_as_one_group(store: PostgresEventStore) -> None:
+    batches, commits = store.batches, store.commits
+    # Every append is queued before the writer runs: gather starts the tasks in one go.
+    await asyncio.gather(*(store.append(Commit([_write(uuid.uuid4(), 0)], _meta())) for _ in range(8)))
+    assert (store.batches - batches, store.commits - commits) == (1, 8)
 
 
-async def test_a_burst_split_among_writers_stays_gap_free_and_in_commit_order(store: PostgresEventStore) -> None:
+async def test_a_burst_stays_gap_free_and_in_commit_order(store: PostgresEventStore) -> None:
     start = await store.head()
     batches_before = store.batches
     streams = [uuid.uuid4() for _ in range(300)]
@@ -44,7 +37,7 @@ async def test_a_burst_split_among_writers_stays_gap_free_and_in_commit_order(st
     for first, second in zip(log[::2], log[1::2], strict=True):  # a commit's events stay together
         assert (first.stream_id, first.version, second.version) == (second.stream_id, 1, 2)
         assert second.prev_hash == first.hash
-    assert store.batches - batches_before >= 2  # shared out: more than one group
+    assert store.batches - batches_before >= 2  # more than a group holds (batch_max): several groups
 
 
 async def test_a_tampered_payload_no_longer_matches_its_hash(store: PostgresEventStore, database: str) -> None:
