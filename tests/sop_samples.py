@@ -1,4 +1,4 @@
-"""Where the shared SOP samples are: `CW_SOP_SAMPLES`, else `shared/sop-samples` beside the clone."""
+"""The SOP samples the generation tests read: tests/data/sop-samples, or `CW_SOP_SAMPLES`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parent.parent
+_SAMPLES = Path(__file__).resolve().parent / "data" / "sop-samples"
 
 
 def samples_dir() -> Path:
-    configured = os.environ.get("CW_SOP_SAMPLES")
-    candidates = [Path(configured)] if configured else []
-    # CI clones beside shared/; a worktree under /work/wt/NAME finds it two levels up.
-    candidates += [_REPO.parent / "shared" / "sop-samples", _REPO.parent.parent / "shared" / "sop-samples"]
-    for path in candidates:
-        if (path / "facts.json").is_file():
-            return path
-    raise FileNotFoundError(f"no SOP samples in {[str(c) for c in candidates]}; set CW_SOP_SAMPLES")
+    path = Path(os.environ.get("CW_SOP_SAMPLES") or _SAMPLES)
+    if not (path / "facts.json").is_file():
+        raise FileNotFoundError(f"no SOP samples (facts.json) in {path}")
+    return path
 
 
 @dataclass(frozen=True)
