@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import courses, enrollments, identity
+from commands import courses, enrollments, identity, seals
 from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i
@@ -46,4 +46,5 @@ ROUTES: dict[type[Command], Handler] = {
     i.RenameOrganisation: identity.rename_organisation,
     i.AddMember: identity.add_member,
     i.RemoveMember: identity.remove_member,
+    c.SealLog: seals.seal_log,
 }

@@ -8,6 +8,7 @@ from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
 from domain.order import Order
 from domain.review import Review
+from domain.seal import LogSeals
 from domain.seats import CourseSeats
 
 AGGREGATES: tuple[type[Aggregate], ...] = (
@@ -20,4 +21,5 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Organisation,
     PlatformAdmins,
     Order,
+    LogSeals,
 )

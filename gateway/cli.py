@@ -25,6 +25,7 @@ from rich.table import Table
 from gateway import bootstrap
 from gateway.eval_cli import eval_cli
 from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
+from gateway.audit_cli import audit_cli
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
@@ -42,6 +43,7 @@ app = typer.Typer(
 )
 app.add_typer(projections_cli, name="projections")
 app.add_typer(eval_cli, name="eval")
+app.add_typer(audit_cli, name="audit")
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
 TEST_SERVERS = {

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     relay_window: int = Field(4096, description="JetStream publishes in flight at once")
     relay_poll_seconds: float = 0.5
 
+    # -- audit: signed seals of the log ------------------------------------------------------
+    audit_seal_key: SecretStr | None = Field(
+        None, description="Ed25519 seed (64 hex) of the seal key; unset: <data dir>/audit/seal.key, created once"
+    )
+    audit_trusted_keys: str = Field("", description="more public keys (hex, comma-separated) whose seals verify")
+    audit_seal_seconds: float = Field(60.0, description="how often the sealer seals the log")
+    audit_seal_max_events: int = Field(10_000, ge=1, description="positions covered by one seal at most")
+
     def environment(self) -> dict[str, str]:
         """These settings as CW_ variables: what a child process needs to run on the same ones."""
         env: dict[str, str] = {}

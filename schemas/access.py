@@ -107,6 +107,8 @@ COMMANDS: dict[type[Command], Permission] = {
     i.RenameOrganisation: Permission(ORG_ADMINS),
     i.AddMember: Permission(ORG_ADMINS),
     i.RemoveMember: Permission(ORG_ADMINS),
+    # The sealer acts as the platform; no edge accepts it.
+    c.SealLog: Permission(PLATFORM_ADMINS),
 }
 
 

@@ -225,3 +225,20 @@ class DropEnrollment(Command, kw_only=True, frozen=True):
     course_id: UUID
     reason: Annotated[str, Meta(max_length=2000)] = ""
     student_id: UUID | None = None
+
+
+# -- the log's seals (sent by the sealer, never over HTTP) ----------------------------------
+
+
+class SealLog(Command, kw_only=True, frozen=True):
+    """Record the next signed seal of the log (see infra.eventlog.seals for what is signed)."""
+
+    sequence: int
+    first_position: int
+    last_position: int
+    root: str
+    previous: str
+    heads: list[tuple[str, int, int, str]]  # (stream id, version, position, hash) per stream in range
+    public_key: str
+    signature: str
+    digest: str

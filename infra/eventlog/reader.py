@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -32,12 +33,29 @@ _AFTER = f"SELECT {COLUMNS} FROM cw_events WHERE position > %s ORDER BY position
 _BETWEEN = f"SELECT {COLUMNS} FROM cw_events WHERE position > %s AND position < %s ORDER BY position LIMIT %s"
 _AT = f"SELECT {COLUMNS} FROM cw_events WHERE position = ANY(%s) ORDER BY position"
 _STREAM = f"SELECT {COLUMNS} FROM cw_events WHERE stream_id = %s AND version > %s ORDER BY version"
+_STREAM_UPTO = f"SELECT {COLUMNS} FROM cw_events WHERE stream_id = %s AND version <= %s ORDER BY version"
+_VERSION_AT = "SELECT count(*) FROM cw_events WHERE stream_id = %s AND occurred_at <= %s"
+# Streams that name a course in their payload: its reviews and enrolments (first event), orders.
+_LINKED = (
+    "SELECT stream_id FROM cw_events WHERE payload->>'course_id' = %s AND stream_id <> %s::uuid"
+    " GROUP BY stream_id ORDER BY min(position)"
+)
+_ORG_STREAMS = "SELECT stream_id FROM cw_events WHERE org_id = %s GROUP BY stream_id ORDER BY min(position)"
 _HEAD = "SELECT position FROM cw_log_head WHERE id = 1"
 _RECORDED_AT = "SELECT recorded_at FROM cw_events WHERE position = %s"
 # A synchronous commit flushes the WAL only if the transaction wrote some: this one writes a row.
 FLUSH = "UPDATE cw_flush SET n = n + 1 WHERE id = 1"
 
 Row = tuple[Any, ...]
+
+
+class Match(msgspec.Struct, frozen=True, kw_only=True):
+    """Which events of a history to keep: any of these types, by this actor, in [since, until)."""
+
+    event_types: tuple[str, ...] = ()
+    actor_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 def envelope(row: Row) -> EventEnvelope:
@@ -103,6 +121,43 @@ class LogReader:
     async def stream(self, stream_id: Any, after_version: int = 0) -> list[EventEnvelope]:
         """One stream's events after `after_version`, in version order."""
         return [envelope(r) for r in await self._fetch(_STREAM, [stream_id, after_version])]
+
+    async def stream_upto(self, stream_id: UUID, version: int) -> list[EventEnvelope]:
+        """One stream's events up to and including `version`, in version order."""
+        return [envelope(r) for r in await self._fetch(_STREAM_UPTO, [stream_id, version])]
+
+    async def version_at(self, stream_id: UUID, at: datetime) -> int:
+        """The version a stream had at time `at` (by its events' `occurred_at`; 0 before it began)."""
+        rows = await self._fetch(_VERSION_AT, [stream_id, at])
+        return int(rows[0][0])
+
+    async def history(self, stream_ids: Sequence[UUID], after: int, limit: int, match: Match) -> list[EventEnvelope]:
+        """The events of these streams after position `after` that `match` selects, in position
+        order, at most `limit`: one page of an audit history (the last position is the cursor)."""
+        where = ["stream_id = ANY(%s)", "position > %s"]
+        params: list[Any] = [list(stream_ids), after]
+        if match.event_types:
+            where.append("event_type = ANY(%s)")
+            params.append(list(match.event_types))
+        if match.actor_id is not None:
+            where.append("actor_id = %s")
+            params.append(match.actor_id)
+        if match.since is not None:
+            where.append("occurred_at >= %s")
+            params.append(match.since)
+        if match.until is not None:
+            where.append("occurred_at < %s")
+            params.append(match.until)
+        query = f"SELECT {COLUMNS} FROM cw_events WHERE {' AND '.join(where)} ORDER BY position LIMIT %s"
+        return [envelope(r) for r in await self._fetch(query, [*params, limit])]
+
+    async def linked_streams(self, course_id: UUID) -> list[UUID]:
+        """The streams whose events name the course: its reviews, enrolments and orders."""
+        return [r[0] for r in await self._fetch(_LINKED, [str(course_id), course_id])]
+
+    async def organisation_streams(self, org_id: str) -> list[UUID]:
+        """Every stream with an event recorded for this organisation, in order of its first event."""
+        return [r[0] for r in await self._fetch(_ORG_STREAMS, [org_id])]
 
     async def head(self) -> int:
         """The position of the last committed event (0 for an empty log)."""

@@ -1,0 +1,110 @@
+"""What auditors ask of the log, answered the same for HTTP, NATS and the command line."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import psycopg
+
+from audit.history import HistoryPage, history
+from audit.replay import Change, State, UnknownStream, diff, rebuild
+from domain.seal import SEALS_STREAM
+from infra.eventlog.audit import Progress, Verification, verify_log, verify_streams
+from infra.eventlog.reader import LogReader, Match
+from infra.eventlog.seals import Seal, decode_seal
+
+Connect = Callable[[], contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]]
+Point = int | datetime  # a version, or a time
+
+
+class Difference(msgspec.Struct, frozen=True, kw_only=True):
+    before: State
+    after: State
+    changes: list[Change]
+
+
+def connect_to(dsn: str) -> Connect:
+    """Connections of their own to `dsn` (the command line: no pool)."""
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            yield conn
+
+    return connect
+
+
+class AuditLog:
+    """Histories, past states, differences and verification over the event log."""
+
+    def __init__(self, connect: Connect, trusted_keys: frozenset[str] = frozenset()) -> None:
+        self.connect = connect
+        self.trusted_keys = trusted_keys
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[LogReader]:
+        # Audits hand nothing on to other systems before a durable record, so need no barrier.
+        async with self.connect() as conn:
+            yield LogReader(conn, barrier=False)
+
+    async def owner(self, stream_id: UUID) -> str | None:
+        """The organisation a stream belongs to (that of its first event); UnknownStream if none."""
+        async with self.reader() as reader:
+            first = await reader.stream_upto(stream_id, 1)
+        if not first:
+            raise UnknownStream(f"no stream {stream_id}")
+        return first[0].org_id
+
+    async def history(
+        self, stream_id: UUID, match: Match, *, after: int = 0, limit: int = 100, linked: bool = True
+    ) -> HistoryPage:
+        async with self.reader() as reader:
+            return await history(reader, stream_id, match, after=after, limit=limit, linked=linked)
+
+    async def state(self, stream_id: UUID, at: Point | None = None) -> State:
+        """The stream as it was at version `at` (or at that time; now when None)."""
+        async with self.reader() as reader:
+            return await _state(reader, stream_id, at)
+
+    async def diff(self, stream_id: UUID, before: Point, after: Point) -> Difference:
+        async with self.reader() as reader:
+            a, b = await _state(reader, stream_id, before), await _state(reader, stream_id, after)
+        return Difference(before=a, after=b, changes=diff(a.state, b.state))
+
+    async def verify_stream(self, stream_id: UUID) -> Verification:
+        async with self.reader() as reader:
+            return await verify_streams(reader, [stream_id], scope=f"stream {stream_id}")
+
+    async def verify_organisation(self, org_id: str, progress: Progress | None = None) -> Verification:
+        async with self.reader() as reader:
+            streams = await reader.organisation_streams(org_id)
+            return await verify_streams(reader, streams, scope=f"organisation {org_id}", progress=progress)
+
+    async def verify_log(self, progress: Progress | None = None) -> Verification:
+        """The whole store: every chain, every position, every seal."""
+        async with self.reader() as reader:
+            return await verify_log(reader, await _seals(reader), self.trusted_keys, progress)
+
+    async def seals(self) -> list[Seal]:
+        async with self.reader() as reader:
+            return await _seals(reader)
+
+
+async def _seals(reader: LogReader) -> list[Seal]:
+    return [decode_seal(e.payload) for e in await reader.stream(SEALS_STREAM)]
+
+
+async def _state(reader: LogReader, stream_id: UUID, at: Point | None) -> State:
+    if isinstance(at, datetime):
+        version = await reader.version_at(stream_id, at)
+    else:
+        version = at if at is not None else 2**62
+    events = await reader.stream_upto(stream_id, version)
+    if isinstance(at, int) and len(events) < at:
+        raise UnknownStream(f"stream {stream_id} has {len(events)} version(s), not {at}")
+    return rebuild(events)

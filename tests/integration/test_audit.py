@@ -1,0 +1,334 @@
+"""Audit on the real store: histories, past states, and tampering with rows directly in
+PostgreSQL, which verification must find and name (stream, version, position)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from audit.replay import UnknownStream
+from audit.sealer import Sealer
+from audit.service import AuditLog, connect_to
+from commands.bus import CommandBus
+from commands.context import Context
+from commands.routes import ROUTES
+from domain.enrollment import enrollment_id
+from infra.eventlog.hashing import GENESIS, event_hash
+from infra.eventlog.postgres import PostgresEventStore
+from infra.eventlog.reader import Match
+from infra.eventlog.seals import SealKey
+from infra.eventlog.verify import BreakKind
+from schemas import commands as c
+from schemas.roles import Role
+from tests.conftest import make_settings, service_env
+from tests.integration.test_commands import CONTENT
+
+KEY = SealKey.from_hex("11" * 32)
+
+
+@dataclass
+class Story:
+    """A course told through the bus: created, outlined, reviewed, published, studied, revised."""
+
+    dsn: str
+    bus: CommandBus
+    audit: AuditLog
+    org: uuid.UUID
+    author: Context
+    manager: Context
+    course: uuid.UUID
+    lesson: uuid.UUID
+    enrolment: uuid.UUID
+
+
+def ctx(org: uuid.UUID, *roles: Role) -> Context:
+    return Context(uuid.uuid4(), org, frozenset(roles))
+
+
+@pytest.fixture
+async def story(fresh_database: str) -> AsyncIterator[Story]:
+    store = PostgresEventStore(fresh_database)
+    await store.start()
+    bus = CommandBus(store, ROUTES)
+    org = uuid.uuid4()
+    author, manager, student = ctx(org, "instructor"), ctx(org, "course_manager"), ctx(org, "student")
+    course = uuid.UUID(
+        (await bus.handle(c.CreateCourse(title="Forklifts", cefr_level="B1", category="safety"), author)).id
+    )
+    module = (await bus.handle(c.AddModule(course_id=course, title="Basics"), author)).data["module_id"]
+    added = await bus.handle(c.AddLesson(course_id=course, module_id=uuid.UUID(module), title="Checks"), author)
+    lesson = uuid.UUID(added.data["lesson_id"])
+    await bus.handle(c.SetLessonContent(course_id=course, lesson_id=lesson, content=CONTENT), author)
+    review = (await bus.handle(c.SubmitCourse(course_id=course), author)).data["review_id"]
+    await bus.handle(c.ApproveCourse(review_id=uuid.UUID(review)), manager)
+    await bus.handle(c.PublishCourse(course_id=course), manager)
+    await bus.handle(c.Enrol(course_id=course), student)
+    await bus.handle(c.StartRevision(course_id=course, kind="minor"), author)
+    await bus.handle(c.RenameModule(course_id=course, module_id=uuid.UUID(module), title="Basics, revised"), author)
+    try:
+        yield Story(
+            fresh_database,
+            bus,
+            AuditLog(connect_to(fresh_database), frozenset({KEY.public_key})),
+            org,
+            author,
+            manager,
+            course,
+            lesson,
+            enrollment_id(course, student.actor_id),
+        )
+    finally:
+        await store.close()
+
+
+async def sql(dsn: str, statement: str, *params: object) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(statement, params)
+
+
+async def seal(s: Story) -> None:
+    assert await Sealer(s.audit.connect, s.bus, KEY).seal_once() is not None
+
+
+# -- history and replay -------------------------------------------------------------------------
+
+
+async def test_a_course_history_tells_its_whole_story_in_log_order(story: Story) -> None:
+    page = await story.audit.history(story.course, Match(), limit=1000)
+    types = [e.event_type for e in page.events]
+    assert types[0] == "CourseCreated"
+    assert {"ReviewRequested", "ReviewApproved", "CourseApproved", "CoursePublished", "EnrollmentEnrolled"} <= set(
+        types
+    )
+    assert [e.position for e in page.events] == sorted(e.position for e in page.events)
+    assert page.next_after is None
+    assert story.enrolment in page.streams
+    approved = next(e for e in page.events if e.event_type == "ReviewApproved")
+    assert approved.actor_id == str(story.manager.actor_id)
+
+
+async def test_history_filters_and_cursor_pages_add_up_to_the_whole(story: Story) -> None:
+    whole = (await story.audit.history(story.course, Match(), limit=1000)).events
+    pages, after = [], 0
+    while True:
+        page = await story.audit.history(story.course, Match(), after=after, limit=3)
+        pages += page.events
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert pages == whole
+    by_manager = await story.audit.history(story.course, Match(actor_id=str(story.manager.actor_id)))
+    assert {e.event_type for e in by_manager.events} == {"ReviewApproved", "CourseApproved", "CoursePublished"}
+    only = await story.audit.history(story.course, Match(event_types=("CoursePublished",)))
+    assert [e.event_type for e in only.events] == ["CoursePublished"]
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert (await story.audit.history(story.course, Match(since=future))).events == []
+
+
+async def test_state_at_a_version_and_a_time_and_the_diff_between(story: Story) -> None:
+    first = await story.audit.state(story.course, 1)
+    assert first.version == 1 and first.state["status"] == "draft" and first.state["modules"] == []
+    published = await story.audit.state(story.course, 7)
+    assert published.state["status"] == "published"
+    assert published.state["modules"][0]["title"] == "Basics"
+    now = await story.audit.state(story.course)
+    assert now.state["modules"][0]["title"] == "Basics, revised"
+    at_publication = await story.audit.state(story.course, published.occurred_at)
+    assert at_publication.version >= 7
+    with pytest.raises(UnknownStream):
+        await story.audit.state(story.course, datetime(2000, 1, 1, tzinfo=UTC))
+    with pytest.raises(UnknownStream):
+        await story.audit.state(story.course, 999)
+    changes = {ch.path: ch for ch in (await story.audit.diff(story.course, 7, now.version)).changes}
+    module_id = now.state["modules"][0]["id"]
+    assert changes[f"modules/{module_id}/title"].before == "Basics"
+    assert changes[f"modules/{module_id}/title"].after == "Basics, revised"
+    lesson_content = (await story.audit.diff(story.course, 3, 4)).changes
+    assert any(ch.path.endswith("/versions/0") and ch.before is None for ch in lesson_content)
+
+
+# -- tamper evidence --------------------------------------------------------------------------
+
+
+async def test_an_untouched_store_verifies_clean_with_its_seal(story: Story) -> None:
+    await seal(story)
+    await story.bus.handle(
+        c.EditLesson(course_id=story.course, lesson_id=story.lesson, title="After", duration_minutes=20), story.author
+    )
+    await seal(story)
+    outcome = await story.audit.verify_log()
+    assert outcome.intact, outcome.breaks
+    assert outcome.seals == 2 and outcome.events == outcome.head
+    assert (await story.audit.verify_stream(story.course)).intact
+    assert (await story.audit.verify_organisation(str(story.org))).intact
+
+
+async def position_of(s: Story, stream: uuid.UUID, version: int) -> int:
+    (e,) = [
+        e for e in (await s.audit.history(stream, Match(), linked=False, limit=1000)).events if e.version == version
+    ]
+    return e.position
+
+
+async def test_an_edited_payload_is_named_with_its_stream_and_position(story: Story) -> None:
+    pos = await position_of(story, story.course, 2)
+    await sql(
+        story.dsn,
+        """UPDATE cw_events SET payload = '{"module_id":"00000000-0000-4000-8000-000000000000","title":"Forged","index":0}' WHERE position = %s""",
+        pos,
+    )
+    for outcome in (await story.audit.verify_log(), await story.audit.verify_stream(story.course)):
+        first = outcome.first
+        assert first is not None
+        assert (first.kind, first.stream_id, first.version, first.position) == (BreakKind.EDITED, story.course, 2, pos)
+
+
+async def test_edited_metadata_is_found(story: Story) -> None:
+    pos = await position_of(story, story.course, 3)
+    await sql(story.dsn, "UPDATE cw_events SET actor_id = %s WHERE position = %s", str(uuid.uuid4()), pos)
+    first = (await story.audit.verify_organisation(str(story.org))).first
+    assert first is not None and (first.kind, first.position) == (BreakKind.EDITED, pos)
+
+
+async def test_a_deleted_event_is_named_with_the_hole_it_left(story: Story) -> None:
+    pos = await position_of(story, story.course, 3)
+    await sql(story.dsn, "DELETE FROM cw_events WHERE position = %s", pos)
+    first = (await story.audit.verify_log()).first
+    assert first is not None
+    assert (first.kind, first.stream_id, first.version, first.position) == (BreakKind.DELETED, story.course, 4, pos)
+
+
+async def test_the_last_event_deleted_leaves_a_gap_below_the_head(story: Story) -> None:
+    head = (await story.audit.verify_log()).head
+    await sql(story.dsn, "DELETE FROM cw_events WHERE position = %s", head)
+    first = (await story.audit.verify_log()).first
+    assert first is not None and (first.kind, first.position) == (BreakKind.GAP, head)
+
+
+async def test_two_swapped_versions_are_reported_as_reordered(story: Story) -> None:
+    a, b = await position_of(story, story.course, 2), await position_of(story, story.course, 3)
+    await sql(
+        story.dsn,
+        "UPDATE cw_events SET version = CASE position WHEN %s THEN 3 ELSE 2 END + 1000 WHERE position IN (%s, %s)",
+        a,
+        a,
+        b,
+    )
+    await sql(story.dsn, "UPDATE cw_events SET version = version - 1000 WHERE version > 1000")
+    for outcome in (await story.audit.verify_log(), await story.audit.verify_stream(story.course)):
+        first = outcome.first
+        assert first is not None
+        assert (first.kind, first.stream_id, first.version) == (BreakKind.REORDERED, story.course, 2)
+
+
+async def test_an_event_inserted_into_a_stream_is_found(story: Story) -> None:
+    """A forger renumbers versions 3.. up by one and slips a well-hashed event in at version 3."""
+    async with await psycopg.AsyncConnection.connect(story.dsn, autocommit=True) as conn:
+        row = await (
+            await conn.execute(
+                "SELECT hash, position FROM cw_events WHERE stream_id = %s AND version = 2", (story.course,)
+            )
+        ).fetchone()
+        assert row is not None
+        await conn.execute(
+            "UPDATE cw_events SET version = version + 1001 WHERE stream_id = %s AND version >= 3", (story.course,)
+        )
+        await conn.execute(
+            "UPDATE cw_events SET version = version - 1000 WHERE stream_id = %s AND version > 1000", (story.course,)
+        )
+        at = datetime.now(UTC)
+        payload = b'{"module_id":"00000000-0000-4000-8000-000000000000","title":"Forged"}'
+        event_id = uuid.uuid4()
+        digest = event_hash(
+            row[0], event_id=event_id, stream_id=story.course, version=3, event_type="CourseModuleRenamed",
+            schema_version=1, occurred_at=at, actor_id=None, org_id=str(story.org), correlation_id="forged",
+            causation_id=None, payload=payload,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO cw_events (position, event_id, stream_id, stream_type, version, event_type, schema_version,"
+            " occurred_at, org_id, correlation_id, payload, prev_hash, hash) VALUES ((SELECT max(position) + 1 FROM"
+            " cw_events), %s, %s, 'course', 3, 'CourseModuleRenamed', 1, %s, %s, 'forged', %s, %s, %s)",
+            (event_id, story.course, at, str(story.org), payload.decode(), row[0], digest),
+        )
+    outcome = await story.audit.verify_log()
+    kinds = {(b.kind, b.stream_id, b.version) for b in outcome.breaks}
+    assert (BreakKind.INSERTED, story.course, 4) in kinds
+    assert any(b.kind is BreakKind.INSERTED and "past the log's head" in b.detail for b in outcome.breaks)
+    stream_first = (await story.audit.verify_stream(story.course)).first
+    assert stream_first is not None and (stream_first.kind, stream_first.version) == (BreakKind.INSERTED, 4)
+
+
+async def test_a_stream_rehashed_consistently_is_caught_by_its_seal(story: Story) -> None:
+    """Edit an event and recompute the stream's chain from there: every link holds, the seal
+    does not, and names the stream and where its sealed chain ended."""
+    await seal(story)
+    async with await psycopg.AsyncConnection.connect(story.dsn, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT position, event_id, version, event_type, schema_version, occurred_at, actor_id, org_id,"
+            " correlation_id, causation_id, payload::text FROM cw_events WHERE stream_id = %s ORDER BY version",
+            (story.course,),
+        )
+        prev = GENESIS
+        for row in await cur.fetchall():
+            payload = row[10].replace("Basics", "Forged") if row[2] == 2 else row[10]
+            digest = event_hash(
+                prev, event_id=row[1], stream_id=story.course, version=row[2], event_type=row[3],
+                schema_version=row[4], occurred_at=row[5], actor_id=row[6], org_id=row[7], correlation_id=row[8],
+                causation_id=row[9], payload=payload.encode(),
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE cw_events SET payload = %s, prev_hash = %s, hash = %s WHERE position = %s",
+                (payload, prev, digest, row[0]),
+            )
+            prev = digest
+    assert (await story.audit.verify_stream(story.course)).intact  # the chain alone cannot tell
+    outcome = await story.audit.verify_log()
+    first = outcome.first
+    assert first is not None and first.kind is BreakKind.SEAL and first.stream_id == story.course
+    last = (await story.audit.state(story.course)).position
+    assert first.position == last
+
+
+async def test_a_seal_signed_by_another_key_is_refused(story: Story) -> None:
+    await Sealer(story.audit.connect, story.bus, SealKey.from_hex("22" * 32)).seal_once()
+    first = (await story.audit.verify_log()).first
+    assert first is not None and first.kind is BreakKind.SEAL and "untrusted key" in first.detail
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def cli(s: Story, *args: str, tmp: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **service_env(make_settings(s.dsn)), "CW_DATA_DIR": tmp, "CW_AUDIT_SEAL_KEY": "11" * 32}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "audit", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_the_command_line_prints_history_state_diff_and_verifies(story: Story, tmp_path: Path) -> None:
+    await seal(story)
+    history = cli(story, "history", str(story.course), "--json", tmp=str(tmp_path))
+    assert history.returncode == 0, history.stderr
+    assert "ReviewApproved" in history.stdout and "EnrollmentEnrolled" in history.stdout
+    at = cli(story, "at", str(story.course), "1", tmp=str(tmp_path))
+    assert at.returncode == 0 and '"status": "draft"' in at.stdout
+    changed = cli(story, "diff", str(story.course), "7", "9", tmp=str(tmp_path))
+    assert changed.returncode == 0 and '"Basics" -> "Basics, revised"' in changed.stdout
+    clean = cli(story, "verify", tmp=str(tmp_path))
+    assert clean.returncode == 0 and "intact: log" in clean.stdout and "1 seals" in clean.stdout
+    pos = await position_of(story, story.course, 2)
+    await sql(story.dsn, "UPDATE cw_events SET payload = '{}' WHERE position = %s", pos)
+    broken = cli(story, "verify", tmp=str(tmp_path))
+    assert broken.returncode == 1
+    assert f"edited: stream {story.course} version 2 position {pos}" in broken.stdout
+    unknown = cli(story, "at", str(uuid.uuid4()), tmp=str(tmp_path))
+    assert unknown.returncode == 2 and "no events" in unknown.stderr
