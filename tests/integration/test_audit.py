@@ -181,11 +181,8 @@ async def position_of(s: Story, stream: uuid.UUID, version: int) -> int:
 
 async def test_an_edited_payload_is_named_with_its_stream_and_position(story: Story) -> None:
     pos = await position_of(story, story.course, 2)
-    await sql(
-        story.dsn,
-        """UPDATE cw_events SET payload = '{"module_id":"00000000-0000-4000-8000-000000000000","title":"Forged","index":0}' WHERE position = %s""",
-        pos,
-    )
+    forged = '{"module_id":"00000000-0000-4000-8000-000000000000","title":"Forged","index":0}'
+    await sql(story.dsn, "UPDATE cw_events SET payload = %s WHERE position = %s", forged, pos)
     for outcome in (await story.audit.verify_log(), await story.audit.verify_stream(story.course)):
         first = outcome.first
         assert first is not None
