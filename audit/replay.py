@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 
 from commands.codec import decode
+from domain import errors
 from domain.aggregate import Aggregate
 from domain.aggregates import AGGREGATES
 from schemas.envelope import EventEnvelope
@@ -39,8 +40,10 @@ class Change(msgspec.Struct, frozen=True):
     after: Any
 
 
-class UnknownStream(LookupError):
+class UnknownStream(errors.NotFound):
     """No events are stored under this stream id (at that point)."""
+
+    code = "stream_not_found"
 
 
 def rebuild(events: Sequence[EventEnvelope]) -> State:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import psycopg
 
+from audit.export import Export, gather
 from audit.history import HistoryPage, history
 from audit.replay import Change, State, UnknownStream, diff, rebuild
 from domain.seal import SEALS_STREAM
@@ -89,6 +90,20 @@ class AuditLog:
         """The whole store: every chain, every position, every seal."""
         async with self.reader() as reader:
             return await verify_log(reader, await _seals(reader), self.trusted_keys, progress)
+
+    async def export_stream(self, stream_id: UUID) -> Export:
+        """A stream's whole history with every stream linked to it, for offline checking."""
+        async with self.reader() as reader:
+            streams = [stream_id, *await reader.linked_streams(stream_id)]
+            if not await reader.stream_upto(stream_id, 1):
+                raise UnknownStream(f"no stream {stream_id}")
+            return await gather(reader, streams, await _seals(reader), f"stream {stream_id}", datetime.now(UTC))
+
+    async def export_organisation(self, org_id: str) -> Export:
+        """Every stream of an organisation, for offline checking."""
+        async with self.reader() as reader:
+            streams = await reader.organisation_streams(org_id)
+            return await gather(reader, streams, await _seals(reader), f"organisation {org_id}", datetime.now(UTC))
 
     async def seals(self) -> list[Seal]:
         async with self.reader() as reader:

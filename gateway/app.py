@@ -16,6 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, YamlR
 from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth import Authenticator, Caller
+from gateway.controllers.audit import AuditController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
@@ -47,6 +48,7 @@ COMMAND_CONTROLLERS = [
     CourseController,
     ReviewController,
     EnrollmentController,
+    AuditController,
 ]
 
 

@@ -18,9 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from audit.export import check_export, export_lines
 from audit.replay import UnknownStream
-from audit.sealer import seal_key, trusted_keys
+from audit.sealer import Sealer, seal_key, trusted_keys
 from audit.service import AuditLog, Point, connect_to
+from domain.errors import DomainError
 from infra.errors import InfraError
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
@@ -47,7 +49,7 @@ def _audit(settings: Settings) -> AuditLog:
 def _run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
-    except UnknownStream as e:
+    except (UnknownStream, DomainError) as e:
         console.print(f"[red]{e}[/]")
         raise typer.Exit(2) from None
     except InfraError as e:
@@ -179,7 +181,57 @@ def key_command() -> None:
     print(seal_key(_settings()).public_key)
 
 
-def _exists(path: Path) -> Path:
-    if not path.exists():
-        raise typer.BadParameter(f"{path} does not exist")
-    return path
+@audit_cli.command("seal")
+def seal_command() -> None:
+    """Seal what the sealer has not sealed yet, now (the sealer component does it periodically)."""
+    from gateway.bootstrap import Root
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with Root(settings) as root:
+            sealer = Sealer(
+                root.store.pool.connection, root.bus, seal_key(settings), max_events=settings.audit_seal_max_events
+            )
+            while (seal := await sealer.seal_once()) is not None:
+                print(f"seal {seal.sequence}: positions {seal.first_position}..{seal.last_position} root {seal.root}")
+
+    _run(run())
+
+
+@audit_cli.command("export")
+def export_command(
+    stream: Annotated[UUID | None, typer.Argument(help="a stream (a course: with its linked streams)")] = None,
+    org: Annotated[str | None, typer.Option(help="export this organisation's streams instead")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="the JSON Lines file to write")] = Path("audit.jsonl"),
+) -> None:
+    """Write a history as JSON Lines with a manifest (heads, seals, proofs, public keys)."""
+    if (stream is None) == (org is None):
+        raise typer.BadParameter("name a stream or pass --org")
+    audit = _audit(_settings())
+    found = _run(audit.export_stream(stream) if stream is not None else audit.export_organisation(org or ""))
+    with output.open("wb") as out:
+        out.writelines(export_lines(found))
+    m = found.manifest
+    console.print(
+        f"{m.events} events of {len(m.heads)} streams, {len(m.proofs)} under {len(m.seals)} seals -> {output}"
+    )
+
+
+@audit_cli.command("verify-export")
+def verify_export_command(
+    file: Annotated[Path, typer.Argument(help="an export written by `coursewright audit export`")],
+    key: Annotated[list[str] | None, typer.Option(help="trust only these public keys (hex)")] = None,
+) -> None:
+    """Check an export offline (no database): chains, heads, seals and inclusion proofs."""
+    if not file.exists():
+        raise typer.BadParameter(f"{file} does not exist")
+    with file.open("rb") as lines:
+        found = check_export(lines, frozenset(k.lower() for k in key or ()))
+    if found.intact:
+        print(f"intact: {found.events} events of {found.streams} streams, {found.sealed} under a valid seal")
+        return
+    print(f"BROKEN: {len(found.problems)} problem(s)")
+    for problem in found.problems:
+        print(f"  {problem}")
+    raise typer.Exit(1)

@@ -20,6 +20,8 @@ from typing import Any
 
 import redis.asyncio as redis_asyncio
 
+from audit.sealer import Sealer, seal_key, trusted_keys
+from audit.service import AuditLog
 from commands.bus import CommandBus
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
@@ -43,7 +45,7 @@ log = get_logger(__name__)
 
 # The components `coursewright up` runs, in start order. The generation pipeline and the lab
 # runner join as they land, each a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "gateway")
+COMPONENTS = ("relay", "projectors", "sealer", "gateway")
 
 
 def system_ports(settings: Settings) -> Ports:
@@ -121,6 +123,7 @@ class Root:
             ports=self.ports,
             redis=self.redis,
             reader=Reader(self.store.pool, self.cache),
+            audit=AuditLog(self.store.pool.connection, trusted_keys(self.settings)),
             dependencies=self.dependencies,
         )
 
@@ -134,6 +137,18 @@ class Root:
         """Every projector (or the named ones), each restarted on its own when it fails."""
         return Component("projectors", lambda: run_projectors(self.settings, self.nats, self.cache, names))
 
+    def sealer(self) -> Component:
+        """Seals the log every CW_AUDIT_SEAL_SECONDS, signed with the platform's seal key."""
+        settings = self.settings
+
+        def run() -> Coroutine[Any, Any, None]:
+            sealer = Sealer(
+                self.store.pool.connection, self.bus, seal_key(settings), max_events=settings.audit_seal_max_events
+            )
+            return sealer.run(settings.audit_seal_seconds)
+
+        return Component("sealer", run)
+
     def gateway(self) -> Component:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
         return Component("gateway", lambda: serve(self.services()))
@@ -142,6 +157,7 @@ class Root:
         built: dict[str, Callable[[], Component]] = {
             "relay": self.relay,
             "projectors": self.projectors,
+            "sealer": self.sealer,
             "gateway": self.gateway,
         }
         return [built[name]() for name in names]

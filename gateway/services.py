@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from audit.service import AuditLog
 from commands.bus import CommandBus
 from commands.ports import Ports
 from infra.availability import Dependencies
@@ -22,6 +23,7 @@ class Services:
     bus: CommandBus
     ports: Ports
     reader: Reader  # the read models' queries, on the store's pool and the query cache
+    audit: AuditLog  # histories, past states and verification of the log, on the store's pool
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
 

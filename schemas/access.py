@@ -61,6 +61,7 @@ LEARNERS: frozenset[Role] = frozenset({"student", "trainer", "org_admin"})
 ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for other students
 TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
+AUDITORS: frozenset[Role] = frozenset({"auditor"})
 
 # A draft is changed by its authors (who created it and its co-authors), and by the
 # organisation's course managers and admins; co-authors are named by the same people, less
@@ -123,6 +124,7 @@ class Query(StrEnum):
     STUDENT_PROGRESS = "student_progress"  # students' progress, quiz attempts and identities
     ORG_ANALYTICS = "org_analytics"
     MEMBERS = "members"  # an organisation's members
+    AUDIT = "audit"  # histories, past states, verification and exports of the event log
 
 
 QUERIES: dict[Query, Permission] = {
@@ -139,4 +141,7 @@ QUERIES: dict[Query, Permission] = {
     Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS | {"trainer"}),
     Query.ORG_ANALYTICS: Permission(MANAGERS),
     Query.MEMBERS: Permission(MEMBER_READERS),
+    # Auditors read everything of their organisation, never change anything; platform admins
+    # audit every organisation and the whole log.
+    Query.AUDIT: Permission(AUDITORS),
 }

@@ -56,22 +56,46 @@ def root(leaves: Iterable[bytes]) -> bytes:
     return builder.root()
 
 
+class Tree:
+    """All leaves of one range at hand: its root and any leaf's inclusion proof, with each
+    subtree's root computed once however many proofs are drawn."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = leaves
+        self._roots: dict[tuple[int, int], bytes] = {}
+
+    def root(self, lo: int = 0, hi: int | None = None) -> bytes:
+        hi = len(self.leaves) if hi is None else hi
+        if hi - lo == 1:
+            return self.leaves[lo]
+        if hi == lo:
+            return hashlib.sha256(b"").digest()
+        found = self._roots.get((lo, hi))
+        if found is None:
+            k = _split(hi - lo)
+            found = self._roots[(lo, hi)] = node(self.root(lo, lo + k), self.root(lo + k, hi))
+        return found
+
+    def proof(self, index: int) -> list[bytes]:
+        """The audit path of leaf `index`: the sibling hashes from the leaf up to the root."""
+        if not 0 <= index < len(self.leaves):
+            raise IndexError(f"leaf {index} is not in a tree of {len(self.leaves)}")
+        path: list[bytes] = []
+        lo, hi = 0, len(self.leaves)
+        while hi - lo > 1:  # from the root down; reversed below, leaf first
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self.root(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.root(lo, lo + k))
+                lo += k
+        return path[::-1]
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """The audit path of leaf `index`: the sibling hashes from the leaf up to the root."""
-    if not 0 <= index < len(leaves):
-        raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
-    path: list[bytes] = []
-    lo, hi = 0, len(leaves)
-    # Walk down from the root, then reverse: siblings are listed leaf first.
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if index < lo + k:
-            path.append(root(leaves[lo + k : hi]))
-            hi = lo + k
-        else:
-            path.append(root(leaves[lo : lo + k]))
-            lo += k
-    return path[::-1]
+    """The audit path of leaf `index` in the tree of `leaves`."""
+    return Tree(leaves).proof(index)
 
 
 def verify_inclusion(leaf_hash: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from audit.export import check_export, export_lines
 from audit.replay import UnknownStream
 from audit.sealer import Sealer
 from audit.service import AuditLog, connect_to
@@ -31,6 +32,7 @@ from schemas import commands as c
 from schemas.roles import Role
 from tests.conftest import make_settings, service_env
 from tests.integration.test_commands import CONTENT
+from tests.ports import make_ports
 
 KEY = SealKey.from_hex("11" * 32)
 
@@ -58,7 +60,7 @@ def ctx(org: uuid.UUID, *roles: Role) -> Context:
 async def story(fresh_database: str) -> AsyncIterator[Story]:
     store = PostgresEventStore(fresh_database)
     await store.start()
-    bus = CommandBus(store, ROUTES)
+    bus = CommandBus(store, ROUTES, make_ports())
     org = uuid.uuid4()
     author, manager, student = ctx(org, "instructor"), ctx(org, "course_manager"), ctx(org, "student")
     course = uuid.UUID(
@@ -329,3 +331,32 @@ async def test_the_command_line_prints_history_state_diff_and_verifies(story: St
     assert f"edited: stream {story.course} version 2 position {pos}" in broken.stdout
     unknown = cli(story, "at", str(uuid.uuid4()), tmp=str(tmp_path))
     assert unknown.returncode == 2 and "no events" in unknown.stderr
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+
+async def test_an_export_checks_offline_and_fails_on_any_edited_line(story: Story, tmp_path: Path) -> None:
+    await seal(story)
+    await story.bus.handle(
+        c.EditLesson(course_id=story.course, lesson_id=story.lesson, title="Late", duration_minutes=9), story.author
+    )
+    lines = list(export_lines(await story.audit.export_stream(story.course)))
+    found = check_export(lines, frozenset({KEY.public_key}))
+    assert found.intact, found.problems
+    assert found.streams == 3 and found.sealed == found.events - 1  # the late edit is not sealed yet
+    assert not check_export(lines, frozenset({SealKey.from_hex("44" * 32).public_key})).intact
+    for index in range(len(lines) - 1):
+        edited = list(lines)
+        edited[index] = edited[index].replace(b'"correlation_id":"', b'"correlation_id":"x', 1)
+        assert not check_export(edited).intact, index
+    dropped = lines[:2] + lines[3:]
+    assert not check_export(dropped).intact
+    path = tmp_path / "course.jsonl"
+    written = cli(story, "export", str(story.course), "-o", str(path), tmp=str(tmp_path))
+    assert written.returncode == 0, written.stderr
+    checked = cli(story, "verify-export", str(path), "--key", KEY.public_key, tmp=str(tmp_path))
+    assert checked.returncode == 0 and "intact" in checked.stdout
+    path.write_bytes(path.read_bytes().replace(b"Basics", b"Basix", 1))
+    tampered = cli(story, "verify-export", str(path), tmp=str(tmp_path))
+    assert tampered.returncode == 1 and "edited" in tampered.stdout

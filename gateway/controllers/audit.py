@@ -1,0 +1,113 @@
+"""The audit over HTTP: a stream's history, its state at a point, diffs, verification, exports.
+
+Thin: parse, hand the caller to `audit.access.AuditView` (which applies the authorisation
+table), return its answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, get
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, QueryParameter
+
+from audit.access import Auditor, AuditView
+from audit.export import export_lines
+from audit.history import MAX_PAGE, HistoryPage
+from audit.replay import State
+from audit.service import Difference, Point
+from gateway.auth import Caller
+from gateway.dispatch import CallerDep, ServicesDep, route
+from gateway.services import Services
+from infra.eventlog.audit import Verification
+from infra.eventlog.reader import Match
+
+PointText = Annotated[str, QueryParameter(max_length=40, description="a version number or an ISO 8601 time")]
+
+
+def view(services: Services, caller: Caller) -> AuditView:
+    return AuditView(services.audit, Auditor(caller.user_id, caller.org_id, caller.roles))
+
+
+def point(text: str) -> Point:
+    if text.isdigit():
+        return int(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationException(f"{text!r} is neither a version nor an ISO 8601 time") from None
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ["audit"]
+
+    @route(get, "/streams/{stream_id:uuid}/history", summary="A stream's events in order", status=200)
+    async def history(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        stream_id: FromPath[UUID],
+        event_type: Annotated[list[str] | None, QueryParameter(query="type", description="event types, any of")] = None,
+        actor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        since: Annotated[datetime | None, QueryParameter(description="events at or after")] = None,
+        until: Annotated[datetime | None, QueryParameter(description="events before")] = None,
+        after: Annotated[int, QueryParameter(ge=0, description="cursor: the last page's next_after")] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+        linked: Annotated[bool, QueryParameter(description="with the streams that name it")] = True,
+    ) -> HistoryPage:
+        match = Match(event_types=tuple(event_type or ()), actor_id=actor, since=since, until=until)
+        return await view(services, caller).history(stream_id, match, after=after, limit=limit, linked=linked)
+
+    @route(get, "/streams/{stream_id:uuid}/state", summary="A stream's state at a version or time", status=200)
+    async def state(
+        self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], at: PointText | None = None
+    ) -> State:
+        return await view(services, caller).state(stream_id, point(at) if at else None)
+
+    @route(get, "/streams/{stream_id:uuid}/diff", summary="What changed between two versions or times", status=200)
+    async def diff(
+        self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], before: PointText, after: PointText
+    ) -> Difference:
+        return await view(services, caller).diff(stream_id, point(before), point(after))
+
+    @route(get, "/streams/{stream_id:uuid}/verify", summary="Verify a stream's hash chain", status=200)
+    async def verify_stream(self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID]) -> Verification:
+        return await view(services, caller).verify_stream(stream_id)
+
+    @route(get, "/organisations/{org_id:uuid}/verify", summary="Verify an organisation's streams", status=200)
+    async def verify_organisation(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
+    ) -> Verification:
+        return await view(services, caller).verify_organisation(org_id)
+
+    @route(get, "/log/verify", summary="Verify the whole log: every chain, position and seal", status=200)
+    async def verify_log(self, services: ServicesDep, caller: CallerDep) -> Verification:
+        return await view(services, caller).verify_log()
+
+    @route(
+        get,
+        "/streams/{stream_id:uuid}/export",
+        summary="A stream's history with its linked streams as JSON Lines, manifest last",
+        status=200,
+        media_type="application/x-ndjson",
+    )
+    async def export(self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID]) -> Response[bytes]:
+        found = await view(services, caller).export_stream(stream_id)
+        return Response(b"".join(export_lines(found)), media_type="application/x-ndjson")
+
+    @route(
+        get,
+        "/organisations/{org_id:uuid}/export",
+        summary="An organisation's streams as JSON Lines, manifest last",
+        status=200,
+        media_type="application/x-ndjson",
+    )
+    async def export_organisation(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
+    ) -> Response[bytes]:
+        found = await view(services, caller).export_organisation(org_id)
+        return Response(b"".join(export_lines(found)), media_type="application/x-ndjson")
