@@ -25,7 +25,9 @@ from gateway.services import Services
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
 
-PointText = Annotated[str, QueryParameter(max_length=40, description="a version number or an ISO 8601 time")]
+_POINT = "a version number or an ISO 8601 time"
+PointText = Annotated[str, QueryParameter(max_length=40, description=_POINT)]
+MaybePointText = Annotated[str | None, QueryParameter(max_length=40, description=_POINT + "; now if left out")]
 
 
 def view(services: Services, caller: Caller) -> AuditView:
@@ -51,7 +53,7 @@ class AuditController(Controller):
         services: ServicesDep,
         caller: CallerDep,
         stream_id: FromPath[UUID],
-        event_type: Annotated[list[str] | None, QueryParameter(query="type", description="event types, any of")] = None,
+        event_type: Annotated[list[str] | None, QueryParameter(name="type", description="event types, any of")] = None,
         actor: Annotated[str | None, QueryParameter(max_length=100)] = None,
         since: Annotated[datetime | None, QueryParameter(description="events at or after")] = None,
         until: Annotated[datetime | None, QueryParameter(description="events before")] = None,
@@ -64,7 +66,7 @@ class AuditController(Controller):
 
     @route(get, "/streams/{stream_id:uuid}/state", summary="A stream's state at a version or time", status=200)
     async def state(
-        self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], at: PointText | None = None
+        self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], at: MaybePointText = None
     ) -> State:
         return await view(services, caller).state(stream_id, point(at) if at else None)
 
