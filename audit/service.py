@@ -23,6 +23,16 @@ Connect = Callable[[], contextlib.AbstractAsyncContextManager[psycopg.AsyncConne
 Point = int | datetime  # a version, or a time
 
 
+def parse_point(text: str) -> Point:
+    """A version number, or an ISO 8601 time (ValueError if it is neither)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a version nor an ISO 8601 time") from None
+
+
 class Difference(msgspec.Struct, frozen=True, kw_only=True):
     before: State
     after: State

@@ -21,7 +21,7 @@ from rich.table import Table
 from audit.export import check_export, export_lines
 from audit.replay import UnknownStream
 from audit.sealer import Sealer, seal_key, trusted_keys
-from audit.service import AuditLog, Point, connect_to
+from audit.service import AuditLog, Point, connect_to, parse_point
 from domain.errors import DomainError
 from infra.errors import InfraError
 from infra.eventlog.audit import Verification
@@ -58,13 +58,10 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 
 def _point(text: str) -> Point:
-    """A version number, or an ISO 8601 time."""
-    if text.isdigit():
-        return int(text)
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither a version nor an ISO 8601 time") from None
+        return parse_point(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def _print_json(value: object) -> None:

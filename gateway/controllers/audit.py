@@ -18,7 +18,7 @@ from audit.access import Auditor, AuditView
 from audit.export import export_lines
 from audit.history import MAX_PAGE, HistoryPage
 from audit.replay import State
-from audit.service import Difference, Point
+from audit.service import Difference, Point, parse_point
 from gateway.auth import Caller
 from gateway.dispatch import CallerDep, ServicesDep, route
 from gateway.services import Services
@@ -35,12 +35,10 @@ def view(services: Services, caller: Caller) -> AuditView:
 
 
 def point(text: str) -> Point:
-    if text.isdigit():
-        return int(text)
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationException(f"{text!r} is neither a version nor an ISO 8601 time") from None
+        return parse_point(text)
+    except ValueError as e:
+        raise ValidationException(str(e)) from None
 
 
 class AuditController(Controller):
