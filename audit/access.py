@@ -13,6 +13,7 @@ from audit.export import Export
 from audit.history import HistoryPage
 from audit.replay import State, UnknownStream
 from audit.service import AuditLog, Difference, Point
+from audit.xapi import Learning, Statement
 from commands.errors import PermissionDenied
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
@@ -74,6 +75,14 @@ class AuditView:
     async def export_organisation(self, org_id: UUID) -> Export:
         self._organisation(org_id)
         return await self.audit.export_organisation(str(org_id))
+
+    async def course_learning_records(self, course_id: UUID, learning: Learning) -> list[Statement]:
+        await self._stream(course_id)
+        return await self.audit.course_learning_records(course_id, learning)
+
+    async def organisation_learning_records(self, org_id: UUID, learning: Learning) -> list[Statement]:
+        self._organisation(org_id)
+        return await self.audit.organisation_learning_records(str(org_id), learning)
 
     async def verify_log(self) -> Verification:
         if self.reach is not Reach.PLATFORM:

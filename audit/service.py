@@ -14,6 +14,8 @@ import psycopg
 from audit.export import Export, gather
 from audit.history import HistoryPage, history
 from audit.replay import Change, State, UnknownStream, diff, rebuild
+from audit.xapi import Learning, Statement
+from domain.enrollment import Enrollment
 from domain.seal import SEALS_STREAM
 from infra.eventlog.audit import Progress, Verification, verify_log, verify_streams
 from infra.eventlog.reader import LogReader, Match
@@ -114,6 +116,27 @@ class AuditLog:
         async with self.reader() as reader:
             streams = await reader.organisation_streams(org_id)
             return await gather(reader, streams, await _seals(reader), f"organisation {org_id}", datetime.now(UTC))
+
+    async def learning_records(self, stream_ids: list[UUID], learning: Learning) -> list[Statement]:
+        """xAPI statements of the enrolments among these streams."""
+        statements: list[Statement] = []
+        async with self.reader() as reader:
+            for sid in stream_ids:
+                events = await reader.stream(sid)
+                if events and events[0].stream_type == Enrollment.stream_type:
+                    statements += learning.statements(events)
+        return statements
+
+    async def course_learning_records(self, course_id: UUID, learning: Learning) -> list[Statement]:
+        """xAPI statements of a course's enrolments."""
+        async with self.reader() as reader:
+            linked = await reader.linked_streams(course_id)
+        return await self.learning_records(linked, learning)
+
+    async def organisation_learning_records(self, org_id: str, learning: Learning) -> list[Statement]:
+        async with self.reader() as reader:
+            streams = await reader.organisation_streams(org_id)
+        return await self.learning_records(streams, learning)
 
     async def seals(self) -> list[Seal]:
         async with self.reader() as reader:

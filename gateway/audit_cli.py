@@ -22,6 +22,7 @@ from audit.export import check_export, export_lines
 from audit.replay import UnknownStream
 from audit.sealer import Sealer, seal_key, trusted_keys
 from audit.service import AuditLog, Point, connect_to, parse_point
+from audit.xapi import Learning
 from domain.errors import DomainError
 from infra.errors import InfraError
 from infra.eventlog.audit import Verification
@@ -232,3 +233,19 @@ def verify_export_command(
     for problem in found.problems:
         print(f"  {problem}")
     raise typer.Exit(1)
+
+
+@audit_cli.command("xapi")
+def xapi_command(
+    course: Annotated[UUID | None, typer.Argument(help="a course: the statements of its enrolments")] = None,
+    org: Annotated[str | None, typer.Option(help="the statements of this organisation's enrolments instead")] = None,
+) -> None:
+    """Print learning records as xAPI 1.0.3 statements (a JSON array)."""
+    if (course is None) == (org is None):
+        raise typer.BadParameter("name a course or pass --org")
+    settings = _settings()
+    audit, learning = _audit(settings), Learning(settings.public_url)
+    if course is not None:
+        _print_json(_run(audit.course_learning_records(course, learning)))
+    else:
+        _print_json(_run(audit.organisation_learning_records(org or "", learning)))

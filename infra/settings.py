@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     audit_trusted_keys: str = Field("", description="more public keys (hex, comma-separated) whose seals verify")
     audit_seal_seconds: float = Field(60.0, description="how often the sealer seals the log")
     audit_seal_max_events: int = Field(10_000, ge=1, description="positions covered by one seal at most")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="the platform's public address: the base of xAPI activity and account IRIs"
+    )
 
     def environment(self) -> dict[str, str]:
         """These settings as CW_ variables: what a child process needs to run on the same ones."""

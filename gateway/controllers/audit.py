@@ -19,6 +19,7 @@ from audit.export import export_lines
 from audit.history import MAX_PAGE, HistoryPage
 from audit.replay import State
 from audit.service import Difference, Point, parse_point
+from audit.xapi import Learning, Statement
 from gateway.auth import Caller
 from gateway.dispatch import CallerDep, ServicesDep, route
 from gateway.services import Services
@@ -111,3 +112,22 @@ class AuditController(Controller):
     ) -> Response[bytes]:
         found = await view(services, caller).export_organisation(org_id)
         return Response(b"".join(export_lines(found)), media_type="application/x-ndjson")
+
+    @route(
+        get,
+        "/streams/{course_id:uuid}/xapi",
+        summary="A course's learning records as xAPI 1.0.3 statements",
+        status=200,
+    )
+    async def course_xapi(self, services: ServicesDep, caller: CallerDep, course_id: FromPath[UUID]) -> list[Statement]:
+        learning = Learning(services.settings.public_url)
+        return await view(services, caller).course_learning_records(course_id, learning)
+
+    @route(
+        get, "/organisations/{org_id:uuid}/xapi", summary="An organisation's learning records (xAPI 1.0.3)", status=200
+    )
+    async def organisation_xapi(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
+    ) -> list[Statement]:
+        learning = Learning(services.settings.public_url)
+        return await view(services, caller).organisation_learning_records(org_id, learning)

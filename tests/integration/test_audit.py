@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
+import msgspec
 import psycopg
 import pytest
 
@@ -19,6 +21,7 @@ from audit.export import check_export, export_lines
 from audit.replay import UnknownStream
 from audit.sealer import Sealer
 from audit.service import AuditLog, connect_to
+from audit.xapi import Learning
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
@@ -50,6 +53,7 @@ class Story:
     course: uuid.UUID
     lesson: uuid.UUID
     enrolment: uuid.UUID
+    student: Context
 
 
 def ctx(org: uuid.UUID, *roles: Role) -> Context:
@@ -87,6 +91,7 @@ async def story(fresh_database: str) -> AsyncIterator[Story]:
             course,
             lesson,
             enrollment_id(course, student.actor_id),
+            student,
         )
     finally:
         await store.close()
@@ -360,3 +365,110 @@ async def test_an_export_checks_offline_and_fails_on_any_edited_line(story: Stor
     path.write_bytes(path.read_bytes().replace(b"Basics", b"Basix", 1))
     tampered = cli(story, "verify-export", str(path), tmp=str(tmp_path))
     assert tampered.returncode == 1 and "edited" in tampered.stdout
+
+
+# -- learning records ------------------------------------------------------------------------------
+
+# The parts of the xAPI 1.0.3 Statement schema (ADL's xAPI-Spec, part two, section 2.4) that the
+# statements use: required properties, IRIs, the Agent, the Activity, the Result and its score.
+IRI = {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*:"}
+STATEMENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "actor", "verb", "object", "timestamp"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        },
+        "actor": {
+            "type": "object",
+            "required": ["account"],
+            "additionalProperties": False,
+            "properties": {
+                "objectType": {"enum": ["Agent"]},
+                "account": {
+                    "type": "object",
+                    "required": ["homePage", "name"],
+                    "additionalProperties": False,
+                    "properties": {"homePage": IRI, "name": {"type": "string"}},
+                },
+            },
+        },
+        "verb": {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {"id": IRI, "display": {"type": "object", "additionalProperties": {"type": "string"}}},
+        },
+        "object": {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {
+                "objectType": {"enum": ["Activity"]},
+                "id": IRI,
+                "definition": {"type": "object", "properties": {"type": IRI}, "additionalProperties": False},
+            },
+        },
+        "result": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "success": {"type": "boolean"},
+                "completion": {"type": "boolean"},
+                "score": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "scaled": {"type": "number", "minimum": -1, "maximum": 1},
+                        "raw": {"type": "number"},
+                        "min": {"type": "number"},
+                        "max": {"type": "number"},
+                    },
+                },
+            },
+        },
+        "context": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "registration": {"type": "string"},
+                "contextActivities": {
+                    "type": "object",
+                    "properties": {"parent": {"type": "array", "items": {"type": "object", "required": ["id"]}}},
+                },
+            },
+        },
+        "timestamp": {"type": "string", "format": "date-time"},
+        "version": {"type": "string", "pattern": "^1\\.0\\.[0-9]+$"},
+    },
+}
+
+
+async def test_learning_records_are_valid_xapi_statements(story: Story) -> None:
+    for answer in (1, 0):  # wrong, then right
+        quiz = c.SubmitQuiz(course_id=story.course, lesson_id=story.lesson, assessment_id="q1", answers={"a": [answer]})
+        await story.bus.handle(quiz, story.student)
+    await story.bus.handle(c.CompleteLesson(course_id=story.course, lesson_id=story.lesson), story.student)
+    learning = Learning("https://learn.example")
+    statements = await story.audit.course_learning_records(story.course, learning)
+    verbs = [s.verb.display["en-US"] for s in statements]
+    kinds = [s.object.definition.type.rsplit("/", 1)[1] for s in statements]
+    assert list(zip(verbs, kinds, strict=True)) == [
+        ("registered", "course"),
+        ("failed", "assessment"),
+        ("passed", "assessment"),
+        ("completed", "lesson"),
+        ("completed", "course"),  # its only lesson done, the course is
+    ]
+    validator = jsonschema.Draft7Validator(STATEMENT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    for built in msgspec.to_builtins(statements):
+        assert list(validator.iter_errors(built)) == []
+    passed = statements[2]
+    assert passed.result is not None and passed.result.success and passed.result.score is not None
+    assert passed.result.score.scaled == 1.0
+    assert passed.actor.account.name == str(story.student.actor_id)
+    again = await story.audit.course_learning_records(story.course, learning)
+    assert [s.id for s in again] == [s.id for s in statements]
+    assert await story.audit.organisation_learning_records(str(story.org), learning) == statements

@@ -50,6 +50,9 @@ async def test_auditors_replay_their_organisation_and_nothing_else(api: Api) -> 
     assert (await api.client.get(f"/audit/organisations/{org}/verify", headers=auditor)).status_code == 200
     exported = await api.client.get(f"/audit/streams/{course}/export", headers=auditor)
     assert exported.status_code == 200 and check_export(exported.content.splitlines(keepends=True)).intact
+    records = await api.client.get(f"/audit/streams/{course}/xapi", headers=auditor)
+    assert records.status_code == 200 and records.json() == []  # nobody enrolled yet
+    assert (await api.client.get(f"/audit/organisations/{org}/xapi", headers=auditor)).status_code == 200
 
     # Read-only and scoped: students may not audit, the whole log is for platform admins, another
     # organisation's auditor sees no such stream, and bad input is a 400 or a 404.
