@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
+from gateway.audit_cli import audit_cli
 from gateway.eval_cli import eval_cli
 from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
-from gateway.audit_cli import audit_cli
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
