@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from commands import courses, enrollments, identity, seals
+from commands import courses, enrollments, identity, labs
 from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i
+from schemas import labs as lab
 from schemas.commands import Command
 
 ROUTES: dict[type[Command], Handler] = {
@@ -36,6 +38,17 @@ ROUTES: dict[type[Command], Handler] = {
     c.CompleteLesson: enrollments.complete_lesson,
     c.SubmitQuiz: enrollments.submit_quiz,
     c.DropEnrollment: enrollments.drop_enrollment,
+    lab.SetLessonLab: labs.set_lesson_lab,
+    lab.StartLab: labs.start_lab,
+    lab.WriteLabFiles: labs.write_lab_files,
+    lab.RunLab: labs.run_lab,
+    lab.GradeLab: labs.grade_lab,
+    lab.PauseLab: labs.pause_lab,
+    lab.ResumeLab: labs.resume_lab,
+    lab.StopLab: labs.stop_lab,
+    lab.RecordLabRun: labs.record_lab_run,
+    lab.RecordLabGrade: labs.record_lab_grade,
+    lab.EndLab: labs.end_lab,
     i.RegisterUser: identity.register_user,
     i.ChangePassword: identity.change_password,
     i.UpdateProfile: identity.update_profile,

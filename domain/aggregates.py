@@ -6,6 +6,7 @@ from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
+from domain.lab import LabSession
 from domain.order import Order
 from domain.review import Review
 from domain.seal import LogSeals
@@ -22,4 +23,5 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     PlatformAdmins,
     Order,
     LogSeals,
+    LabSession,
 )

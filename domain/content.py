@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.errors import InvalidAnswers, InvalidCourse
+from domain.lab import LabSpec
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,14 @@ class LessonContent:
     materials: tuple[Material, ...] = ()
     exercises: tuple[Exercise, ...] = ()
     assessments: tuple[Assessment, ...] = ()
+    lab: LabSpec | None = None  # a sandbox the student runs code in
 
     def validate(self) -> None:
         """Reject content a student could not use: empty, or quizzes that cannot be scored."""
-        if not (self.objectives or self.materials or self.exercises or self.assessments):
+        if not (self.objectives or self.materials or self.exercises or self.assessments or self.lab):
             raise InvalidCourse("lesson content is empty")
+        if self.lab is not None:
+            self.lab.validate()
         ids = [a.id for a in self.assessments]
         if len(ids) != len(set(ids)):
             raise InvalidCourse("assessment ids repeat")

@@ -143,3 +143,26 @@ class NotEnrolled(Conflict):
 
 class InvalidAnswers(RuleViolation):
     code = "invalid_answers"
+
+
+# Lab sessions
+class InvalidLab(RuleViolation):
+    code = "invalid_lab"
+
+
+class LessonHasNoLab(NotFound):
+    code = "lesson_has_no_lab"
+
+
+class LabSessionNotFound(NotFound):
+    code = "lab_session_not_found"
+
+
+class LabSessionState(Conflict):
+    """The session is not in a state that allows the request (e.g. run while paused)."""
+
+    code = "lab_session_state"
+
+
+class LabQuotaExceeded(Conflict):
+    code = "lab_quota_exceeded"

@@ -15,8 +15,9 @@ from enum import IntEnum, StrEnum
 
 from schemas import commands as c
 from schemas import identity as i
+from schemas import labs as lab
 from schemas.commands import Command
-from schemas.roles import ANYONE, Role, is_platform_admin
+from schemas.roles import ANYONE, LAB_RUNNER, Role, is_platform_admin
 
 
 class Reach(IntEnum):
@@ -62,6 +63,7 @@ ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for othe
 TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
 AUDITORS: frozenset[Role] = frozenset({"auditor"})
+SANDBOX: frozenset[Role] = frozenset({LAB_RUNNER})  # what a lab's container did
 
 # A draft is changed by its authors (who created it and its co-authors), and by the
 # organisation's course managers and admins; co-authors are named by the same people, less
@@ -98,6 +100,17 @@ COMMANDS: dict[type[Command], Permission] = {
     c.CompleteLesson: LEARNING,
     c.SubmitQuiz: LEARNING,
     c.DropEnrollment: LEARNING,
+    lab.SetLessonLab: AUTHORING,
+    lab.StartLab: LEARNING,
+    lab.WriteLabFiles: LEARNING,
+    lab.RunLab: LEARNING,
+    lab.GradeLab: LEARNING,
+    lab.PauseLab: LEARNING,
+    lab.ResumeLab: LEARNING,
+    lab.StopLab: LEARNING,
+    lab.RecordLabRun: Permission(SANDBOX),
+    lab.RecordLabGrade: Permission(SANDBOX),
+    lab.EndLab: Permission(SANDBOX),
     i.RegisterUser: Permission(EVERYONE),
     i.ChangePassword: Permission(EVERYONE),
     i.UpdateProfile: Permission(EVERYONE),

@@ -139,11 +139,42 @@ class Assessment(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_attempts: Annotated[int, Meta(ge=1, le=100)] | None = None
 
 
+LabPath = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")]
+Argv = Annotated[list[Annotated[str, Meta(min_length=1, max_length=1000)]], Meta(min_length=1, max_length=32)]
+
+
+class LabFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    path: LabPath
+    content: Annotated[str, Meta(max_length=256 * 1024)]
+
+
+class LabLimits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    run_seconds: Annotated[int, Meta(ge=1, le=300)] = 10
+    memory_mb: Annotated[int, Meta(ge=32, le=4096)] = 256
+    cpus: Annotated[float, Meta(ge=0.1, le=4)] = 1.0
+    pids: Annotated[int, Meta(ge=8, le=1024)] = 64
+    output_bytes: Annotated[int, Meta(ge=1024, le=4 * 1024 * 1024)] = 64 * 1024
+    idle_minutes: Annotated[int, Meta(ge=1, le=1440)] = 15
+
+
+class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A lesson's sandbox: runtime, starter files, run command, hidden grading tests, limits."""
+
+    environment: Literal["python", "shell"]
+    run_command: Argv
+    grading_command: Argv
+    starter_files: Annotated[list[LabFile], Meta(max_length=64)] = []
+    grading_files: Annotated[list[LabFile], Meta(max_length=64)] = []
+    limits: LabLimits = msgspec.field(default_factory=LabLimits)
+    network: bool = False
+
+
 class LessonContent(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     objectives: Annotated[list[Text], Meta(max_length=50)] = []
     materials: Annotated[list[Material], Meta(max_length=100)] = []
     exercises: Annotated[list[Exercise], Meta(max_length=100)] = []
     assessments: Annotated[list[Assessment], Meta(max_length=20)] = []
+    lab: LabSpec | None = None
 
 
 class SetLessonContent(Command, kw_only=True, frozen=True):

@@ -9,11 +9,14 @@ from typing import Literal, get_args
 MemberRole = Literal["org_admin", "course_manager", "instructor", "trainer", "student", "sales", "auditor"]
 # Platform admin is a property of the user, granted only by another platform admin (or the
 # bootstrap). Every caller holds "anyone", signed in or not; it is never granted or shown.
-Role = Literal[MemberRole, "platform_admin", "anyone"]
+# "lab_runner" is held by the lab runner's own commands only (what a sandbox did); no token
+# carries it.
+Role = Literal[MemberRole, "platform_admin", "anyone", "lab_runner"]
 
 MEMBER_ROLES: tuple[MemberRole, ...] = get_args(MemberRole)
 PLATFORM_ADMIN: Role = "platform_admin"
 ANYONE: Role = "anyone"
+LAB_RUNNER: Role = "lab_runner"
 ROLES: tuple[Role, ...] = (PLATFORM_ADMIN, *MEMBER_ROLES)  # the roles an access token may carry
 
 

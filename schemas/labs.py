@@ -1,0 +1,88 @@
+"""Lab commands: authoring a lesson's lab, and a student's lab session on it.
+
+`RunLab` and `GradeLab` are asked of the lab runner; the bus checks them (who, which session,
+in which state) before the runner touches a container. The `Record*` commands carry what the
+runner observed and are sent by the runner alone (role `lab_runner`, never granted to a user).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from schemas.commands import Argv, Command, LabFile, LabSpec
+
+
+class SetLessonLab(Command, kw_only=True, frozen=True):
+    """A new content version of the lesson with this lab (None: without a lab)."""
+
+    course_id: UUID
+    lesson_id: UUID
+    lab: LabSpec | None
+
+
+class StartLab(Command, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    student_id: UUID | None = None  # default: the caller
+
+
+class WriteLabFiles(Command, kw_only=True, frozen=True):
+    session_id: UUID
+    files: Annotated[list[LabFile], Meta(min_length=1, max_length=64)]
+
+
+class RunLab(Command, kw_only=True, frozen=True):
+    session_id: UUID
+    command: Argv | None = None  # default: the lab's run command
+
+
+class GradeLab(Command, kw_only=True, frozen=True):
+    session_id: UUID
+
+
+class PauseLab(Command, kw_only=True, frozen=True):
+    session_id: UUID
+
+
+class ResumeLab(Command, kw_only=True, frozen=True):
+    session_id: UUID
+
+
+class StopLab(Command, kw_only=True, frozen=True):
+    session_id: UUID
+
+
+class LabRunRecord(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """What the runner observed of one run (the output itself stays with the runner)."""
+
+    run_id: UUID
+    command: list[str]
+    exit_code: int
+    duration_ms: Annotated[int, Meta(ge=0)]
+    output_bytes: Annotated[int, Meta(ge=0)]
+    output_sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    truncated: bool
+    timed_out: bool
+    at: datetime
+
+
+class RecordLabRun(Command, kw_only=True, frozen=True):
+    session_id: UUID
+    run: LabRunRecord
+
+
+class RecordLabGrade(Command, kw_only=True, frozen=True):
+    session_id: UUID
+    run: LabRunRecord
+
+
+class EndLab(Command, kw_only=True, frozen=True):
+    """The runner ends a session: idle, its container failed, or found gone after a restart."""
+
+    session_id: UUID
+    reason: Literal["idle", "failed", "recovered"]
