@@ -29,6 +29,7 @@ AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 MANAGER = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
 STUDENT = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
 OTHER = uuid.UUID("00000000-0000-4000-8000-0000000000c2")
+PLAIN = uuid.UUID("00000000-0000-4000-8000-0000000000f1")  # a lesson with no lab
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 SPEC = c.LabSpec(
@@ -67,6 +68,10 @@ async def published_lab(bus: CommandBus) -> tuple[UUID, UUID]:
     lesson = uuid4()
     await bus.handle(c.AddLesson(course_id=course, module_id=module, title="Add", lesson_id=lesson), author)
     await bus.handle(lab.SetLessonLab(course_id=course, lesson_id=lesson, lab=SPEC), author)
+    plain = PLAIN
+    await bus.handle(c.AddLesson(course_id=course, module_id=module, title="Read", lesson_id=plain), author)
+    text = c.LessonContent(objectives=["Read the notes"])
+    await bus.handle(c.SetLessonContent(course_id=course, lesson_id=plain, content=text), author)
     review = (await bus.handle(c.SubmitCourse(course_id=course), author)).data["review_id"]
     await bus.handle(c.ApproveCourse(review_id=UUID(review)), manager)
     await bus.handle(c.PublishCourse(course_id=course), manager)
@@ -157,9 +162,11 @@ async def test_lifecycle_refuses_out_of_order_requests(bus: CommandBus) -> None:
 
 
 async def test_a_lesson_without_a_lab_has_no_session(bus: CommandBus) -> None:
-    course_id, lesson_id = await published_lab(bus)
+    course_id, _ = await published_lab(bus)
     student = ctx(STUDENT, "student")
     await bus.handle(c.Enrol(course_id=course_id), student)
+    with pytest.raises(errors.LessonHasNoLab):
+        await bus.handle(lab.StartLab(course_id=course_id, lesson_id=PLAIN), student)
     with pytest.raises(errors.LessonNotFound):
         await bus.handle(lab.StartLab(course_id=course_id, lesson_id=uuid4()), student)
 
