@@ -194,8 +194,10 @@ def _query_key(query: CatalogQuery) -> list[Any]:
 
 
 def _strip_answers(content: dict[str, Any]) -> dict[str, Any]:
-    """A learner's view of lesson content: no correct answers."""
+    """A learner's view of lesson content: no correct answers, no hidden grading tests of a lab."""
     out = dict(content)
+    if content.get("lab"):
+        out["lab"] = {k: v for k, v in content["lab"].items() if k not in ("grading_files", "grading_command")}
     out["exercises"] = [{k: v for k, v in e.items() if k != "answer"} for e in content.get("exercises", ())]
     out["assessments"] = [
         a | {"questions": [{k: v for k, v in q.items() if k != "correct"} for q in a["questions"]]}
