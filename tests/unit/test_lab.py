@@ -23,6 +23,7 @@ from infra.eventlog.memory import InMemoryEventStore
 from schemas import commands as c
 from schemas import labs as lab
 from schemas.roles import Role
+from tests.ports import make_ports
 
 ORG = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
@@ -85,7 +86,7 @@ def store() -> InMemoryEventStore:
 
 @pytest.fixture
 def bus(store: InMemoryEventStore) -> CommandBus:
-    return CommandBus(store, ROUTES)
+    return CommandBus(store, ROUTES, make_ports())
 
 
 async def test_a_lab_is_versioned_with_the_lesson_content(bus: CommandBus, store: InMemoryEventStore) -> None:
