@@ -81,8 +81,11 @@ class RecordLabGrade(Command, kw_only=True, frozen=True):
     run: LabRunRecord
 
 
+EndReason = Literal["idle", "failed", "recovered"]
+
+
 class EndLab(Command, kw_only=True, frozen=True):
     """The runner ends a session: idle, its container failed, or found gone after a restart."""
 
     session_id: UUID
-    reason: Literal["idle", "failed", "recovered"]
+    reason: EndReason

@@ -280,13 +280,13 @@ class DockerLabEngine(LabEngine):
             if e.status != 404:
                 raise self._translate(e, sandbox_id) from e
 
-    async def sandboxes(self, labels: Mapping[str, str]) -> list[str]:
+    async def sandboxes(self, labels: Mapping[str, str]) -> dict[str, dict[str, str]]:
         wanted = [f"{k}={v}" for k, v in labels.items()]
         try:
             found = await self.docker.containers.list(all=True, filters=json.dumps({"label": wanted}))
         except aiodocker.DockerError as e:
             raise EngineError(f"list sandboxes: {e.message}") from e
-        return [str(c.id) for c in found]
+        return {str(c.id): dict(c["Labels"] or {}) for c in found}
 
     async def close(self) -> None:
         if self._docker is not None:

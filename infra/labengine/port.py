@@ -97,8 +97,9 @@ class LabEngine(abc.ABC):
         """Kill and delete the sandbox (no error when it is already gone)."""
 
     @abc.abstractmethod
-    async def sandboxes(self, labels: Mapping[str, str]) -> list[str]:
-        """Ids of the sandboxes carrying all these labels (to find orphans after a restart)."""
+    async def sandboxes(self, labels: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """The sandboxes carrying all these labels, with all their labels, by id (to find
+        orphans after a restart)."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -140,10 +140,10 @@ class LabEngineContract:
     async def test_sandboxes_are_found_by_label_and_removed(self, engine: LabEngine) -> None:
         tag = {"coursewright.test": secrets.token_hex(4)}
         box = await engine.create(f"lab-test-{secrets.token_hex(4)}", SandboxSpec("shell", labels=tag))
-        assert await engine.sandboxes(tag) == [box]
+        assert await engine.sandboxes(tag) == {box: tag}
         await engine.remove(box)
         await engine.remove(box)  # gone already: no error
-        assert await engine.sandboxes(tag) == []
+        assert await engine.sandboxes(tag) == {}
 
 
 class TestDockerLabEngine(LabEngineContract):

@@ -1,0 +1,167 @@
+"""The lab runner on a real Docker engine: a student's session from start to a passing grade,
+the host limit, quotas, the idle reaper and the recovery after a runner died."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import pytest
+
+from commands import codec
+from commands.bus import CommandBus
+from commands.routes import ROUTES
+from domain import errors
+from domain.enrollment import Enrollment, enrollment_id
+from infra.eventlog.memory import InMemoryEventStore
+from infra.labengine.docker import DockerLabEngine
+from labrunner.runner import LABEL, LabRunner, RunnerLimits
+from schemas import commands as c
+from schemas import labs as lab
+from tests.integration.docker_support import CACHE_DIR, docker_url
+from tests.ports import make_ports
+from tests.unit.test_lab import OTHER, STUDENT, ctx, published_lab
+
+__all__ = ["docker_url"]
+
+SOLUTION = "def add(a, b):\n    return a + b\n\nprint('sum', add(2, 3))\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def engine(docker_url: str) -> AsyncIterator[DockerLabEngine]:
+    engine = DockerLabEngine(docker_url, CACHE_DIR)
+    yield engine
+    await engine.close()
+
+
+@pytest.fixture
+def bus() -> CommandBus:
+    return CommandBus(InMemoryEventStore(), ROUTES, make_ports())
+
+
+@pytest.fixture
+async def course(bus: CommandBus) -> tuple[UUID, UUID]:
+    course_id, lesson_id = await published_lab(bus)
+    for student in (STUDENT, OTHER):
+        await bus.handle(c.Enrol(course_id=course_id), ctx(student, "student"))
+    return course_id, lesson_id
+
+
+def runner_for(bus: CommandBus, engine: DockerLabEngine, name: str, **limits: int) -> LabRunner:
+    return LabRunner(bus, engine, name=name, limits=RunnerLimits(**limits), monotonic=Clock())
+
+
+@pytest.fixture
+async def runner(request: pytest.FixtureRequest, bus: CommandBus, engine: DockerLabEngine) -> AsyncIterator[LabRunner]:
+    runner = runner_for(bus, engine, f"t-{request.node.name[-40:]}")
+    yield runner
+    await runner.shutdown()
+
+
+async def test_a_student_runs_and_passes_a_lab(runner: LabRunner, bus: CommandBus, course: tuple[UUID, UUID]) -> None:
+    course_id, lesson_id = course
+    student = ctx(STUDENT, "student")
+    session_id = UUID((await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), student)).id)
+
+    streamed: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        streamed.append(data)
+
+    starter = await runner.run(lab.RunLab(session_id=session_id), student, sink)
+    assert starter.run.exit_code == 0 and starter.output == b""
+    failing = await runner.grade(lab.GradeLab(session_id=session_id), student)
+    assert failing.reply.data["passed"] is False and failing.output == b""
+
+    await runner.write_files(
+        lab.WriteLabFiles(session_id=session_id, files=[c.LabFile(path="main.py", content=SOLUTION)]), student
+    )
+    ran = await runner.run(lab.RunLab(session_id=session_id), student, sink)
+    assert ran.output == b"sum 5\n" and b"".join(streamed) == b"sum 5\n"
+    passing = await runner.grade(lab.GradeLab(session_id=session_id), student)
+    assert passing.reply.data["passed"] is True and passing.reply.data["lesson_completed"] is True
+
+    # The hidden tests left the sandbox with the grading run.
+    sandbox = runner.live[session_id].sandbox_id
+    assert await runner.engine.read_files(sandbox, ["grade.py", "main.py"]) == {"main.py": SOLUTION.encode()}
+    session = await runner.session(session_id)
+    assert [r.exit_code for r in session.runs] == [0, 1, 0, 0] and session.passed
+    stored = await bus.store.read_stream(enrollment_id(course_id, STUDENT))
+    enrollment = Enrollment.replay(stored[0].stream_id, codec.DecodedStreams().events(stored[0].stream_id, stored))
+    assert lesson_id in enrollment.completed_lessons
+
+    await runner.pause(lab.PauseLab(session_id=session_id), student)
+    with pytest.raises(errors.LabSessionState):
+        await runner.run(lab.RunLab(session_id=session_id), student)
+    await runner.resume(lab.ResumeLab(session_id=session_id), student)
+    await runner.stop(lab.StopLab(session_id=session_id), student)
+    assert await runner.engine.sandboxes({LABEL: runner.name}) == {}
+    assert (await runner.session(session_id)).status == "stopped"
+
+
+async def test_starts_past_the_host_limit_wait_for_a_free_slot(
+    bus: CommandBus, engine: DockerLabEngine, course: tuple[UUID, UUID]
+) -> None:
+    course_id, lesson_id = course
+    runner = runner_for(bus, engine, "t-host-limit", max_sessions=1)
+    try:
+        first = await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(STUDENT, "student"))
+        second = asyncio.create_task(
+            runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(OTHER, "student"))
+        )
+        await runner.run(lab.RunLab(session_id=UUID(first.id)), ctx(STUDENT, "student"))
+        assert not second.done() and len(runner.live) == 1
+        await runner.stop(lab.StopLab(session_id=UUID(first.id)), ctx(STUDENT, "student"))
+        started = await second
+        assert list(runner.live) == [UUID(started.id)]
+    finally:
+        await runner.shutdown()
+
+
+async def test_an_organisation_over_its_quota_is_refused(
+    bus: CommandBus, engine: DockerLabEngine, course: tuple[UUID, UUID]
+) -> None:
+    course_id, lesson_id = course
+    runner = runner_for(bus, engine, "t-quota", per_organisation=1)
+    try:
+        await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(STUDENT, "student"))
+        with pytest.raises(errors.LabQuotaExceeded):
+            await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(OTHER, "student"))
+    finally:
+        await runner.shutdown()
+
+
+async def test_idle_sessions_are_reaped(runner: LabRunner, course: tuple[UUID, UUID]) -> None:
+    course_id, lesson_id = course
+    reply = await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(STUDENT, "student"))
+    clock = runner.monotonic
+    assert isinstance(clock, Clock)
+    clock.now += 14 * 60
+    assert await runner.reap() == 0
+    clock.now += 2 * 60  # past the lab's 15 idle minutes
+    assert await runner.reap() == 1
+    assert (await runner.session(UUID(reply.id))).status == "stopped"
+    assert await runner.engine.sandboxes({LABEL: runner.name}) == {}
+
+
+async def test_a_runner_that_died_leaves_no_sandbox_after_restart(
+    bus: CommandBus, engine: DockerLabEngine, course: tuple[UUID, UUID]
+) -> None:
+    course_id, lesson_id = course
+    dead = runner_for(bus, engine, "t-recover")
+    reply = await dead.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(STUDENT, "student"))
+    # The first runner is gone without a word; the next one of that name cleans up.
+    successor = runner_for(bus, engine, "t-recover")
+    assert await successor.recover() == 1
+    assert await engine.sandboxes({LABEL: "t-recover"}) == {}
+    session = await successor.session(UUID(reply.id))
+    assert session.status == "stopped"
