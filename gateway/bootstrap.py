@@ -32,12 +32,14 @@ from gateway.supervisor import Component, run_until_signal
 from infra.availability import Dependencies
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
+from infra.labengine.docker import DockerLabEngine
 from infra.logging import get_logger
 from infra.mail import MailDirectory
 from infra.nats import NatsConnector
 from infra.passwords import Argon2Passwords
 from infra.relay import Relay
 from infra.settings import Settings
+from labrunner.runner import LabRunner, RunnerLimits
 from projections.queries.reader import Reader
 from projections.workers import run_projectors
 
@@ -46,6 +48,9 @@ log = get_logger(__name__)
 # The components `coursewright up` runs, in start order. The generation pipeline and the lab
 # runner join as they land, each a function of the root giving a Component.
 COMPONENTS = ("relay", "projectors", "sealer", "gateway")
+# The components `coursewright up` runs, in start order. The generation pipeline joins as it
+# lands, a function of the root giving a Component.
+COMPONENTS = ("relay", "projectors", "labs", "gateway")
 
 
 def system_ports(settings: Settings) -> Ports:
@@ -73,6 +78,17 @@ class Root:
         )
         self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
         self.nats = NatsConnector(settings)
+        self.lab_engine = DockerLabEngine(settings.docker_url, settings.lab_cache_dir.expanduser())
+        self.labs = LabRunner(
+            self.bus,
+            self.lab_engine,
+            name=settings.lab_runner_name,
+            limits=RunnerLimits(
+                max_sessions=settings.lab_max_sessions,
+                per_student=settings.lab_per_student,
+                per_organisation=settings.lab_per_organisation,
+            ),
+        )
         self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
         self.redis: redis_asyncio.Redis | None = None  # None until started, or when Redis is away
         self.cache = self._query_cache()
@@ -95,6 +111,7 @@ class Root:
         if self._started:
             self._started = False
             await self.store.close()
+        await self.lab_engine.close()
 
     async def __aenter__(self) -> Root:
         try:
@@ -125,6 +142,7 @@ class Root:
             reader=Reader(self.store.pool, self.cache),
             audit=AuditLog(self.store.pool.connection, trusted_keys(self.settings)),
             dependencies=self.dependencies,
+            labs=self.labs,
         )
 
     # -- the components ------------------------------------------------------------------------
@@ -148,6 +166,9 @@ class Root:
             return sealer.run(settings.audit_seal_seconds)
 
         return Component("sealer", run)
+    def lab_runner(self) -> Component:
+        """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers."""
+        return Component("labs", self.labs.run_forever)
 
     def gateway(self) -> Component:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
@@ -158,6 +179,7 @@ class Root:
             "relay": self.relay,
             "projectors": self.projectors,
             "sealer": self.sealer,
+            "labs": self.lab_runner,
             "gateway": self.gateway,
         }
         return [built[name]() for name in names]

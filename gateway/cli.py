@@ -152,6 +152,14 @@ def up(
                 with console.status("Applying migrations…"):
                     applied = await prepare_database(effective)
                 console.print(f" [green]✓[/] migrations      {len(applied)} applied")
+                engine = effective.docker_url or "DOCKER_HOST or the local socket"
+                if await root.lab_engine.ping():
+                    console.print(f" [green]✓[/] {'lab sandboxes':<15} {'docker':<10} {engine}")
+                else:
+                    console.print(
+                        f" [yellow]○[/] {'lab sandboxes':<15} {'off':<10} no Docker engine answers at {engine}; "
+                        "the lab runner starts when one does"
+                    )
 
             def ready() -> None:
                 log.info("up.ready", processes=names)

@@ -11,6 +11,7 @@ from commands.ports import Ports
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
+from labrunner.runner import LabRunner
 from projections.queries.reader import Reader
 
 
@@ -26,6 +27,7 @@ class Services:
     audit: AuditLog  # histories, past states and verification of the log, on the store's pool
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
+    labs: LabRunner | None = None  # the lab runner of this process, if it runs one
 
     @property
     def pool(self) -> Any:

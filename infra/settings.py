@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="the platform's public address: the base of xAPI activity and account IRIs"
     )
+    # -- lab sandboxes (labrunner) -------------------------------------------------------------
+    docker_url: str | None = Field(
+        None, description="the lab runner's Docker engine (unix:// or tcp://); unset: DOCKER_HOST or the local socket"
+    )
+    lab_cache_dir: Path = Field(
+        Path("~/.cache/coursewright/labs"), description="the labs' image root filesystem, made once per machine"
+    )
+    lab_runner_name: str = Field("default", description="labels this runner's sandboxes (one runner per name)")
+    lab_max_sessions: int = Field(8, ge=1, description="lab sandboxes at once on this host; starts beyond wait")
+    lab_per_student: int = Field(2, ge=1, description="live lab sessions per student")
+    lab_per_organisation: int = Field(50, ge=1, description="live lab sessions per organisation")
 
     def environment(self) -> dict[str, str]:
         """These settings as CW_ variables: what a child process needs to run on the same ones."""

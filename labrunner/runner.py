@@ -87,6 +87,7 @@ class LabRunner:
         self.limits = limits or RunnerLimits()
         self.monotonic = monotonic
         self.live: dict[UUID, Live] = {}
+        self.available = False  # the engine answered and this runner's leftovers are cleared
         self._slots = asyncio.Semaphore(self.limits.max_sessions)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -102,15 +103,25 @@ class LabRunner:
             log.info("labs.recovered", sandboxes=len(found))
         return len(found)
 
-    async def run_forever(self) -> None:
-        """Build the images if needed, recover, then reap idle sessions until cancelled."""
+    async def run_forever(self, engine_poll_s: float = 30.0) -> None:
+        """Wait for the engine (saying so once), build the images if needed, recover, then reap
+        idle sessions until cancelled."""
+        waited = 0
+        while not await self.engine.ping():
+            if not waited:
+                log.warning("labs.no_engine", detail="no Docker engine answers: labs are off until one does")
+            waited += 1
+            await asyncio.sleep(engine_poll_s)
         await self.engine.ensure_images()
         await self.recover()
+        self.available = True
+        log.info("labs.ready", runner=self.name, max_sessions=self.limits.max_sessions)
         try:
             while True:
                 await asyncio.sleep(self.limits.reap_every_s)
                 await self.reap()
         finally:
+            self.available = False
             await asyncio.shield(self.shutdown())
 
     async def shutdown(self) -> None:
