@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import tarfile
 import time
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 import aiodocker
 from aiodocker.containers import DockerContainer
 
+from infra.errors import Unavailable
 from infra.labengine.images import IMAGE_VERSION, build_context, image_name
 from infra.labengine.port import WORK_DIR, EngineError, LabEngine, OutputSink, RunResult, SandboxGone, SandboxSpec
 from infra.logging import get_logger
@@ -87,6 +89,16 @@ def files_tar(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def engine_url(configured: str | None) -> str | None:
+    """The engine's address: the configured one, else DOCKER_HOST, else the local socket if any."""
+    if configured:
+        return configured
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    local = Path("/var/run/docker.sock")
+    return f"unix://{local}" if local.is_socket() else None
+
+
 class DockerLabEngine(LabEngine):
     """Drives one Docker engine (`url`: unix socket or tcp; None: the environment's default)."""
 
@@ -98,10 +110,15 @@ class DockerLabEngine(LabEngine):
     @property
     def docker(self) -> aiodocker.Docker:
         if self._docker is None:
-            self._docker = aiodocker.Docker(url=self.url)
+            url = engine_url(self.url)
+            if url is None:
+                raise Unavailable("docker", "no engine configured and no local socket")
+            self._docker = aiodocker.Docker(url=url)
         return self._docker
 
     async def ping(self) -> bool:
+        if engine_url(self.url) is None:
+            return False
         try:
             await self.docker.version()
         except (aiodocker.DockerError, OSError, ValueError):

@@ -123,6 +123,7 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
     up_env: tuple[dict[str, str], str], tmp_path: Path, signum: int
 ) -> None:
     env, dsn = up_env
+    env = env | {"CW_DOCKER_URL": f"unix://{tmp_path}/no-docker.sock"}  # labs: no engine answers
     proc = subprocess.Popen(
         [*_command(), "up"],
         cwd=tmp_path,  # no developer .env file is picked up
@@ -134,6 +135,7 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
     )
     out = _Output(proc)
     try:
+        assert out.wait_for("no Docker engine answers", START_TIMEOUT), f"labs said nothing:\n{out.rest()}"
         assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
 
         with psycopg.connect(dsn) as conn:
