@@ -20,6 +20,7 @@ from gateway.controllers.audit import AuditController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
+from gateway.controllers.labs import LabController, LessonLabController
 from gateway.controllers.organisations import OrganisationController, PlatformAdminController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
@@ -49,6 +50,8 @@ COMMAND_CONTROLLERS = [
     ReviewController,
     EnrollmentController,
     AuditController,
+    LabController,
+    LessonLabController,
 ]
 
 

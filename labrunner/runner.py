@@ -28,6 +28,7 @@ from domain.lab import LabRun, LabSession, LabSpec
 from infra.labengine import EngineError, LabEngine, RunResult, SandboxGone, SandboxSpec
 from infra.logging import get_logger
 from schemas import labs as c
+from schemas.access import QUERIES, Query, Reach
 from schemas.results import CommandResult
 from schemas.roles import LAB_RUNNER
 
@@ -103,20 +104,23 @@ class LabRunner:
             log.info("labs.recovered", sandboxes=len(found))
         return len(found)
 
+    async def open(self) -> None:
+        """Build the images if needed and clear what a previous runner of this name left."""
+        await self.engine.ensure_images()
+        await self.recover()
+        self.available = True
+        log.info("labs.ready", runner=self.name, max_sessions=self.limits.max_sessions)
+
     async def run_forever(self, engine_poll_s: float = 30.0) -> None:
-        """Wait for the engine (saying so once), build the images if needed, recover, then reap
-        idle sessions until cancelled."""
+        """Wait for the engine (saying so once), open, then reap idle sessions until cancelled."""
         waited = 0
         while not await self.engine.ping():
             if not waited:
                 log.warning("labs.no_engine", detail="no Docker engine answers: labs are off until one does")
             waited += 1
             await asyncio.sleep(engine_poll_s)
-        await self.engine.ensure_images()
-        await self.recover()
-        self.available = True
-        log.info("labs.ready", runner=self.name, max_sessions=self.limits.max_sessions)
         try:
+            await self.open()
             while True:
                 await asyncio.sleep(self.limits.reap_every_s)
                 await self.reap()
@@ -249,10 +253,31 @@ class LabRunner:
         stored = await self.bus.store.read_stream(session_id)
         return LabSession.replay(session_id, codec.DecodedStreams(size=1).events(session_id, stored))
 
-    def outputs(self, session_id: UUID) -> dict[UUID, bytes]:
-        """The kept output of the session's last runs, by run id."""
+    async def view(self, session_id: UUID, ctx: Context) -> c.LabSessionView:
+        """The session for its student, their trainers and organisation admins (else not found)."""
+        reach = QUERIES[Query.LAB_SESSION].reach(ctx.roles)
+        session = await self.session(session_id)
+        mine = session.student_id == ctx.actor_id and session.org_id == ctx.org_id
+        visible = reach is Reach.PLATFORM or mine or (reach >= Reach.ORGANISATION and session.org_id == ctx.org_id)
+        if not session.exists or reach is Reach.NONE or not visible:
+            raise errors.LabSessionNotFound(f"lab session {session_id} not found")
+        assert session.spec is not None and session.course_id and session.lesson_id and session.student_id
         live = self.live.get(session_id)
-        return dict(live.outputs) if live else {}
+        outputs = dict(live.outputs) if live else {}
+        return c.LabSessionView(
+            id=session.id,
+            status=session.status,
+            round=session.round,
+            course_id=session.course_id,
+            lesson_id=session.lesson_id,
+            student_id=session.student_id,
+            environment=session.spec.environment,
+            run_command=list(session.spec.run_command),
+            files=[c.LabFile(path=p, content=t) for p, t in sorted(session.files.items())],
+            runs=[run_view(r, outputs.get(r.run_id)) for r in session.runs],
+            passed=session.passed,
+            version=session.version,
+        )
 
     # -- the parts -------------------------------------------------------------------------
 
@@ -314,6 +339,21 @@ class LabRunner:
             return
         ctx = Context(RUNNER_ACTOR, session.org_id, frozenset({LAB_RUNNER}))
         await self.bus.handle(c.EndLab(session_id=session_id, reason=reason), ctx)
+
+
+def run_view(run: LabRun, output: bytes | None) -> c.LabRunView:
+    return c.LabRunView(
+        run_id=run.run_id,
+        command=[] if run.grading else list(run.command),  # the hidden tests' command is theirs
+        exit_code=run.exit_code,
+        duration_ms=run.duration_ms,
+        output_bytes=run.output_bytes,
+        truncated=run.truncated,
+        timed_out=run.timed_out,
+        grading=run.grading,
+        at=run.at,
+        output=None if output is None or run.grading else output.decode(errors="replace"),
+    )
 
 
 def _run(record: c.LabRunRecord, *, grading: bool) -> LabRun:

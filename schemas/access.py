@@ -138,6 +138,7 @@ class Query(StrEnum):
     ORG_ANALYTICS = "org_analytics"
     MEMBERS = "members"  # an organisation's members
     AUDIT = "audit"  # histories, past states, verification and exports of the event log
+    LAB_SESSION = "lab_session"  # a student's lab session: files and last runs
 
 
 QUERIES: dict[Query, Permission] = {
@@ -157,4 +158,5 @@ QUERIES: dict[Query, Permission] = {
     # Auditors read everything of their organisation, never change anything; platform admins
     # audit every organisation and the whole log.
     Query.AUDIT: Permission(AUDITORS),
+    Query.LAB_SESSION: LEARNING,
 }

@@ -89,3 +89,42 @@ class EndLab(Command, kw_only=True, frozen=True):
 
     session_id: UUID
     reason: EndReason
+
+
+# -- what the lab endpoints answer ---------------------------------------------------------
+
+
+class LabRunView(msgspec.Struct, kw_only=True, frozen=True):
+    run_id: UUID
+    command: list[str]
+    exit_code: int
+    duration_ms: int
+    output_bytes: int
+    truncated: bool
+    timed_out: bool
+    grading: bool
+    at: datetime
+    output: str | None = None  # kept for the last few runs, never for grading runs
+
+
+class LabSessionView(msgspec.Struct, kw_only=True, frozen=True):
+    """A session as its student sees it: the hidden grading tests are not part of it."""
+
+    id: UUID
+    status: str
+    round: int
+    course_id: UUID
+    lesson_id: UUID
+    student_id: UUID
+    environment: str
+    run_command: list[str]
+    files: list[LabFile]
+    runs: list[LabRunView]
+    passed: bool
+    version: int
+
+
+class GradeView(msgspec.Struct, kw_only=True, frozen=True):
+    passed: bool
+    lesson_completed: bool
+    run: LabRunView
