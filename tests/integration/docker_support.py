@@ -7,6 +7,7 @@ built once per machine; a second run at the same time (the folder is locked) use
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import shutil
@@ -48,22 +49,22 @@ def _data_root(tmp: Path) -> tuple[Path, int | None]:
     return CACHE_DIR / "dockerd-root", lock
 
 
-@pytest.fixture(scope="session")
-def docker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    configured = os.environ.get("CW_TEST_DOCKER")
-    if configured:
-        yield configured
-        return
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
-        pytest.fail("the lab tests need a Docker engine: dockerd is not installed (apt-get install docker.io)")
-    tmp = tmp_path_factory.mktemp("dockerd")
+class DockerdFailed(RuntimeError):
+    """dockerd is missing or did not come up (the message says why)."""
+
+
+@contextlib.contextmanager
+def dockerd(tmp: Path) -> Iterator[str]:
+    """A dockerd of our own for as long as the block runs, with the lab images built; its URL."""
+    binary = shutil.which("dockerd")
+    if binary is None:
+        raise DockerdFailed("the lab tests need a Docker engine: dockerd is not installed (apt-get install docker.io)")
     root, lock = _data_root(tmp)
     sock, pidfile, log_path = tmp / "docker.sock", tmp / "docker.pid", tmp / "dockerd.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
-                dockerd,
+                binary,
                 "--iptables=false",
                 "--bridge=none",
                 f"--data-root={root}",
@@ -80,13 +81,13 @@ def docker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while not answers(sock):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"dockerd could not start (exit {process.poll()}):\n{tail}")
+                raise DockerdFailed(f"dockerd could not start (exit {process.poll()}):\n{tail}")
             time.sleep(0.2)
         url = f"unix://{sock}"
         asyncio.run(_images(url))
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)  # stopped by its own pid, never by name
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
@@ -94,6 +95,20 @@ def docker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
         if lock is not None:
             os.close(lock)
+
+
+@pytest.fixture(scope="session")
+def docker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CW_TEST_DOCKER, else a dockerd started for this run (the run fails, saying why, if it cannot)."""
+    configured = os.environ.get("CW_TEST_DOCKER")
+    if configured:
+        yield configured
+        return
+    try:
+        with dockerd(tmp_path_factory.mktemp("dockerd")) as url:
+            yield url
+    except DockerdFailed as e:
+        pytest.fail(str(e))
 
 
 async def _images(url: str) -> None:

@@ -121,6 +121,13 @@ class LabEngineContract:
         assert "sleep infinity " in ps.output.decode().splitlines()
         assert "sleep 600 " not in ps.output.decode().splitlines()
 
+    async def test_a_run_leaves_no_process_behind(self, engine: LabEngine, shell_box: str) -> None:
+        left = await engine.run(shell_box, ["sh", "-c", "sleep 300 & echo started"], timeout_s=20, output_cap=4096)
+        assert (left.exit_code, left.output) == (0, b"started\n")
+        listing = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"
+        ps = await engine.run(shell_box, ["sh", "-c", listing], timeout_s=20, output_cap=4096)
+        assert "sleep 300 " not in ps.output.decode().splitlines()
+
     async def test_output_is_capped(self, engine: LabEngine, python_box: str) -> None:
         await engine.write_files(
             python_box, {"loud.py": b"import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"}
