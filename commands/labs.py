@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import Decided
+from commands.courses import _authored
 from commands.enrollments import _enrollment, _student
 from commands.errors import PermissionDenied
 from commands.session import Session
@@ -36,7 +37,7 @@ def _session(lab: LabSession, **data: object) -> Decided:
 
 
 async def set_lesson_lab(cmd: c.SetLessonLab, s: Session) -> Decided:
-    course = await s.existing(Course, cmd.course_id)
+    course = await _authored(s, cmd.course_id)  # its authors, or the organisation's managers
     _, lesson = course.lesson(cmd.lesson_id)
     current = lesson.content or LessonContent()
     lab = to_domain_lab(cmd.lab) if cmd.lab is not None else None

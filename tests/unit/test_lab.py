@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from commands import codec
@@ -97,6 +98,18 @@ async def test_a_lab_is_versioned_with_the_lesson_content(bus: CommandBus, store
     assert lesson.content is not None and lesson.content.lab is not None
     assert lesson.content.lab.grading_files[0].path == "grade.py"
     assert lesson.content.lab.limits == LabLimits()
+
+
+async def test_only_its_authors_give_a_lesson_a_lab(bus: CommandBus) -> None:
+    course_id, lesson_id = await published_lab(bus)
+    await bus.handle(c.StartRevision(course_id=course_id), ctx(AUTHOR, "instructor"))
+    colleague = ctx(OTHER, "instructor")  # an instructor of the organisation, not an author
+    with pytest.raises(PermissionDenied):
+        await bus.handle(lab.SetLessonLab(course_id=course_id, lesson_id=lesson_id, lab=SPEC), colleague)
+    quicker = msgspec.structs.replace(SPEC, limits=c.LabLimits(run_seconds=5))
+    cmd = lab.SetLessonLab(course_id=course_id, lesson_id=lesson_id, lab=quicker)
+    reply = await bus.handle(cmd, ctx(AUTHOR, "instructor"))
+    assert reply.data == {"content_version": 2}
 
 
 async def test_a_passing_grade_completes_the_lesson(bus: CommandBus, store: InMemoryEventStore) -> None:
