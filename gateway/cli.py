@@ -29,6 +29,7 @@ from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_wit
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
+from infra.labengine.docker import DockerLabEngine
 from infra.logging import configure_logging, get_logger
 from infra.settings import Settings
 
@@ -106,6 +107,15 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+async def lab_engine_answers(settings: Settings) -> bool:
+    """Whether the lab runner's Docker engine answers (`up` says so either way)."""
+    engine = DockerLabEngine(settings.docker_url, settings.lab_cache_dir.expanduser())
+    try:
+        return await engine.ping()
+    finally:
+        await engine.close()
+
+
 def _show_services(services: list[ServiceInfo]) -> None:
     for s in services:
         mark = {"configured": "[green]✓[/]", "embedded": "[cyan]▶[/]", "off": "[yellow]○[/]"}
@@ -153,7 +163,7 @@ def up(
                     applied = await prepare_database(effective)
                 console.print(f" [green]✓[/] migrations      {len(applied)} applied")
                 engine = effective.docker_url or "DOCKER_HOST or the local socket"
-                if await root.lab_engine.ping():
+                if await lab_engine_answers(effective):
                     console.print(f" [green]✓[/] {'lab sandboxes':<15} {'docker':<10} {engine}")
                 else:
                     console.print(
