@@ -29,6 +29,7 @@ from infra.labengine import EngineError, LabEngine, RunResult, SandboxGone, Sand
 from infra.logging import get_logger
 from schemas import labs as c
 from schemas.access import QUERIES, Query, Reach
+from schemas.commands import LabFile
 from schemas.results import CommandResult
 from schemas.roles import LAB_RUNNER
 
@@ -273,7 +274,7 @@ class LabRunner:
             student_id=session.student_id,
             environment=session.spec.environment,
             run_command=list(session.spec.run_command),
-            files=[c.LabFile(path=p, content=t) for p, t in sorted(session.files.items())],
+            files=[LabFile(path=p, content=t) for p, t in sorted(session.files.items())],
             runs=[run_view(r, outputs.get(r.run_id)) for r in session.runs],
             passed=session.passed,
             version=session.version,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -23,7 +23,10 @@ from gateway.services import Services
 from infra.errors import Unavailable
 from labrunner.runner import LabRunner, RunOutcome, run_view
 from schemas import labs as c
+from schemas.commands import Command
 from schemas.results import CommandResult
+
+C = TypeVar("C", bound=Command)
 
 StartLabBody = body(c.StartLab)
 WriteLabFilesBody = body(c.WriteLabFiles, "session_id")
@@ -36,6 +39,13 @@ def _runner(services: Services) -> LabRunner:
     if services.labs is None or not services.labs.available:
         raise Unavailable("lab runner", "no Docker engine answers")
     return services.labs
+
+
+def _command(kind: type[C], data: msgspec.Struct | None, **path: Any) -> C:
+    """The command of `kind` from its body and the path (typed as that kind)."""
+    cmd = command_of(kind, data, **path)
+    assert isinstance(cmd, kind)
+    return cmd
 
 
 def _session(r: CommandResult) -> str:
@@ -54,7 +64,7 @@ class LabController(Controller):
     async def start(
         self, request: Req, services: ServicesDep, caller: CallerDep, data: JSONBody[StartLabBody]
     ) -> Response[CommandResult]:
-        reply = await _runner(services).start(command_of(c.StartLab, data), context(request, caller))
+        reply = await _runner(services).start(_command(c.StartLab, data), context(request, caller))
         return Response(reply, status_code=201, headers={"Location": _session(reply)})
 
     @route(get, "/{session_id:uuid}", summary="A lab session: its files and last runs", status=200)
@@ -72,7 +82,7 @@ class LabController(Controller):
         session_id: FromPath[UUID],
         data: JSONBody[WriteLabFilesBody],
     ) -> Response[CommandResult]:
-        cmd = command_of(c.WriteLabFiles, data, session_id=session_id)
+        cmd = _command(c.WriteLabFiles, data, session_id=session_id)
         reply = await _runner(services).write_files(cmd, context(request, caller))
         return Response(reply, status_code=202, headers={"Location": _session(reply)})
 
@@ -90,7 +100,7 @@ class LabController(Controller):
         session_id: FromPath[UUID],
         data: JSONBody[RunLabBody],
     ) -> c.LabRunView:
-        cmd = command_of(c.RunLab, data, session_id=session_id)
+        cmd = _command(c.RunLab, data, session_id=session_id)
         return _ran(await _runner(services).run(cmd, context(request, caller)))
 
     @route(
@@ -108,7 +118,7 @@ class LabController(Controller):
         data: JSONBody[RunLabBody],
     ) -> ServerSentEvent:
         runner = _runner(services)
-        cmd = command_of(c.RunLab, data, session_id=session_id)
+        cmd = _command(c.RunLab, data, session_id=session_id)
         ctx = context(request, caller)
         # The bus's refusal (who, which state) answers as a problem before the stream begins.
         await services.bus.handle(cmd, ctx)
