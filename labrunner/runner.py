@@ -252,7 +252,8 @@ class LabRunner:
     async def session(self, session_id: UUID) -> LabSession:
         """The session as stored (for the runner's own use: callers are checked by the bus)."""
         stored = await self.bus.store.read_stream(session_id)
-        return LabSession.replay(session_id, codec.DecodedStreams(size=1).events(session_id, stored))
+        events = [codec.decode(e.event_type, e.payload) for e in stored]
+        return LabSession.replay(session_id, events, stored[-1].position if stored else 0)
 
     async def view(self, session_id: UUID, ctx: Context) -> c.LabSessionView:
         """The session for its student, their trainers and organisation admins (else not found)."""

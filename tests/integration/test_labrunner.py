@@ -96,7 +96,7 @@ async def test_a_student_runs_and_passes_a_lab(runner: LabRunner, bus: CommandBu
     session = await runner.session(session_id)
     assert [r.exit_code for r in session.runs] == [0, 1, 0, 0] and session.passed
     stored = await bus.store.read_stream(enrollment_id(course_id, STUDENT))
-    enrollment = Enrollment.replay(stored[0].stream_id, codec.DecodedStreams().events(stored[0].stream_id, stored))
+    enrollment = Enrollment.replay(stored[0].stream_id, [codec.decode(e.event_type, e.payload) for e in stored])
     assert lesson_id in enrollment.completed_lessons
 
     await runner.pause(lab.PauseLab(session_id=session_id), student)

@@ -92,7 +92,7 @@ def bus(store: InMemoryEventStore) -> CommandBus:
 
 async def test_a_lab_is_versioned_with_the_lesson_content(bus: CommandBus, store: InMemoryEventStore) -> None:
     course_id, lesson_id = await published_lab(bus)
-    events = codec.DecodedStreams().events(course_id, (await store.read_streams([course_id]))[course_id])
+    events = [codec.decode(e.event_type, e.payload) for e in (await store.read_streams([course_id]))[course_id]]
     course = Course.replay(course_id, events)
     _, lesson = course.published_revision("0.1").lesson(lesson_id)
     assert lesson.content is not None and lesson.content.lab is not None
@@ -128,10 +128,9 @@ async def test_a_passing_grade_completes_the_lesson(bus: CommandBus, store: InMe
     assert passed.data == {"status": "running", "round": 1, "passed": True, "lesson_completed": True}
 
     streams = await store.read_streams([session_id, enrollment_id(course_id, STUDENT)])
-    decoded = codec.DecodedStreams()
-    session = LabSession.replay(session_id, decoded.events(session_id, streams[session_id]))
+    session = LabSession.replay(session_id, [codec.decode(e.event_type, e.payload) for e in streams[session_id]])
     assert session.files["main.py"] == "x" and session.passed and len(session.runs) == 2
-    enrollment_events = decoded.events(enrollment_id(course_id, STUDENT), streams[enrollment_id(course_id, STUDENT)])
+    enrollment_events = [codec.decode(e.event_type, e.payload) for e in streams[enrollment_id(course_id, STUDENT)]]
     assert lesson_id in Enrollment.replay(enrollment_id(course_id, STUDENT), enrollment_events).completed_lessons
 
 
