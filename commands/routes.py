@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from commands import courses, enrollments, identity, seals
-from commands import courses, enrollments, identity, labs
+from commands import courses, enrollments, identity, labs, seals
 from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i

@@ -45,12 +45,9 @@ from projections.workers import run_projectors
 
 log = get_logger(__name__)
 
-# The components `coursewright up` runs, in start order. The generation pipeline and the lab
-# runner join as they land, each a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "sealer", "gateway")
 # The components `coursewright up` runs, in start order. The generation pipeline joins as it
 # lands, a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "labs", "gateway")
+COMPONENTS = ("relay", "projectors", "sealer", "labs", "gateway")
 
 
 def system_ports(settings: Settings) -> Ports:
@@ -166,6 +163,7 @@ class Root:
             return sealer.run(settings.audit_seal_seconds)
 
         return Component("sealer", run)
+
     def lab_runner(self) -> Component:
         """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers."""
         return Component("labs", self.labs.run_forever)

@@ -219,7 +219,7 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
         )
         everyone = [p for ps in _components(proc).values() for p in ps]
         # SIGKILL each component in turn: it is started again, as a new process.
-        for name in ("relay", "projectors", "sealer", "gateway"):
+        for name in ("relay", "projectors", "sealer", "labs", "gateway"):
             (victim, *_) = _components(proc)[name]
             victim.kill()
             _wait_until(
