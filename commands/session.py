@@ -13,6 +13,7 @@ from domain import errors
 from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
+from domain.order import Order, OrderNotFound
 from domain.review import Review
 from infra.eventlog import Commit, EventEnvelope, EventMeta, EventStore, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.hashing import GENESIS, uuid_text
@@ -26,6 +27,7 @@ _NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
     Course: errors.CourseNotFound,
     Review: errors.ReviewNotFound,
     Enrollment: errors.EnrollmentNotFound,
+    Order: OrderNotFound,
 }
 
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +24,7 @@ import redis.asyncio as redis_asyncio
 from audit.sealer import Sealer, seal_key, trusted_keys
 from audit.service import AuditLog
 from commands.bus import CommandBus
+from commands.documents import SopDocuments
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
 from gateway.http import serve
@@ -30,6 +32,7 @@ from gateway.processes import Child, run_command
 from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
 from infra.availability import Dependencies
+from infra.blobs.s3 import S3BlobStore
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
 from infra.logging import get_logger
@@ -49,12 +52,27 @@ COMPONENTS = ("relay", "projectors", "sealer", "gateway")
 
 
 def system_ports(settings: Settings) -> Ports:
-    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7."""
+    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7,
+    SOP documents on the configured S3."""
+    blobs = S3BlobStore(
+        settings.s3_url,
+        settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_bucket,
+        settings.s3_region,
+    )
     return Ports(
         mail=MailDirectory(settings.data_dir / "mail"),
         passwords=Argon2Passwords(),
         clock=SystemClock(),
         ids=TimeOrderedIds(),
+        documents=SopDocuments(
+            blobs,
+            max_bytes=settings.document_max_bytes,
+            order_max_bytes=settings.order_max_bytes,
+            url_expiry=timedelta(minutes=settings.upload_url_minutes),
+            orphan_age=timedelta(hours=settings.upload_orphan_hours),
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from enum import IntEnum, StrEnum
 
 from schemas import commands as c
 from schemas import identity as i
+from schemas import orders as o
 from schemas.commands import Command
 from schemas.roles import ANYONE, Role, is_platform_admin
 
@@ -62,6 +63,7 @@ ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for othe
 TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
 AUDITORS: frozenset[Role] = frozenset({"auditor"})
+SELLERS: frozenset[Role] = frozenset({"sales", "org_admin"})
 
 # A draft is changed by its authors (who created it and its co-authors), and by the
 # organisation's course managers and admins; co-authors are named by the same people, less
@@ -69,6 +71,10 @@ AUDITORS: frozenset[Role] = frozenset({"auditor"})
 AUTHORING = Permission(AUTHORS, org_wide=MANAGERS)
 # A student learns for themself; trainers and organisation admins also act for others.
 LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
+# Sales and organisation admins handle every order of their organisation.
+ORDERING = Permission(SELLERS)
+# Generation is reported by the pipeline, which acts with platform reach.
+GENERATING = Permission(PLATFORM_ADMINS)
 
 COMMANDS: dict[type[Command], Permission] = {
     c.CreateCourse: Permission(AUTHORS),
@@ -110,6 +116,19 @@ COMMANDS: dict[type[Command], Permission] = {
     i.RemoveMember: Permission(ORG_ADMINS),
     # The sealer acts as the platform; no edge accepts it.
     c.SealLog: Permission(PLATFORM_ADMINS),
+    o.PlaceOrder: ORDERING,
+    o.AddDocument: ORDERING,
+    o.BeginDocumentUpload: ORDERING,
+    o.CompleteDocumentUpload: ORDERING,
+    o.RemoveDocument: ORDERING,
+    o.AcceptDocuments: ORDERING,
+    o.CancelOrder: ORDERING,
+    o.RetryOrder: ORDERING,
+    o.DeliverOrder: ORDERING,
+    o.StartGeneration: GENERATING,
+    o.AdvanceGeneration: GENERATING,
+    o.RecordDraft: GENERATING,
+    o.FailGeneration: GENERATING,
 }
 
 
@@ -125,6 +144,7 @@ class Query(StrEnum):
     ORG_ANALYTICS = "org_analytics"
     MEMBERS = "members"  # an organisation's members
     AUDIT = "audit"  # histories, past states, verification and exports of the event log
+    ORDERS = "orders"  # an organisation's orders, their documents and timelines
 
 
 QUERIES: dict[Query, Permission] = {
@@ -144,4 +164,5 @@ QUERIES: dict[Query, Permission] = {
     # Auditors read everything of their organisation, never change anything; platform admins
     # audit every organisation and the whole log.
     Query.AUDIT: Permission(AUDITORS),
+    Query.ORDERS: Permission(SELLERS),
 }
