@@ -20,6 +20,7 @@ from gateway.controllers.audit import AuditController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
+from gateway.controllers.orders import OrderController
 from gateway.controllers.organisations import OrganisationController, PlatformAdminController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
@@ -49,6 +50,7 @@ COMMAND_CONTROLLERS = [
     ReviewController,
     EnrollmentController,
     AuditController,
+    OrderController,
 ]
 
 

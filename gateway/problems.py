@@ -84,12 +84,9 @@ def _detail(exc: Exception, status: int) -> str:
     return str(exc)
 
 
-def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    """The app's exception handler for every exception."""
+def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem, dict[str, str]]:
+    """The problem document of an error and its extra headers, for either edge (HTTP or NATS)."""
     status, code, headers = classify(exc)
-    request_id = str(request.scope.get("state", {}).get("request_id", ""))
-    if status >= 500 and status != 503:
-        log.exception("http.unhandled_error", path=request.url.path)
     errors: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [e for e in exc.extra if isinstance(e, dict)]
@@ -101,11 +98,20 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status=status,
         detail=_detail(exc, status),
         code=code,
-        instance=request.url.path,
+        instance=instance,
         request_id=request_id,
         errors=errors,
     )
-    return Response(problem, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+    return problem, headers
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """The app's exception handler for every exception."""
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    problem, headers = problem_of(exc, request.url.path, request_id)
+    if problem.status >= 500 and problem.status != 503:
+        log.exception("http.unhandled_error", path=request.url.path)
+    return Response(problem, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
 
 
 def _spec(status: int, description: str) -> ResponseSpec:
