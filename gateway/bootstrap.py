@@ -28,6 +28,7 @@ from commands.documents import SopDocuments
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
 from gateway.http import serve
+from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command
 from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
@@ -48,7 +49,7 @@ log = get_logger(__name__)
 
 # The components `coursewright up` runs, in start order. The generation pipeline and the lab
 # runner join as they land, each a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "sealer", "gateway")
+COMPONENTS = ("relay", "projectors", "sealer", "gateway", "messaging")
 
 
 def system_ports(settings: Settings) -> Ports:
@@ -171,12 +172,17 @@ class Root:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
         return Component("gateway", lambda: serve(self.services()))
 
+    def messaging(self) -> Component:
+        """The NATS messaging API (nats.micro request/reply on `<prefix>.api.v1.>`)."""
+        return Component("messaging", lambda: serve_messaging(self.services()))
+
     def components(self, names: Sequence[str] = COMPONENTS) -> list[Component]:
         built: dict[str, Callable[[], Component]] = {
             "relay": self.relay,
             "projectors": self.projectors,
             "sealer": self.sealer,
             "gateway": self.gateway,
+            "messaging": self.messaging,
         }
         return [built[name]() for name in names]
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.workers import run_projectors
 from schemas import commands as c
+from schemas import orders as o
 from schemas.roles import Role
 from tests.ports import make_ports
 
@@ -136,7 +138,28 @@ async def scenario(world: World, *, courses: int = 2, students: int = 3) -> int:
         c.RejectCourse(review_id=uuid.UUID(sub.data["review_id"]), feedback="needs pictures"),
         world.manager,
     )
-    return max(position, r.position)
+    return max(position, r.position, await order_scenario(world))
+
+
+async def order_scenario(world: World) -> int:
+    """An order placed by sales with one SOP document, accepted for generation; its position."""
+    sales = world.ctx("sales")
+    placed = await world.bus.handle(
+        o.PlaceOrder(
+            client="Acme Logistics",
+            title="Forklift safety",
+            cefr_level="B1",
+            job_role="warehouse operator",
+            industry="logistics",
+            language="pl",
+            learners=12,
+            wanted_by=date.today() + timedelta(days=30),
+        ),
+        sales,
+    )
+    order = uuid.UUID(placed.id)
+    await world.bus.handle(o.AddDocument(order_id=order, name="sop.md", content=b"# SOP\n\nCheck the forks.\n"), sales)
+    return (await world.bus.handle(o.AcceptDocuments(order_id=order), sales)).position
 
 
 @contextlib.asynccontextmanager
