@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -284,6 +285,15 @@ def show_settings(
         value = _SECRET.sub(r"\1***@", str(getattr(current, name)))
         table.add_row(var, value, default)
     Console().print(table)
+
+
+@app.command("asyncapi")
+def show_asyncapi() -> None:
+    """Print the NATS messaging API's AsyncAPI 3 document (JSON)."""
+    from gateway.messaging.asyncapi import asyncapi
+    from gateway.messaging.endpoints import endpoints
+
+    print(json.dumps(asyncapi(_load_settings().subject_prefix, endpoints()), indent=2))
 
 
 @app.command("version")

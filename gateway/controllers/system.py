@@ -9,6 +9,8 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.dispatch import ServicesDep
+from gateway.messaging.asyncapi import asyncapi
+from gateway.messaging.endpoints import endpoints
 from gateway.observability import HttpMetrics
 from gateway.probes import Probes
 from infra.availability import Availability
@@ -40,6 +42,10 @@ class SystemController(Controller):
     path = "/"
     tags = ["system"]
     include_in_schema = True
+
+    @get("/asyncapi.json", summary="The NATS messaging API as an AsyncAPI 3 document", status_code=200)
+    async def asyncapi_document(self, services: ServicesDep) -> dict[str, Any]:
+        return asyncapi(services.settings.subject_prefix, endpoints())
 
     @get("/health", summary="Liveness: the process answers", status_code=200)
     async def health(self) -> Health:

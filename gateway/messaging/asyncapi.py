@@ -50,15 +50,15 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
         "Problem": {
             "name": "Problem",
             "contentType": "application/problem+json",
+            "headers": reply_headers,
             "payload": {"$ref": _REF.format(name="Problem")},
         },
     }
     for e in endpoints:
         key = _key(e.subject)
-        for schema in (e.request, e.reply):
-            messages.setdefault(
-                schema.__name__, {"name": schema.__name__, "payload": {"$ref": _REF.format(name=schema.__name__)}}
-            )
+        for schema, schema_headers in ((e.request, headers), (e.reply, reply_headers)):
+            ref = {"$ref": _REF.format(name=schema.__name__)}
+            messages.setdefault(schema.__name__, {"name": schema.__name__, "headers": schema_headers, "payload": ref})
         channels[key] = {
             "address": api_subject(prefix, e.subject),
             "description": e.summary,
@@ -90,8 +90,6 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
             "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
         }
         operations[key] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
-    for message in messages.values():
-        message.setdefault("headers", headers)
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -9,10 +9,28 @@ from gateway.app import authenticator
 from gateway.messaging.endpoints import endpoints
 from gateway.messaging.service import MessagingApi
 from gateway.services import Services
+from infra.errors import Unavailable
 from infra.logging import get_logger
 from infra.nats import connect
 
 log = get_logger(__name__)
+
+
+SWEEP_SECONDS = 3600.0
+
+
+async def sweep_uploads_forever(services: Services) -> None:
+    """Delete staged uploads past their orphan age, hourly (deleting twice is harmless, so every
+    messaging process may sweep)."""
+    documents, clock = services.ports.documents, services.ports.clock
+    while True:
+        try:
+            swept = await documents.sweep_uploads(clock.now())
+            if swept:
+                log.info("documents.uploads_swept", count=swept)
+        except Unavailable as e:
+            log.warning("documents.sweep_failed", error=str(e))
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 async def serve_messaging(services: Services) -> None:
@@ -20,6 +38,7 @@ async def serve_messaging(services: Services) -> None:
     auth = authenticator(services)
     await auth.revocations.load()  # before the first request: no ended sign-in gets in
     follow = asyncio.create_task(auth.revocations.follow(), name="messaging-revocations")
+    sweep = asyncio.create_task(sweep_uploads_forever(services), name="messaging-sweep")
     nc = await connect(services.settings, name="coursewright-api")
     api = MessagingApi(services, endpoints(), auth.caller_of_token)
     try:
@@ -29,8 +48,9 @@ async def serve_messaging(services: Services) -> None:
     finally:
         with contextlib.suppress(Exception):
             await api.stop()
-        follow.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follow
+        for task in (follow, sweep):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         with contextlib.suppress(Exception):
             await nc.drain()

@@ -197,6 +197,8 @@ async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -
     announced = {e["subject"] for e in info["endpoints"]}
     document = asyncapi(sales.prefix, endpoints())
     assert announced == subjects(document)
+    served = await api.client.get("/asyncapi.json")
+    assert served.status_code == 200 and subjects(served.json()) == announced
     (stats,) = await discover(nc, "STATS", sales.prefix)
     place = next(e for e in stats["endpoints"] if e["subject"] == f"{sales.prefix}.api.v1.orders.place")
     assert place["num_requests"] == 2 and place["queue_group"] == "cw-api"
