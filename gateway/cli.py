@@ -26,6 +26,7 @@ from rich.table import Table
 from gateway import bootstrap
 from gateway.audit_cli import audit_cli
 from gateway.eval_cli import eval_cli
+from gateway.order_client import app as order_cli
 from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
 from gateway.projections_cli import projections_cli
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
@@ -45,6 +46,7 @@ app = typer.Typer(
 app.add_typer(projections_cli, name="projections")
 app.add_typer(eval_cli, name="eval")
 app.add_typer(audit_cli, name="audit")
+app.add_typer(order_cli, name="order")
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
 TEST_SERVERS = {

@@ -9,10 +9,14 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
+import sys
 import uuid
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -27,12 +31,14 @@ from gateway.messaging.serve import serve_messaging
 from gateway.messaging.service import STATUS_HEADER
 from infra.blobs.s3 import S3BlobStore
 from infra.settings import Settings
-from tests.conftest import NATS_URL
+from schemas.orders import INLINE_DOCUMENT_BYTES
+from tests.conftest import NATS_URL, service_env
 from tests.integration.gateway_harness import Api, running_gateway
 from tests.integration.projections_support import projectors, relay
 from tests.integration.test_orders import MD
 from tests.ports import make_ports
 
+ROOT = Path(__file__).resolve().parents[2]
 ORDER = {
     "client": "Acme Logistics",
     "title": "Forklift safety",
@@ -111,7 +117,7 @@ async def nc() -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def api(settings: Settings, blobs: S3BlobStore, nats_cleanup: Settings, nc: Client) -> AsyncIterator[Api]:
-    documents = SopDocuments(blobs, max_bytes=100_000, order_max_bytes=200_000)
+    documents = SopDocuments(blobs, max_bytes=2_000_000, order_max_bytes=3_000_000)
     gateway = running_gateway(settings, ports=make_ports(documents=documents), max_body_bytes=200_000)
     async with gateway as a, relay(settings), projectors(settings, "orders", cache=a.root.cache), messaging(a, nc):
         yield a
@@ -214,3 +220,46 @@ async def test_two_services_in_one_queue_group_share_the_requests(api: Api, nc: 
             for stats in await discover(nc, "STATS", sales.prefix)
         ]
     assert sum(per_service) == 40 and all(n > 0 for n in per_service)
+
+
+async def _cli(settings: Settings, token: str, *args: str) -> str:
+    env = {**os.environ, **service_env(settings), "CW_API_TOKEN": token, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "order", *args, env=env, stdout=PIPE, stderr=PIPE, cwd=ROOT
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, out.decode() + err.decode()
+    return out.decode()
+
+
+async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: Client, tmp_path: Path) -> None:
+    sales = await machine(api, nc)
+    token = sales.headers["Authorization"].removeprefix("Bearer ")
+    sop, scan = tmp_path / "forklift.md", tmp_path / "scan.pdf"
+    sop.write_bytes(MD)
+    scan.write_bytes(b"%PDF-1.7\n" + bytes(INLINE_DOCUMENT_BYTES))  # too large to travel inline
+    settings = api.services.settings
+    out = await _cli(
+        settings,
+        token,
+        "place",
+        "--title",
+        "Forklifts",
+        "--client",
+        "Acme",
+        "--cefr",
+        "b1",
+        "--sop",
+        str(sop),
+        "--sop",
+        str(scan),
+    )
+    order_id = out.strip().splitlines()[-1]
+    events = await api.services.store.read_stream(uuid.UUID(order_id))
+    seen = await sales.ask("orders.get", {"order_id": order_id, "position": events[-1].position})
+    assert (seen.body["status"], seen.body["document_count"]) == ("documents_accepted", 2)
+    cancelled = await sales.ask("orders.cancel", {"order_id": order_id, "reason": "test"})
+    assert cancelled.status == 202
+    await sales.ask("orders.get", {"order_id": order_id, "position": cancelled.body["position"]})
+    out = await _cli(settings, token, "status", order_id, "--follow")
+    assert f"{order_id}: cancelled" in out
