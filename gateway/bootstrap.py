@@ -174,7 +174,7 @@ class Root:
 
     def messaging(self) -> Component:
         """The NATS messaging API (nats.micro request/reply on `<prefix>.api.v1.>`)."""
-        return Component("messaging", lambda: serve_messaging(self.services()))
+        return Component("messaging", lambda: serve_messaging(self.services(), self.nats))
 
     def components(self, names: Sequence[str] = COMPONENTS) -> list[Component]:
         built: dict[str, Callable[[], Component]] = {

@@ -11,7 +11,7 @@ from gateway.messaging.service import MessagingApi
 from gateway.services import Services
 from infra.errors import Unavailable
 from infra.logging import get_logger
-from infra.nats import connect
+from infra.nats import NatsConnector
 
 log = get_logger(__name__)
 
@@ -33,13 +33,13 @@ async def sweep_uploads_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_SECONDS)
 
 
-async def serve_messaging(services: Services) -> None:
+async def serve_messaging(services: Services, nats: NatsConnector) -> None:
     """Answer `<prefix>.api.v1.>` until cancelled (several processes share the queue group)."""
     auth = authenticator(services)
     await auth.revocations.load()  # before the first request: no ended sign-in gets in
     follow = asyncio.create_task(auth.revocations.follow(), name="messaging-revocations")
     sweep = asyncio.create_task(sweep_uploads_forever(services), name="messaging-sweep")
-    nc = await connect(services.settings, name="coursewright-api")
+    nc = await nats.connect("coursewright-api")
     api = MessagingApi(services, endpoints(), auth.caller_of_token)
     try:
         await api.start(nc)

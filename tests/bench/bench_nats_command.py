@@ -21,26 +21,16 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench._report import percentile, result
 from tests.conftest import NATS_URL, create_database, drop_database, make_settings
+from tests.integration.test_orders import ORDER
 
 IN_FLIGHT = 64
 POOL = 10
-ORDER = {
-    "client": "Acme Logistics",
-    "title": "Forklift safety",
-    "cefr_level": "B1",
-    "job_role": "warehouse operator",
-    "industry": "logistics",
-    "language": "pl",
-    "learners": 12,
-    "wanted_by": str(date.today() + timedelta(days=30)),
-}
 
 
 async def load(nc: object, subject: str, headers: dict[str, str], requests: int) -> tuple[float, list[float]]:

@@ -15,7 +15,6 @@ import uuid
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +34,10 @@ from schemas.orders import INLINE_DOCUMENT_BYTES
 from tests.conftest import NATS_URL, service_env
 from tests.integration.gateway_harness import Api, running_gateway
 from tests.integration.projections_support import projectors, relay
-from tests.integration.test_orders import MD
+from tests.integration.test_orders import MD, ORDER
 from tests.ports import make_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = {
-    "client": "Acme Logistics",
-    "title": "Forklift safety",
-    "cefr_level": "B1",
-    "job_role": "warehouse operator",
-    "industry": "logistics",
-    "language": "pl",
-    "learners": 12,
-    "wanted_by": str(date.today() + timedelta(days=30)),
-}
 
 
 @dataclass
@@ -96,7 +85,7 @@ async def discover(nc: Client, verb: str, prefix: str) -> list[dict[str, Any]]:
 async def messaging(api: Api, nc: Client, running: int = 0) -> AsyncIterator[None]:
     """One more messaging service on the gateway's services, like a `messaging` component;
     ready once `running + 1` services answer discovery."""
-    task = asyncio.create_task(serve_messaging(api.services))
+    task = asyncio.create_task(serve_messaging(api.services, api.root.nats))
     try:
         while len(await discover(nc, "PING", api.services.settings.subject_prefix)) < running + 1:
             if task.done():

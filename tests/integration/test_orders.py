@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
+import msgspec
 import pytest
 
 from commands.bus import CommandBus
@@ -37,6 +39,17 @@ from tests.ports import make_ports
 MD = b"# Forklift inspection\n\n1. Check the forks for cracks before every shift.\n"
 PDF = b"%PDF-1.7\n" + b"scanned page " * 2000
 STAGES = ["fetch", "extract", "draft"]
+# A PlaceOrder as JSON, the body every edge's tests send.
+ORDER: dict[str, Any] = {
+    "client": "Acme Logistics",
+    "title": "Forklift safety",
+    "cefr_level": "B1",
+    "job_role": "warehouse operator",
+    "industry": "logistics",
+    "language": "pl",
+    "learners": 12,
+    "wanted_by": str(date.today() + timedelta(days=30)),
+}
 
 
 def documents_on(blobs: S3BlobStore) -> SopDocuments:
@@ -56,17 +69,8 @@ class Sales:
         return Context(uuid.uuid4(), self.org, frozenset(roles), idempotency_key=key)
 
     async def place(self, ctx: Context | None = None, **changes: object) -> uuid.UUID:
-        fields: dict[str, object] = {
-            "client": "Acme Logistics",
-            "title": "Forklift safety",
-            "cefr_level": "B1",
-            "job_role": "warehouse operator",
-            "industry": "logistics",
-            "language": "pl",
-            "learners": 12,
-            "wanted_by": date.today() + timedelta(days=30),
-        }
-        r = await self.bus.handle(o.PlaceOrder(**(fields | changes)), ctx or self.sales)  # type: ignore[arg-type]
+        command = msgspec.convert(ORDER | changes, o.PlaceOrder)
+        r = await self.bus.handle(command, ctx or self.sales)
         return uuid.UUID(r.id)
 
     async def add(self, order: uuid.UUID, content: bytes = MD, name: str = "forklift.md") -> CommandResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,19 +15,8 @@ from infra.settings import Settings
 from tests.integration.gateway_harness import Api, running_gateway
 from tests.integration.presigned import http
 from tests.integration.projections_support import projectors, relay
-from tests.integration.test_orders import MD, PDF
+from tests.integration.test_orders import MD, ORDER, PDF
 from tests.ports import make_ports
-
-ORDER = {
-    "client": "Acme Logistics",
-    "title": "Forklift safety",
-    "cefr_level": "B1",
-    "job_role": "warehouse operator",
-    "industry": "logistics",
-    "language": "pl",
-    "learners": 12,
-    "wanted_by": str(date.today() + timedelta(days=30)),
-}
 
 
 @pytest.fixture
