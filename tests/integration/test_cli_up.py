@@ -209,14 +209,14 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
         _wait_until(
             lambda: (
                 {k: len(v) for k, v in _components(proc).items()}
-                == {"relay": 1, "projectors": 1, "sealer": 1, "gateway": 2}
+                == {"relay": 1, "projectors": 1, "sealer": 1, "gateway": 2, "messaging": 1}
             ),
             START_TIMEOUT,
             f"not one process per component:\n{_components(proc)}",
         )
         everyone = [p for ps in _components(proc).values() for p in ps]
         # SIGKILL each component in turn: it is started again, as a new process.
-        for name in ("relay", "projectors", "sealer", "gateway"):
+        for name in ("relay", "projectors", "sealer", "gateway", "messaging"):
             (victim, *_) = _components(proc)[name]
             victim.kill()
             _wait_until(
