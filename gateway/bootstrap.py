@@ -21,12 +21,12 @@ from typing import Any
 
 import redis.asyncio as redis_asyncio
 
-from audit.sealer import Sealer, seal_key, trusted_keys
-from audit.service import AuditLog
 from commands.bus import CommandBus
 from commands.documents import SopDocuments
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
+from gateway.audit.sealer import Sealer, seal_key, trusted_keys
+from gateway.audit.service import AuditLog
 from gateway.http import serve
 from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audit.service import AuditLog
 from commands.bus import CommandBus
 from commands.ports import Ports
+from gateway.audit.service import AuditLog
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
