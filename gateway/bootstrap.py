@@ -144,6 +144,7 @@ class Root:
             reader=Reader(self.store.pool, self.cache),
             audit=AuditLog(self.store.pool.connection, trusted_keys(self.settings)),
             dependencies=self.dependencies,
+            nats=self.nats,
         )
 
     # -- the components ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from commands.ports import Ports
 from gateway.audit.service import AuditLog
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
+from infra.nats import NatsConnector
 from infra.settings import Settings
 from projections.queries.reader import Reader
 
@@ -25,6 +26,7 @@ class Services:
     reader: Reader  # the read models' queries, on the store's pool and the query cache
     audit: AuditLog  # histories, past states and verification of the log, on the store's pool
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
+    nats: NatsConnector  # the process's NATS connections (the probes')
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
 
     @property
