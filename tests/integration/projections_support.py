@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import date, timedelta
 from typing import Any
 
@@ -234,8 +234,9 @@ def bus_on(store: PostgresEventStore) -> CommandBus:
     return CommandBus(store, ROUTES, make_ports())
 
 
-async def equals_rebuild(dsn: str) -> None:
-    """Every read model equals a rebuild from scratch of the same log, row for row."""
+async def equals_rebuild(dsn: str, untouched: Collection[str] = ()) -> None:
+    """Every read model equals a rebuild from scratch of the same log, row for row; each must
+    hold rows (else the comparison proves nothing) but those the caller's traffic never feeds."""
     for name, projection in PROJECTIONS.items():
         target = f"cmp_{name}"
         await rebuild(dsn, projection, target=target)
@@ -243,4 +244,4 @@ async def equals_rebuild(dsn: str) -> None:
         assert live.keys() == fresh.keys()
         for table in live:
             assert live[table] == fresh[table], f"{name}.{table} differs from a rebuild"
-        assert any(live.values()), f"{name} is empty: the test proves nothing"
+        assert name in untouched or any(live.values()), f"{name} is empty: the test proves nothing"
