@@ -1,4 +1,4 @@
-"""The `coursewright` command: up, run, migrate, test, settings, version, projections; every
+"""The `coursewright` command: up, run, migrate, test, settings, version, projections, admin; every
 command that runs the system builds it with the composition root (gateway/bootstrap.py)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
+from gateway.admin_cli import admin_cli
 from gateway.audit_cli import audit_cli
 from gateway.eval_cli import eval_cli
 from gateway.order_client import app as order_cli
@@ -47,6 +48,7 @@ app.add_typer(projections_cli, name="projections")
 app.add_typer(eval_cli, name="eval")
 app.add_typer(audit_cli, name="audit")
 app.add_typer(order_cli, name="order")
+app.add_typer(admin_cli, name="admin")
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
 TEST_SERVERS = {
