@@ -14,6 +14,7 @@ from litestar.openapi.spec import Example
 from commands.errors import TooMuchContention, UnknownCommand
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, PrerequisitesMissing, RuleViolation
 from gateway.idempotency import BodyTooLarge
+from gateway.validation import BODY_REQUIRED, malformed_path, request_body_problems
 from infra.errors import ConcurrencyError, RecordRejected, Unavailable
 from infra.logging import get_logger
 from infra.tokens import InvalidToken
@@ -88,7 +89,12 @@ def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem,
     """The problem document of an error and its extra headers, for either edge (HTTP or NATS)."""
     status, code, headers = classify(exc)
     errors: list[dict[str, Any]] = []
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+    detail = _detail(exc, status)
+    if isinstance(exc, ValidationException) and (errors := request_body_problems(request)):
+        detail = BODY_REQUIRED if errors[0]["detail"] == BODY_REQUIRED else "the body has invalid fields"
+    elif status == 404 and "route_handler" not in request.scope:  # the router found no route
+        detail = malformed_path((route.path for route in request.app.routes), request.url.path) or detail
+    elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [e for e in exc.extra if isinstance(e, dict)]
     elif isinstance(exc, PrerequisitesMissing):
         errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
@@ -96,7 +102,7 @@ def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem,
         type=f"urn:coursewright:problem:{code}",
         title=HTTPStatus(status).phrase,
         status=status,
-        detail=_detail(exc, status),
+        detail=detail,
         code=code,
         instance=instance,
         request_id=request_id,
