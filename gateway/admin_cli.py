@@ -1,35 +1,35 @@
-"""`coursewright admin grant|create`: the operator's way to a platform admin, on the composition
-root (gateway/bootstrap.py), through the command bus like any other change."""
+"""`coursewright admin grant|create` (the operator's way to a platform admin) and `coursewright
+demo`, on the composition root (gateway/bootstrap.py), through the command bus like any change."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 import typer
 from rich.console import Console
 
 from domain.errors import DomainError
-from gateway import admin
+from gateway import admin, demo
 from gateway.bootstrap import Root
 from gateway.services import Services
 from infra.logging import configure_logging
 from infra.settings import Settings
-from schemas.results import CommandResult
 
 console = Console(stderr=True, highlight=False)
+T = TypeVar("T")
 admin_cli = typer.Typer(help="Platform admins: grant the role, or create an admin user.", no_args_is_help=True)
 
 
-def _on_root(action: Callable[[Services], Awaitable[CommandResult]]) -> CommandResult:
+def _on_root(action: Callable[[Services], Awaitable[T]]) -> T:
     """Run `action` on a root built from the CW_ settings (configured servers, migrated database);
     a refusal ends the command with its message and exit code 1."""
     settings = Settings()
     configure_logging("WARNING", settings.json_logs)
 
-    async def main() -> CommandResult:
+    async def main() -> T:
         async with Root(settings) as root:
             return await action(root.services())
 
@@ -59,3 +59,13 @@ def create(
     CW_ADMIN_PASSWORD)."""
     _on_root(lambda services: admin.create_platform_admin(services, email, name, password))
     console.print(f"{email} is registered and a platform admin.")
+
+
+def demo_command() -> None:
+    """Seed a demo: an organisation, a user of each role, a published course with enrolled
+    students (a second run adds nothing)."""
+    seeded = _on_root(demo.seed_demo)
+    console.print(f"Demo organisation {demo.ORG_NAME} ({seeded.org_id}), course {seeded.course_id}.")
+    console.print(f"Sign in as any of these with the password {demo.PASSWORD!r}:")
+    for who, role in demo.PEOPLE:
+        console.print(f"  {demo.email(who):45} {role or 'platform_admin'}")
