@@ -22,13 +22,13 @@ from schemas import commands as c
 from schemas import identity as i
 from schemas.commands import Command
 from schemas.results import CommandResult
-from schemas.roles import ANYONE, PLATFORM_ADMIN, Role
+from schemas.roles import ANYONE, PLATFORM_ADMIN, MemberRole, Role
 
 PASSWORD = "coursewright-demo"  # printed by the command: these accounts are for a local look only
 DOMAIN = "demo.coursewright.example.com"
 ORG_NAME = "Demo Academy"
 # (who, role in the organisation); the first is the platform admin, who belongs to none.
-PEOPLE: list[tuple[str, Role | None]] = [
+PEOPLE: list[tuple[str, MemberRole | None]] = [
     ("admin", None),
     ("org-admin", "org_admin"),
     ("instructor", "instructor"),

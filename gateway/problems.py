@@ -92,7 +92,7 @@ def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem,
     detail = _detail(exc, status)
     if isinstance(exc, ValidationException) and (errors := request_body_problems(request)):
         detail = BODY_REQUIRED if errors[0]["detail"] == BODY_REQUIRED else "the body has invalid fields"
-    elif status == 404 and "route_handler" not in request.scope:  # the router found no route
+    elif status == 404 and not isinstance(exc, DomainError):  # the router found no route
         detail = malformed_path((route.path for route in request.app.routes), request.url.path) or detail
     elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [e for e in exc.extra if isinstance(e, dict)]
