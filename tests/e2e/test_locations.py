@@ -1,5 +1,6 @@
-"""Every `Location` a command answers is a resource its caller can read at once: the gateway,
-the relay and the projectors running, a course from draft to enrolment over HTTP."""
+"""Every `Location` a command answers is a resource its caller can read at once, and no Redis key
+the system writes is left without an expiry: the gateway, the relay and the projectors running,
+a course from draft to enrolment over HTTP."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
-from tests.integration.gateway_harness import CONTENT, DETAILS, Api, people, running_gateway
+from tests.integration.gateway_harness import CONTENT, DETAILS, Api, draft, people, publish, running_gateway
 from tests.integration.projections_support import projectors, relay
 
 
@@ -59,3 +60,21 @@ async def test_every_location_resolves(api: Api) -> None:
     _, address = await api.register(name="New Colleague")
     r = await post(f"/organisations/{o.id}/members", json={"email": address, "roles": ["trainer"]}, headers=o.admin)
     assert (await follow(r, o.admin))["name"] == "New Colleague"
+
+
+async def test_every_redis_key_the_system_writes_expires(api: Api, settings: Settings) -> None:
+    o = await people(api)
+    course, _, _ = await draft(api, o)
+    position = await publish(api, o, course)
+    student = o.headers["student"]
+    for _ in range(2):  # computed, then served from the cache
+        assert (await api.client.get(f"/catalog?position={position}", headers=student)).status_code == 200
+    key = {"Idempotency-Key": "login-once"}
+    r = await api.client.post("/courses/" + course + "/enrollments", json={}, headers={**student, **key})
+    assert r.status_code == 201, r.text
+    redis = api.services.redis
+    assert redis is not None
+    keys = [k async for k in redis.scan_iter(match=f"{settings.subject_prefix}:*")]
+    assert any(b":gen:" in k for k in keys)  # the projectors invalidated the catalog
+    forever = [k for k in keys if await redis.ttl(k) == -1]
+    assert forever == []
