@@ -3,6 +3,8 @@ is set."""
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from infra.settings import Settings
 from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, people, running_gateway
 
@@ -10,7 +12,7 @@ pytestmark = QUERIES_DEPRECATIONS
 
 
 async def test_projection_lag_is_for_platform_admins_and_the_metrics_token(settings: Settings) -> None:
-    async with running_gateway(settings, metrics_token="scrape-me-0123456789") as api:
+    async with running_gateway(settings, metrics_token=SecretStr("scrape-me-0123456789")) as api:
         o = await people(api)
         assert (await api.client.get("/projections")).status_code == 401
         assert (await api.client.get("/projections", headers=o.headers["student"])).status_code == 403
@@ -22,7 +24,7 @@ async def test_projection_lag_is_for_platform_admins_and_the_metrics_token(setti
 
 
 async def test_metrics_need_the_token_once_it_is_set(settings: Settings) -> None:
-    async with running_gateway(settings, metrics_token="scrape-me-0123456789") as api:
+    async with running_gateway(settings, metrics_token=SecretStr("scrape-me-0123456789")) as api:
         assert (await api.client.get("/metrics")).status_code == 401
         assert (await api.client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
         scraped = await api.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
