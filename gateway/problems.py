@@ -85,19 +85,24 @@ def _detail(exc: Exception, status: int) -> str:
     return str(exc)
 
 
-def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem, dict[str, str]]:
-    """The problem document of an error and its extra headers, for either edge (HTTP or NATS)."""
+def problem_of(
+    exc: Exception,
+    instance: str,
+    request_id: str,
+    *,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> tuple[Problem, dict[str, str]]:
+    """The problem document of an error and its extra headers, for either edge (HTTP or NATS);
+    an edge that knows more of the request passes its own `detail` and `errors`."""
     status, code, headers = classify(exc)
-    errors: list[dict[str, Any]] = []
-    detail = _detail(exc, status)
-    if isinstance(exc, ValidationException) and (errors := request_body_problems(request)):
-        detail = BODY_REQUIRED if errors[0]["detail"] == BODY_REQUIRED else "the body has invalid fields"
-    elif status == 404 and not isinstance(exc, DomainError):  # the router found no route
-        detail = malformed_path((route.path for route in request.app.routes), request.url.path) or detail
-    elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        errors = [e for e in exc.extra if isinstance(e, dict)]
-    elif isinstance(exc, PrerequisitesMissing):
-        errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
+    detail = detail or _detail(exc, status)
+    if errors is None:
+        errors = []
+        if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+            errors = [e for e in exc.extra if isinstance(e, dict)]
+        elif isinstance(exc, PrerequisitesMissing):
+            errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
     problem = Problem(
         type=f"urn:coursewright:problem:{code}",
         title=HTTPStatus(status).phrase,
@@ -114,7 +119,14 @@ def problem_of(exc: Exception, instance: str, request_id: str) -> tuple[Problem,
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     """The app's exception handler for every exception."""
     request_id = str(request.scope.get("state", {}).get("request_id", ""))
-    problem, headers = problem_of(exc, request.url.path, request_id)
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    if isinstance(exc, ValidationException) and (body_errors := request_body_problems(request)):
+        errors = list(body_errors)
+        detail = BODY_REQUIRED if body_errors[0]["detail"] == BODY_REQUIRED else "the body has invalid fields"
+    elif classify(exc)[0] == 404 and not isinstance(exc, DomainError):  # the router found no route
+        detail = malformed_path((route.path for route in request.app.routes), request.url.path)
+    problem, headers = problem_of(exc, request.url.path, request_id, detail=detail, errors=errors)
     if problem.status >= 500 and problem.status != 503:
         log.exception("http.unhandled_error", path=request.url.path)
     return Response(problem, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
