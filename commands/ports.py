@@ -3,7 +3,7 @@
 Each port is one abstract class with small implementations (the real one here or in `infra`,
 tests' fakes subclass the same class). The composition root (`gateway/bootstrap.py`) builds
 one `Ports` per process. Ports still to come join `Ports` as fields when their first handler
-needs them: blobs, LLM, embedder, vector store, lab engine.
+needs them: LLM, embedder, vector store, lab engine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from commands.documents import SopDocuments
 from domain import ids
 from infra.mail import Mailer
 from infra.passwords import Passwords
@@ -52,3 +53,4 @@ class Ports:
     passwords: Passwords
     clock: Clock
     ids: Ids
+    documents: SopDocuments  # SOP documents on the blob store (`infra.blobs`)

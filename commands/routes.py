@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from commands import courses, enrollments, identity, labs, seals
+from commands import courses, enrollments, identity, labs, orders, seals
 from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i
 from schemas import labs as lab
+from schemas import orders as o
 from schemas.commands import Command
 
 ROUTES: dict[type[Command], Handler] = {
@@ -59,4 +60,17 @@ ROUTES: dict[type[Command], Handler] = {
     i.AddMember: identity.add_member,
     i.RemoveMember: identity.remove_member,
     c.SealLog: seals.seal_log,
+    o.PlaceOrder: orders.place_order,
+    o.AddDocument: orders.add_document,
+    o.BeginDocumentUpload: orders.begin_document_upload,
+    o.CompleteDocumentUpload: orders.complete_document_upload,
+    o.RemoveDocument: orders.remove_document,
+    o.AcceptDocuments: orders.accept_documents,
+    o.CancelOrder: orders.cancel_order,
+    o.RetryOrder: orders.retry_order,
+    o.DeliverOrder: orders.deliver_order,
+    o.StartGeneration: orders.start_generation,
+    o.AdvanceGeneration: orders.advance_generation,
+    o.RecordDraft: orders.record_draft,
+    o.FailGeneration: orders.fail_generation,
 }

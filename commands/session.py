@@ -14,6 +14,7 @@ from domain.aggregate import Aggregate
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.lab import LabSession
+from domain.order import Order, OrderNotFound
 from domain.review import Review
 from infra.eventlog import Commit, EventEnvelope, EventMeta, EventStore, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.hashing import GENESIS, uuid_text
@@ -28,6 +29,7 @@ _NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
     Review: errors.ReviewNotFound,
     Enrollment: errors.EnrollmentNotFound,
     LabSession: errors.LabSessionNotFound,
+    Order: OrderNotFound,
 }
 
 

@@ -21,6 +21,7 @@ from gateway.controllers.auth import AuthController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
+from gateway.controllers.orders import OrderController
 from gateway.controllers.organisations import OrganisationController, PlatformAdminController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
@@ -52,6 +53,7 @@ COMMAND_CONTROLLERS = [
     AuditController,
     LabController,
     LessonLabController,
+    OrderController,
 ]
 
 

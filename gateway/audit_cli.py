@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from audit.export import check_export, export_lines
-from audit.replay import UnknownStream
-from audit.sealer import Sealer, seal_key, trusted_keys
-from audit.service import AuditLog, Point, connect_to, parse_point
-from audit.xapi import Learning
 from domain.errors import DomainError
+from gateway.audit.export import check_export, export_lines
+from gateway.audit.replay import UnknownStream
+from gateway.audit.sealer import Sealer, seal_key, trusted_keys
+from gateway.audit.service import AuditLog, Point, connect_to, parse_point
+from gateway.audit.xapi import Learning
 from infra.errors import InfraError
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match

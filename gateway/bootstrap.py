@@ -15,21 +15,25 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 import redis.asyncio as redis_asyncio
 
-from audit.sealer import Sealer, seal_key, trusted_keys
-from audit.service import AuditLog
 from commands.bus import CommandBus
+from commands.documents import SopDocuments
 from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
+from gateway.audit.sealer import Sealer, seal_key, trusted_keys
+from gateway.audit.service import AuditLog
 from gateway.http import serve
+from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command
 from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
 from infra.availability import Dependencies
+from infra.blobs.s3 import S3BlobStore
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
 from infra.labengine.docker import DockerLabEngine
@@ -47,16 +51,31 @@ log = get_logger(__name__)
 
 # The components `coursewright up` runs, in start order. The generation pipeline joins as it
 # lands, a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "sealer", "labs", "gateway")
+COMPONENTS = ("relay", "projectors", "sealer", "labs", "gateway", "messaging")
 
 
 def system_ports(settings: Settings) -> Ports:
-    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7."""
+    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7,
+    SOP documents on the configured S3."""
+    blobs = S3BlobStore(
+        settings.s3_url,
+        settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_bucket,
+        settings.s3_region,
+    )
     return Ports(
         mail=MailDirectory(settings.data_dir / "mail"),
         passwords=Argon2Passwords(),
         clock=SystemClock(),
         ids=TimeOrderedIds(),
+        documents=SopDocuments(
+            blobs,
+            max_bytes=settings.document_max_bytes,
+            order_max_bytes=settings.order_max_bytes,
+            url_expiry=timedelta(minutes=settings.upload_url_minutes),
+            orphan_age=timedelta(hours=settings.upload_orphan_hours),
+        ),
     )
 
 
@@ -140,6 +159,7 @@ class Root:
             audit=AuditLog(self.store.pool.connection, trusted_keys(self.settings)),
             dependencies=self.dependencies,
             labs=self.labs,
+            nats=self.nats,
         )
 
     # -- the components ------------------------------------------------------------------------
@@ -172,6 +192,10 @@ class Root:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
         return Component("gateway", lambda: serve(self.services()))
 
+    def messaging(self) -> Component:
+        """The NATS messaging API (nats.micro request/reply on `<prefix>.api.v1.>`)."""
+        return Component("messaging", lambda: serve_messaging(self.services(), self.nats))
+
     def components(self, names: Sequence[str] = COMPONENTS) -> list[Component]:
         built: dict[str, Callable[[], Component]] = {
             "relay": self.relay,
@@ -179,6 +203,7 @@ class Root:
             "sealer": self.sealer,
             "labs": self.lab_runner,
             "gateway": self.gateway,
+            "messaging": self.messaging,
         }
         return [built[name]() for name in names]
 

@@ -1,10 +1,12 @@
-"""The `coursewright` command: up, run, migrate, test, settings, version, projections; every
+"""The `coursewright` command: up, run, migrate, test, settings, routes, version, projections,
+admin, demo; every
 command that runs the system builds it with the composition root (gateway/bootstrap.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -23,10 +25,13 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import bootstrap
+from gateway.admin_cli import admin_cli, demo_command
 from gateway.audit_cli import audit_cli
 from gateway.eval_cli import eval_cli
+from gateway.order_client import app as order_cli
 from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
 from gateway.projections_cli import projections_cli
+from gateway.routes_doc import routes_markdown
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
 from infra.labengine.docker import DockerLabEngine
@@ -45,6 +50,9 @@ app = typer.Typer(
 app.add_typer(projections_cli, name="projections")
 app.add_typer(eval_cli, name="eval")
 app.add_typer(audit_cli, name="audit")
+app.add_typer(order_cli, name="order")
+app.add_typer(admin_cli, name="admin")
+app.command("demo")(demo_command)
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
 TEST_SERVERS = {
@@ -302,6 +310,23 @@ def show_settings(
         value = _SECRET.sub(r"\1***@", str(getattr(current, name)))
         table.add_row(var, value, default)
     Console().print(table)
+
+
+@app.command("asyncapi")
+def show_asyncapi() -> None:
+    """Print the NATS messaging API's AsyncAPI 3 document (JSON)."""
+    from gateway.messaging.asyncapi import asyncapi
+    from gateway.messaging.endpoints import endpoints
+
+    print(json.dumps(asyncapi(_load_settings().subject_prefix, endpoints()), indent=2))
+
+
+@app.command("routes")
+def show_routes() -> None:
+    """Every HTTP route with its summary, from the OpenAPI document: the README's table."""
+    from gateway.app import create_app  # the HTTP app only for this command
+
+    print(routes_markdown(create_app(bootstrap.Root(Settings()).services())))
 
 
 @app.command("version")

@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, Response
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
@@ -108,20 +109,25 @@ async def dispatch(
 
 
 async def require_json(request: Request[Any, Any, Any]) -> None:
-    """A `before_request` hook: a handler that reads a body takes JSON only (else 415)."""
+    """A `before_request` hook: a handler that reads a body takes JSON only (else 415), or
+    multipart/form-data only when its body is declared so (a document upload)."""
     scope = request.scope
     if scope["method"] not in ("POST", "PUT", "PATCH"):
         return
-    if "data" not in scope["route_handler"].parsed_fn_signature.parameters:
+    data = scope["route_handler"].parsed_fn_signature.parameters.get("data")
+    if data is None:
         return
+    multipart = getattr(data.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART
+    wanted = "multipart/form-data" if multipart else "application/json"
     content_type = header(scope, b"content-type")
     if content_type is None:
         if header(scope, b"content-length") not in (None, "0", ""):
-            raise ClientException("send the body as application/json", status_code=415)
+            raise ClientException(f"send the body as {wanted}", status_code=415)
         return
     media = content_type.split(";", 1)[0].strip().lower()
-    if media != "application/json" and not media.endswith("+json"):
-        raise ClientException("send the body as application/json", status_code=415)
+    accepted = media == wanted if multipart else media == wanted or media.endswith("+json")
+    if not accepted:
+        raise ClientException(f"send the body as {wanted}", status_code=415)
 
 
 def route(

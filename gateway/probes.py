@@ -2,9 +2,10 @@
 last probe, whatever is down, and the probes notice an outage and its end with no traffic.
 
 Each probe is one bounded round trip (PostgreSQL `SELECT 1`, Redis `PING`, NATS `PING` on a
-connection kept for probing), reported to the service's `Availability`, which logs the outage
-once when it starts and once when it ends. The projections' lag is read after a good
-PostgreSQL probe; it is information, so a slow read keeps the last figures.
+connection kept for probing, opened by the root's `NatsConnector`), reported to the service's
+`Availability`, which logs the outage once when it starts and once when it ends. The
+projections' lag is read after a good PostgreSQL probe; it is information, so a slow read keeps
+the last figures.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import nats
 from nats.aio.client import Client
 
 from gateway.services import Services
@@ -23,11 +23,6 @@ from projections.status import ProjectionLag, projection_lag
 EVERY_SECONDS = 1.0
 TIMEOUT_SECONDS = 0.8
 LAG_TIMEOUT_SECONDS = 2.0
-
-
-async def _quiet(_: Exception) -> None:
-    """nats-py's default error callback logs each failed attempt with a traceback: the probe
-    reports failures itself, once per outage."""
 
 
 class Probes:
@@ -67,13 +62,7 @@ class Probes:
         if self._nats is None or not self._nats.is_connected:
             await self._close_nats()
             # No reconnecting inside nats-py: the next probe connects again.
-            self._nats = await nats.connect(
-                self.services.settings.nats_url,
-                name="cw-gateway-probe",
-                allow_reconnect=False,
-                connect_timeout=TIMEOUT_SECONDS / 2,
-                error_cb=_quiet,
-            )
+            self._nats = await self.services.nats.connect_once("cw-gateway-probe", connect_seconds=TIMEOUT_SECONDS / 2)
         await self._nats.flush(timeout=1)  # (whole seconds; the probe's bound is the tighter one)
 
     async def _close_nats(self) -> None:

@@ -14,6 +14,7 @@ from litestar.openapi.spec import Example
 from commands.errors import TooMuchContention, UnknownCommand
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, PrerequisitesMissing, RuleViolation
 from gateway.idempotency import BodyTooLarge
+from gateway.validation import BODY_REQUIRED, malformed_path, request_body_problems
 from infra.errors import ConcurrencyError, RecordRejected, Unavailable
 from infra.logging import get_logger
 from infra.tokens import InvalidToken
@@ -84,28 +85,51 @@ def _detail(exc: Exception, status: int) -> str:
     return str(exc)
 
 
-def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    """The app's exception handler for every exception."""
+def problem_of(
+    exc: Exception,
+    instance: str,
+    request_id: str,
+    *,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> tuple[Problem, dict[str, str]]:
+    """The problem document of an error and its extra headers, for either edge (HTTP or NATS);
+    an edge that knows more of the request passes its own `detail` and `errors`."""
     status, code, headers = classify(exc)
-    request_id = str(request.scope.get("state", {}).get("request_id", ""))
-    if status >= 500 and status != 503:
-        log.exception("http.unhandled_error", path=request.url.path)
-    errors: list[dict[str, Any]] = []
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        errors = [e for e in exc.extra if isinstance(e, dict)]
-    elif isinstance(exc, PrerequisitesMissing):
-        errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
+    detail = detail or _detail(exc, status)
+    if errors is None:
+        errors = []
+        if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+            errors = [e for e in exc.extra if isinstance(e, dict)]
+        elif isinstance(exc, PrerequisitesMissing):
+            errors = [{"course_id": str(course_id), "title": title} for course_id, title in exc.missing]
     problem = Problem(
         type=f"urn:coursewright:problem:{code}",
         title=HTTPStatus(status).phrase,
         status=status,
-        detail=_detail(exc, status),
+        detail=detail,
         code=code,
-        instance=request.url.path,
+        instance=instance,
         request_id=request_id,
         errors=errors,
     )
-    return Response(problem, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+    return problem, headers
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """The app's exception handler for every exception."""
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    if isinstance(exc, ValidationException) and (body_errors := request_body_problems(request)):
+        errors = list(body_errors)
+        detail = BODY_REQUIRED if body_errors[0]["detail"] == BODY_REQUIRED else "the body has invalid fields"
+    elif classify(exc)[0] == 404 and not isinstance(exc, DomainError):  # the router found no route
+        detail = malformed_path((route.path for route in request.app.routes), request.url.path)
+    problem, headers = problem_of(exc, request.url.path, request_id, detail=detail, errors=errors)
+    if problem.status >= 500 and problem.status != 503:
+        log.exception("http.unhandled_error", path=request.url.path)
+    return Response(problem, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
 
 
 def _spec(status: int, description: str) -> ResponseSpec:

@@ -12,11 +12,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from gateway.auth import Caller
+from gateway.operators import require_operator
+from gateway.problems import PROBLEMS
 from gateway.services import Services
 from projections import queries as rq
 from projections.metrics import record_lag
@@ -31,6 +33,7 @@ from schemas.readmodels import (
     Period,
     ProgressList,
     ReviewList,
+    ReviewView,
     Sort,
 )
 
@@ -41,6 +44,8 @@ Position = Annotated[
     int | None,
     QueryParameter(ge=0, description="wait (bounded) until the read model applied this log position"),
 ]
+
+Revision = Annotated[str, QueryParameter(pattern="^(live|draft)$", description="the published revision, or the draft")]
 
 
 class CatalogController(Controller):
@@ -86,7 +91,7 @@ class CourseQueryController(Controller):
         services: ServicesDep,
         caller: CallerDep,
         course_id: FromPath[UUID],
-        revision: Annotated[str, QueryParameter(pattern="^(live|draft)$")] = "live",
+        revision: Revision = "live",
         position: Position = None,
     ) -> Response[CourseDetail]:
         body = await rq.course_detail_json(
@@ -219,12 +224,29 @@ class AnalyticsController(Controller):
         return await rq.org_analytics(services.reader, caller, query, position=position)
 
 
+class ReviewQueryController(Controller):
+    path = "/reviews"
+    tags = ["queries"]
+
+    @get("/{review_id:uuid}", summary="One review round and its comments (authors, managers, admins)")
+    async def review(
+        self, services: ServicesDep, caller: CallerDep, review_id: FromPath[UUID], position: Position = None
+    ) -> ReviewView:
+        return await rq.review_detail(services.reader, caller, review_id, position=position)
+
+
 class ProjectionStatusController(Controller):
     path = "/projections"
     tags = ["system"]
 
-    @get("/", summary="Checkpoint, lag (events and seconds) and parked events of each read model")
-    async def status(self, services: ServicesDep) -> list[ProjectionLag]:
+    @get(
+        "/",
+        summary="Checkpoint, lag (events and seconds) and parked events of each read model",
+        description="For operators: a platform admin's access token, or CW_METRICS_TOKEN as a bearer token.",
+        responses={status: PROBLEMS[status] for status in (401, 403)},
+    )
+    async def status(self, request: Request[Any, Any, Any], services: ServicesDep) -> list[ProjectionLag]:
+        await require_operator(request, services.settings)
         lags = await projection_lag(services.pool)
         for lag in lags:  # also as gauges, for /metrics of a process that runs no projector
             record_lag(lag.projection, lag.events, lag.seconds)
@@ -236,6 +258,7 @@ QUERY_ROUTES: list[Any] = [
     CatalogController,
     CourseQueryController,
     ReviewQueueController,
+    ReviewQueryController,
     MyCoursesController,
     TeachingController,
     AnalyticsController,

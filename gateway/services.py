@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audit.service import AuditLog
 from commands.bus import CommandBus
 from commands.ports import Ports
+from gateway.audit.service import AuditLog
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
+from infra.nats import NatsConnector
 from infra.settings import Settings
 from labrunner.runner import LabRunner
 from projections.queries.reader import Reader
@@ -26,6 +27,7 @@ class Services:
     reader: Reader  # the read models' queries, on the store's pool and the query cache
     audit: AuditLog  # histories, past states and verification of the log, on the store's pool
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
+    nats: NatsConnector  # the process's NATS connections (the probes')
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
     labs: LabRunner | None = None  # the lab runner of this process, if it runs one
 

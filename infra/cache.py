@@ -94,6 +94,10 @@ class Cache:
         self.name = name
         self.ttl = ttl
         self.lock_ttl = lock_ttl
+        # A generation key lives a day past its last bump, then reads as 0 again. That is safe
+        # because every value is long expired by then (`ttl` is far shorter): no value stored
+        # under an old generation 0 can be found again. Without it, each tag leaves a key forever.
+        self.generation_ttl = max(int(ttl * 100), 86_400)
         self.wait = wait
         self.beta = beta
         self.hits = self.misses = self.refreshes = 0
@@ -182,6 +186,7 @@ class Cache:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for tag in tags:
                     pipe.incr(self._gen_key(tag))
+                    pipe.expire(self._gen_key(tag), self.generation_ttl)
                 pipe.publish(self.channel, " ".join(tags))
                 await pipe.execute()
             self.redis_health.answered()

@@ -99,6 +99,31 @@ class NatsConnector:
         nc.options["max_reconnect_attempts"] = -1
         return nc
 
+    async def connect_once(self, name: str, *, connect_seconds: float) -> Client:
+        """A connection named `name` that never reconnects and never logs (a probe's: it
+        reports failures itself, once per outage, and connects again on its next round).
+
+        Raises Unavailable when it cannot be made within `connect_seconds`.
+        """
+        nc = Client()
+        try:
+            await nc.connect(
+                servers=[self.settings.nats_url],
+                name=name,
+                allow_reconnect=False,
+                connect_timeout=connect_seconds,  # type: ignore[arg-type]
+                error_cb=_quiet,
+            )
+        except NatsFailure as e:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise Unavailable("nats", f"{self.settings.nats_url}: {e!r}") from e
+        return nc
+
+
+async def _quiet(_: Exception) -> None:
+    """nats-py's default error callback logs each failed attempt with a traceback."""
+
 
 def events_stream_config(settings: Settings) -> StreamConfig:
     return StreamConfig(

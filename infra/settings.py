@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = Field(
         None, description="the registration with this address becomes the first platform admin"
     )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, /metrics needs it as a bearer token; it also opens /projections"
+    )
     rate_limit_per_minute: int = Field(600, description="requests per user and endpoint")
     login_rate_limit_per_minute: int = Field(10, description="login attempts per client address")
     max_body_bytes: int = 1_048_576

@@ -5,11 +5,12 @@ from __future__ import annotations
 from projections.analytics import AnalyticsProjection
 from projections.catalog import CatalogProjection
 from projections.model import Projection
+from projections.orders import OrdersProjection
 from projections.progress import ProgressProjection
 from projections.reviews import ReviewsProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
-    p.name: p for p in (CatalogProjection, ReviewsProjection, ProgressProjection, AnalyticsProjection)
+    p.name: p for p in (CatalogProjection, ReviewsProjection, ProgressProjection, AnalyticsProjection, OrdersProjection)
 }
 
 

@@ -16,6 +16,7 @@ from enum import IntEnum, StrEnum
 from schemas import commands as c
 from schemas import identity as i
 from schemas import labs as lab
+from schemas import orders as o
 from schemas.commands import Command
 from schemas.roles import ANYONE, LAB_RUNNER, Role, is_platform_admin
 
@@ -64,6 +65,7 @@ TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager"
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
 AUDITORS: frozenset[Role] = frozenset({"auditor"})
 SANDBOX: frozenset[Role] = frozenset({LAB_RUNNER})  # what a lab's container did
+SELLERS: frozenset[Role] = frozenset({"sales", "org_admin"})
 
 # A draft is changed by its authors (who created it and its co-authors), and by the
 # organisation's course managers and admins; co-authors are named by the same people, less
@@ -71,6 +73,10 @@ SANDBOX: frozenset[Role] = frozenset({LAB_RUNNER})  # what a lab's container did
 AUTHORING = Permission(AUTHORS, org_wide=MANAGERS)
 # A student learns for themself; trainers and organisation admins also act for others.
 LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
+# Sales and organisation admins handle every order of their organisation.
+ORDERING = Permission(SELLERS)
+# Generation is reported by the pipeline, which acts with platform reach.
+GENERATING = Permission(PLATFORM_ADMINS)
 
 COMMANDS: dict[type[Command], Permission] = {
     c.CreateCourse: Permission(AUTHORS),
@@ -123,6 +129,19 @@ COMMANDS: dict[type[Command], Permission] = {
     i.RemoveMember: Permission(ORG_ADMINS),
     # The sealer acts as the platform; no edge accepts it.
     c.SealLog: Permission(PLATFORM_ADMINS),
+    o.PlaceOrder: ORDERING,
+    o.AddDocument: ORDERING,
+    o.BeginDocumentUpload: ORDERING,
+    o.CompleteDocumentUpload: ORDERING,
+    o.RemoveDocument: ORDERING,
+    o.AcceptDocuments: ORDERING,
+    o.CancelOrder: ORDERING,
+    o.RetryOrder: ORDERING,
+    o.DeliverOrder: ORDERING,
+    o.StartGeneration: GENERATING,
+    o.AdvanceGeneration: GENERATING,
+    o.RecordDraft: GENERATING,
+    o.FailGeneration: GENERATING,
 }
 
 
@@ -139,6 +158,7 @@ class Query(StrEnum):
     MEMBERS = "members"  # an organisation's members
     AUDIT = "audit"  # histories, past states, verification and exports of the event log
     LAB_SESSION = "lab_session"  # a student's lab session: files and last runs
+    ORDERS = "orders"  # an organisation's orders, their documents and timelines
 
 
 QUERIES: dict[Query, Permission] = {
@@ -159,4 +179,5 @@ QUERIES: dict[Query, Permission] = {
     # audit every organisation and the whole log.
     Query.AUDIT: Permission(AUDITORS),
     Query.LAB_SESSION: LEARNING,
+    Query.ORDERS: Permission(SELLERS),
 }

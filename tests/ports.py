@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from commands.documents import SopDocuments
 from commands.ports import Clock, Ports, SystemClock, TimeOrderedIds
 from infra.mail import Mail, Mailer
 from infra.passwords import Argon2Passwords
+from tests.memory_blobstore import MemoryBlobStore
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 _RESET_TOKEN = re.compile(r"^([0-9a-f]{32}\.[\w-]+)$", re.M)
@@ -36,14 +38,18 @@ class FixedClock(Clock):
         self.at += by
 
 
-def make_ports(*, mail: Mailer | None = None, clock: Clock | None = None) -> Ports:
+def make_ports(
+    *, mail: Mailer | None = None, clock: Clock | None = None, documents: SopDocuments | None = None
+) -> Ports:
     """Ports for a test: mail recorded, real argon2id at its lowest cost, the given clock (the
-    system's by default: projections measure lag against real time), UUIDv7."""
+    system's by default: projections measure lag against real time), UUIDv7, and the given SOP
+    documents (in memory by default; tests of documents hand in the real S3's)."""
     return Ports(
         mail=mail or RecordingMailer(),
         passwords=Argon2Passwords(time_cost=1, memory_cost=8),
         clock=clock or SystemClock(),
         ids=TimeOrderedIds(),
+        documents=documents or SopDocuments(MemoryBlobStore(), max_bytes=1_000_000, order_max_bytes=5_000_000),
     )
 
 

@@ -14,12 +14,12 @@ from litestar import Controller, Response, get
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 
-from audit.access import Auditor, AuditView
-from audit.export import export_lines
-from audit.history import MAX_PAGE, HistoryPage
-from audit.replay import State
-from audit.service import Difference, Point, parse_point
-from audit.xapi import Learning, Statement
+from gateway.audit.access import Auditor, AuditView
+from gateway.audit.export import export_lines
+from gateway.audit.history import MAX_PAGE, HistoryPage
+from gateway.audit.replay import State
+from gateway.audit.service import Difference, Point, parse_point
+from gateway.audit.xapi import Learning, Statement
 from gateway.auth import Caller
 from gateway.dispatch import CallerDep, ServicesDep, route
 from gateway.services import Services

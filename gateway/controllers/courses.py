@@ -1,4 +1,5 @@
-"""Course commands: authoring, content versions, submission, publication, revisions."""
+"""Course commands: authoring, content versions, submission, publication, revisions; and the
+module and lesson a command's `Location` names (the outline itself is gateway/queries.py's)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
+from gateway.queries import Position, Revision
+from projections import queries as rq
 from schemas import commands as c
+from schemas.readmodels import LessonView, ModuleView
 from schemas.results import CommandResult
 
 CreateCourseBody = body(c.CreateCourse)
@@ -32,11 +36,23 @@ def _course(r: CommandResult) -> str:
     return f"/courses/{r.id}"
 
 
-def _content(course_id: FromPath[UUID], lesson_id: FromPath[UUID]) -> Callable[[CommandResult], str]:
-    def location(r: CommandResult) -> str:
-        return f"/courses/{course_id}/lessons/{lesson_id}/content/{r.data.get('content_version')}"
+def _in_draft(r: CommandResult, part: str) -> str:
+    """Where a module or lesson just changed in the draft reads back: the read model is waited
+    for up to the command's position, so the `Location` resolves at once."""
+    return f"/courses/{r.id}/{part}?revision=draft&position={r.position}"
 
-    return location
+
+def _module(r: CommandResult) -> str:
+    return _in_draft(r, f"modules/{r.data.get('module_id', '')}")
+
+
+def _lesson(r: CommandResult) -> str:
+    return _in_draft(r, f"lessons/{r.data.get('lesson_id', '')}")
+
+
+def _content(lesson_id: FromPath[UUID]) -> Callable[[CommandResult], str]:
+    """A content version is shown as its lesson's `content_version` and `content`."""
+    return lambda r: _in_draft(r, f"lessons/{lesson_id}")
 
 
 class CourseController(Controller):
@@ -117,8 +133,21 @@ class CourseController(Controller):
             caller,
             cmd,
             status=201,
-            location=lambda r: f"/courses/{r.id}/modules/{r.data.get('module_id', '')}",
+            location=_module,
         )
+
+    @route(get, "/{course_id:uuid}/modules/{module_id:uuid}", summary="One module of the course's outline", status=200)
+    async def module(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        module_id: FromPath[UUID],
+        revision: Revision = "live",
+        position: Position = None,
+    ) -> ModuleView:
+        draft = revision == "draft"
+        return await rq.module_detail(services.reader, caller, course_id, module_id, draft=draft, position=position)
 
     @route(put, "/{course_id:uuid}/modules/{module_id:uuid}", summary="Rename a module")
     async def rename_module(
@@ -179,7 +208,7 @@ class CourseController(Controller):
             caller,
             cmd,
             status=201,
-            location=lambda r: f"/courses/{r.id}/lessons/{r.data.get('lesson_id', '')}",
+            location=_lesson,
         )
 
     @route(
@@ -216,6 +245,19 @@ class CourseController(Controller):
         cmd = command_of(c.EditLesson, data, course_id=course_id, lesson_id=lesson_id)
         return await dispatch(services, request, caller, cmd, location=_course)
 
+    @route(get, "/{course_id:uuid}/lessons/{lesson_id:uuid}", summary="One lesson of the course's outline", status=200)
+    async def lesson(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        revision: Revision = "live",
+        position: Position = None,
+    ) -> LessonView:
+        draft = revision == "draft"
+        return await rq.lesson_detail(services.reader, caller, course_id, lesson_id, draft=draft, position=position)
+
     @route(delete, "/{course_id:uuid}/lessons/{lesson_id:uuid}", summary="Remove a lesson")
     async def remove_lesson(
         self,
@@ -250,7 +292,7 @@ class CourseController(Controller):
             caller,
             cmd,
             status=201,
-            location=_content(course_id, lesson_id),
+            location=_content(lesson_id),
         )
 
     @route(
@@ -275,7 +317,7 @@ class CourseController(Controller):
             caller,
             cmd,
             status=201,
-            location=_content(course_id, lesson_id),
+            location=_content(lesson_id),
         )
 
     @route(post, "/{course_id:uuid}/submit", summary="Submit the course for review", status=201)
@@ -292,7 +334,7 @@ class CourseController(Controller):
             caller,
             c.SubmitCourse(course_id=course_id),
             status=201,
-            location=lambda r: f"/reviews/{r.data.get('review_id', '')}",
+            location=lambda r: f"/reviews/{r.data.get('review_id', '')}?position={r.position}",
         )
 
     @route(post, "/{course_id:uuid}/publish", summary="Publish the approved revision")
@@ -338,5 +380,5 @@ class CourseController(Controller):
             caller,
             cmd,
             status=201,
-            location=lambda r: f"/courses/{r.id}/revisions/{r.data.get('revision', '')}",
+            location=lambda r: f"/courses/{r.id}?revision=draft&position={r.position}",  # the new revision
         )

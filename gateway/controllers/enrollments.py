@@ -26,7 +26,8 @@ Req = Request[Any, Any, Any]
 
 
 def _enrolment(r: CommandResult) -> str:
-    return f"/courses/{r.data.get('course_id', '')}/enrollments/{r.data.get('student_id', '')}"
+    course, student = r.data.get("course_id", ""), r.data.get("student_id", "")
+    return f"/courses/{course}/students/{student}/progress?position={r.position}"
 
 
 class EnrollmentController(Controller):

@@ -102,7 +102,7 @@ class OrganisationController(Controller):
             caller,
             cmd,
             status=201,
-            location=lambda r: f"/organisations/{org_id}/members/{r.data.get('user_id', '')}",
+            location=lambda r: f"/users/{r.data.get('user_id', '')}",  # the member's profile
         )
 
     @route(

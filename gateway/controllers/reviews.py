@@ -35,7 +35,9 @@ class ReviewController(Controller):
         data: JSONBody[AssignReviewerBody],
     ) -> Answer:
         cmd = command_of(c.AssignReviewer, data, review_id=review_id)
-        return await dispatch(services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}")
+        return await dispatch(
+            services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}?position={r.position}"
+        )
 
     @route(
         post,
@@ -58,7 +60,7 @@ class ReviewController(Controller):
             caller,
             cmd,
             status=201,
-            location=lambda r: f"/reviews/{review_id}/comments/{r.data.get('comment_id', '')}",
+            location=lambda r: f"/reviews/{review_id}?position={r.position}",  # comments are in the review
         )
 
     @route(post, "/{review_id:uuid}/approve", summary="Approve the revision under review")
@@ -71,7 +73,9 @@ class ReviewController(Controller):
         data: JSONBody[ApproveCourseBody],
     ) -> Answer:
         cmd = command_of(c.ApproveCourse, data, review_id=review_id)
-        return await dispatch(services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}")
+        return await dispatch(
+            services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}?position={r.position}"
+        )
 
     @route(post, "/{review_id:uuid}/reject", summary="Reject the revision with feedback")
     async def reject(
@@ -83,4 +87,6 @@ class ReviewController(Controller):
         data: JSONBody[RejectCourseBody],
     ) -> Answer:
         cmd = command_of(c.RejectCourse, data, review_id=review_id)
-        return await dispatch(services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}")
+        return await dispatch(
+            services, request, caller, cmd, location=lambda r: f"/reviews/{review_id}?position={r.position}"
+        )

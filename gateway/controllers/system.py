@@ -9,8 +9,12 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.dispatch import ServicesDep
+from gateway.messaging.asyncapi import asyncapi
+from gateway.messaging.endpoints import endpoints
 from gateway.observability import HttpMetrics
+from gateway.operators import require_metrics_reader
 from gateway.probes import Probes
+from gateway.problems import PROBLEMS
 from infra.availability import Availability
 from projections.status import ProjectionLag
 
@@ -41,6 +45,10 @@ class SystemController(Controller):
     tags = ["system"]
     include_in_schema = True
 
+    @get("/asyncapi.json", summary="The NATS messaging API as an AsyncAPI 3 document", status_code=200)
+    async def asyncapi_document(self, services: ServicesDep) -> dict[str, Any]:
+        return asyncapi(services.settings.subject_prefix, endpoints())
+
     @get("/health", summary="Liveness: the process answers", status_code=200)
     async def health(self) -> Health:
         return Health(status="ok")
@@ -69,7 +77,14 @@ class SystemController(Controller):
         )
         return Response(report, status_code=200 if ok else 503)
 
-    @get("/metrics", summary="Prometheus metrics", status_code=200, media_type="text/plain")
-    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+    @get(
+        "/metrics",
+        summary="Prometheus metrics (with CW_METRICS_TOKEN set, for its bearer only)",
+        status_code=200,
+        media_type="text/plain",
+        responses={401: PROBLEMS[401]},
+    )
+    async def metrics(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[bytes]:
+        require_metrics_reader(request, services.settings)
         registry: HttpMetrics = request.app.state.metrics
         return Response(registry.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -31,7 +31,7 @@ class BlobInfo:
 class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def start(self) -> None:
-        """Make sure the bucket exists (idempotent)."""
+        """Make sure the bucket exists (idempotent; adapters also do it on first use)."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -32,6 +32,7 @@ class S3BlobStore(BlobStore):
             raise ValueError(f"an S3 URL is http(s)://host:port, not {url!r}")
         self.endpoint = url
         self.bucket = bucket
+        self._bucket_ready = False
         self._http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=2.0, read=30.0),
             retries=urllib3.Retry(total=2, backoff_factor=0.1, status_forcelist=(500, 502, 503, 504)),
@@ -47,6 +48,11 @@ class S3BlobStore(BlobStore):
         )
 
     async def _call(self, op: Callable[[], T], key: str = "") -> T:
+        if not self._bucket_ready:  # made on first use: S3 may be down when the process starts
+            await self.start()
+        return await self._run(op, key)
+
+    async def _run(self, op: Callable[[], T], key: str = "") -> T:
         try:
             return await asyncio.to_thread(op)
         except S3Error as e:
@@ -59,9 +65,14 @@ class S3BlobStore(BlobStore):
     async def start(self) -> None:
         def ensure() -> None:
             if not self._client.bucket_exists(self.bucket):
-                self._client.make_bucket(self.bucket)
+                try:
+                    self._client.make_bucket(self.bucket)
+                except S3Error as e:  # another process made it meanwhile
+                    if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
 
-        await self._call(ensure)
+        await self._run(ensure)
+        self._bucket_ready = True
 
     async def close(self) -> None:
         self._http.clear()

@@ -9,10 +9,11 @@ from projections.queries.catalog import (
     course_detail,
     course_detail_json,
 )
+from projections.queries.outline import lesson_detail, module_detail
 from projections.queries.privacy import teaches
 from projections.queries.progress import instructor_students, my_course, my_courses
 from projections.queries.reader import Reader, Viewer
-from projections.queries.reviews import review_history, review_queue
+from projections.queries.reviews import review_detail, review_history, review_queue
 
 __all__ = [
     "AnalyticsQuery",
@@ -26,9 +27,12 @@ __all__ = [
     "course_detail",
     "course_detail_json",
     "instructor_students",
+    "lesson_detail",
+    "module_detail",
     "my_course",
     "my_courses",
     "org_analytics",
+    "review_detail",
     "review_history",
     "review_queue",
     "teaches",

@@ -1,4 +1,4 @@
-"""The review queue of an organisation and the review history of a course."""
+"""The review queue of an organisation, the review history of a course, and one review."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.errors import CourseNotFound, Forbidden
+from domain.errors import CourseNotFound, Forbidden, ReviewNotFound
 from projections.queries.reader import Reader, Viewer, reach
 from schemas.access import Query, Reach
 from schemas.readmodels import ReviewComment, ReviewList, ReviewView
@@ -77,3 +77,15 @@ async def review_history(reader: Reader, viewer: Viewer, course_id: UUID, *, pos
         )
         rows = await cur.fetchall()
     return ReviewList(items=[_view(r) for r in rows], position=at)
+
+
+async def review_detail(reader: Reader, viewer: Viewer, review_id: UUID, *, position: int | None = None) -> ReviewView:
+    """One review round, its comments included: for whoever may read its course's history."""
+    await reader.reach("reviews", position)
+    async with reader.connection() as conn:
+        with_org = _SELECT.replace("SELECT ", "SELECT r.org_id, ", 1)
+        cur = await conn.execute(with_org + " WHERE r.review_id = %s", [review_id])
+        found = await cur.fetchone()
+    if found is None or reach(viewer, Query.REVIEW_HISTORY, found[0]) is Reach.NONE:
+        raise ReviewNotFound(f"review {review_id} not found")
+    return _view(found[1:])

@@ -82,9 +82,11 @@ async def test_catalog_detail_progress_and_reviews_over_http(api: Api) -> None:
     history = await api.client.get(f"/courses/{course}/reviews", headers=author)
     assert [h["status"] for h in history.json()["items"]] == ["approved"]
 
-    lag = await api.client.get("/projections")
+    assert (await api.client.get("/projections", headers=student)).status_code == 403  # operators only
+    _, operator = await api.platform_admin()
+    lag = await api.client.get("/projections", headers=api.bearer(await api.login(operator)))
     assert lag.status_code == 200, lag.text
-    assert {item["projection"] for item in lag.json()} == {"catalog", "reviews", "progress", "analytics"}
+    assert {item["projection"] for item in lag.json()} == {"catalog", "reviews", "progress", "analytics", "orders"}
     assert all(item["position"] >= position for item in lag.json())
     for _ in range(2):  # the same page again: served from the cache, counted as hits
         assert (await api.client.get("/catalog?q=forklift", headers=student)).status_code == 200

@@ -17,15 +17,15 @@ import msgspec
 import psycopg
 import pytest
 
-from audit.export import check_export, export_lines
-from audit.replay import UnknownStream
-from audit.sealer import Sealer
-from audit.service import AuditLog, connect_to
-from audit.xapi import Learning
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
 from domain.enrollment import enrollment_id
+from gateway.audit.export import check_export, export_lines
+from gateway.audit.replay import UnknownStream
+from gateway.audit.sealer import Sealer
+from gateway.audit.service import AuditLog, connect_to
+from gateway.audit.xapi import Learning
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.postgres import PostgresEventStore
 from infra.eventlog.reader import Match

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from audit.export import check_export
+from gateway.audit.export import check_export
 from infra.settings import Settings
 from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
 

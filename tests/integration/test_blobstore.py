@@ -16,6 +16,7 @@ from infra.errors import Unavailable
 from infra.seaweed import free_port_pairs, start_weed
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.integration.presigned import http
+from tests.memory_blobstore import MemoryBlobStore
 
 
 class BlobStoreContract:
@@ -65,6 +66,14 @@ class BlobStoreContract:
         await store.put("k", b"kept", "text/plain")
         await store.start()
         assert await store.get("k") == b"kept"
+
+
+class TestMemoryBlobStore(BlobStoreContract):
+    """The tests' fake keeps the same contract."""
+
+    @pytest.fixture
+    def store(self) -> BlobStore:
+        return MemoryBlobStore()
 
 
 class TestS3BlobStore(BlobStoreContract):

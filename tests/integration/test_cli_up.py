@@ -8,9 +8,7 @@ import os
 import queue
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,15 +21,12 @@ import pytest
 
 from infra.migrate import migration_files
 from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, drop_database, make_settings
+from tests.integration.up_support import component_processes, coursewright_command, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "coursewright"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+ONE_EACH_TWO_GATEWAYS = {"relay": 1, "projectors": 1, "sealer": 1, "labs": 1, "messaging": 1, "gateway": 2}
 
 
 class _Output:
@@ -75,12 +70,6 @@ class _Output:
         return "".join(self.lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     """CW_ settings on the real servers: a database that does not exist yet, a private stream."""
@@ -97,7 +86,7 @@ def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         "CW_EVENTS_STREAM": s.events_stream,
         "CW_EMBEDDED": "never",
         "CW_DATA_DIR": str(tmp_path / "data"),
-        "CW_HTTP_PORT": str(_free_port()),
+        "CW_HTTP_PORT": str(free_port()),
     }
     yield env, dsn
     drop_database(dsn)
@@ -125,7 +114,7 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
     env, dsn = up_env
     env = env | {"CW_DOCKER_URL": f"unix://{tmp_path}/no-docker.sock"}  # labs: no engine answers
     proc = subprocess.Popen(
-        [*_command(), "up"],
+        [*coursewright_command(), "up"],
         cwd=tmp_path,  # no developer .env file is picked up
         env=env,
         stdin=subprocess.DEVNULL,
@@ -172,17 +161,6 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
     assert "Traceback" not in log
 
 
-def _components(proc: subprocess.Popen[str]) -> dict[str, list[psutil.Process]]:
-    """The component processes `up` started, by component name (`coursewright run NAME`)."""
-    found: dict[str, list[psutil.Process]] = {}
-    for child in psutil.Process(proc.pid).children():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            cmdline = child.cmdline()
-            if "run" in cmdline:
-                found.setdefault(cmdline[cmdline.index("run") + 1], []).append(child)
-    return found
-
-
 def _wait_until(predicate: Callable[[], bool], timeout: float, message: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -196,7 +174,7 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
     env, _ = up_env
     env["CW_HTTP_WORKERS"] = "2"
     proc = subprocess.Popen(
-        [*_command(), "up"],
+        [*coursewright_command(), "up"],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -209,26 +187,23 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
     try:
         assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
         _wait_until(
-            lambda: (
-                {k: len(v) for k, v in _components(proc).items()}
-                == {"relay": 1, "projectors": 1, "sealer": 1, "labs": 1, "gateway": 2}
-            ),
+            lambda: {k: len(v) for k, v in component_processes(proc).items()} == ONE_EACH_TWO_GATEWAYS,
             START_TIMEOUT,
-            f"not one process per component:\n{_components(proc)}",
+            f"not one process per component:\n{component_processes(proc)}",
         )
-        everyone = [p for ps in _components(proc).values() for p in ps]
+        everyone = [p for ps in component_processes(proc).values() for p in ps]
         # SIGKILL each component in turn: it is started again, as a new process.
-        for name in ("relay", "projectors", "sealer", "labs", "gateway"):
-            (victim, *_) = _components(proc)[name]
+        for name in ("relay", "projectors", "sealer", "labs", "gateway", "messaging"):
+            (victim, *_) = component_processes(proc)[name]
             victim.kill()
             _wait_until(
-                lambda n=name, v=victim: any(p.pid != v.pid for p in _components(proc).get(n, [])),  # type: ignore[misc]
+                lambda n=name, v=victim: any(p.pid != v.pid for p in component_processes(proc).get(n, [])),  # type: ignore[misc]
                 START_TIMEOUT,
                 f"{name} was not restarted:\n{out.rest()}",
             )
         _wait_until(lambda: _answers(f"{base}/health"), START_TIMEOUT, "the gateway never answered again")
         assert proc.poll() is None
-        everyone += [p for ps in _components(proc).values() for p in ps]
+        everyone += [p for ps in component_processes(proc).values() for p in ps]
 
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(STOP_TIMEOUT)

@@ -49,15 +49,15 @@ async def test_a_course_from_draft_to_completed_enrolment(api: Api) -> None:
     cid = course["id"]
     r = await post(f"/courses/{cid}/modules", json={"title": "Basics"}, headers=author)
     module = r.json()["data"]["module_id"]
-    assert r.headers["location"] == f"/courses/{cid}/modules/{module}"
+    assert r.headers["location"].startswith(f"/courses/{cid}/modules/{module}?")  # tests/e2e/test_locations.py
     r = await post(f"/courses/{cid}/modules/{module}/lessons", json={"title": "Checks"}, headers=author)
     lesson = r.json()["data"]["lesson_id"]
     r = await post(f"/courses/{cid}/lessons/{lesson}/content", json={"content": CONTENT}, headers=author)
-    assert r.status_code == 201 and r.headers["location"].endswith(f"/lessons/{lesson}/content/1")
+    assert r.status_code == 201 and r.headers["location"].startswith(f"/courses/{cid}/lessons/{lesson}?")
     r = await post(f"/courses/{cid}/submit", headers=author)
     assert r.status_code == 201
     review = r.json()["data"]["review_id"]
-    assert r.headers["location"] == f"/reviews/{review}"
+    assert r.headers["location"].startswith(f"/reviews/{review}?")
     r = await post(f"/reviews/{review}/approve", json={"feedback": "fine"}, headers=author)
     assert r.status_code == 403  # instructors author, managers review
     r = await post(f"/reviews/{review}/approve", json={"feedback": "fine"}, headers=manager)
@@ -66,7 +66,7 @@ async def test_a_course_from_draft_to_completed_enrolment(api: Api) -> None:
     assert r.status_code == 202 and r.json()["data"]["revision"] == "0.1"
     r = await post(f"/courses/{cid}/enrollments", json={}, headers=student)
     assert r.status_code == 201
-    assert r.headers["location"] == f"/courses/{cid}/enrollments/{student_id}"
+    assert r.headers["location"].startswith(f"/courses/{cid}/students/{student_id}/progress?")
     r = await post(
         f"/courses/{cid}/enrollments/quiz-submissions",
         json={"lesson_id": lesson, "assessment_id": "q1", "answers": {"a": [0]}},

@@ -100,3 +100,14 @@ async def test_without_redis_every_lookup_computes(redis: Any) -> None:
     await cache.get("page", ["t"], source)
     await cache.get("page", ["t"], source)
     assert source.calls == 2
+
+
+async def test_every_key_the_cache_writes_expires(redis: Any) -> None:
+    p = prefix()
+    cache = Cache(redis, p)
+    await cache.get("page", ["catalog:o1", "course:c1"], Source())
+    await cache.invalidate(["catalog:o1", "course:c1"])
+    keys = [key async for key in redis.scan_iter(match=f"{p}:*")]
+    assert any(b":gen:" in key for key in keys)
+    assert {key: await redis.ttl(key) for key in keys if await redis.ttl(key) < 0} == {}
+    await cache.close()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "commands", "projections", "gateway", "labrunner", "genpipeline", "audit", "schemas", "infra")
+PACKAGES = ("domain", "commands", "projections", "gateway", "labrunner", "genpipeline", "schemas", "infra")
 
 
 def test_only_the_event_log_package_names_the_logs_tables() -> None:

@@ -7,11 +7,11 @@ import asyncio
 from pathlib import Path
 from uuid import UUID
 
-from audit.service import Connect
 from commands.bus import CommandBus
 from commands.context import Context
 from domain.errors import DomainError
 from domain.seal import GENESIS_DIGEST, SEALS_STREAM
+from gateway.audit.service import Connect
 from infra.errors import InfraError
 from infra.eventlog.reader import LogReader
 from infra.eventlog.seals import Seal, SealKey, Span, decode_seal

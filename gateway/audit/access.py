@@ -9,12 +9,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
-from audit.export import Export
-from audit.history import HistoryPage
-from audit.replay import State, UnknownStream
-from audit.service import AuditLog, Difference, Point
-from audit.xapi import Learning, Statement
 from commands.errors import PermissionDenied
+from gateway.audit.export import Export
+from gateway.audit.history import HistoryPage
+from gateway.audit.replay import State, UnknownStream
+from gateway.audit.service import AuditLog, Difference, Point
+from gateway.audit.xapi import Learning, Statement
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
 from schemas.access import QUERIES, Query, Reach

@@ -11,12 +11,12 @@ from uuid import UUID
 import msgspec
 import psycopg
 
-from audit.export import Export, gather
-from audit.history import HistoryPage, history
-from audit.replay import Change, State, UnknownStream, diff, rebuild
-from audit.xapi import Learning, Statement
 from domain.enrollment import Enrollment
 from domain.seal import SEALS_STREAM
+from gateway.audit.export import Export, gather
+from gateway.audit.history import HistoryPage, history
+from gateway.audit.replay import Change, State, UnknownStream, diff, rebuild
+from gateway.audit.xapi import Learning, Statement
 from infra.eventlog.audit import Progress, Verification, verify_log, verify_streams
 from infra.eventlog.reader import LogReader, Match
 from infra.eventlog.seals import Seal, decode_seal

@@ -1,0 +1,71 @@
+"""`coursewright admin grant|create` (the operator's way to a platform admin) and `coursewright
+demo`, on the composition root (gateway/bootstrap.py), through the command bus like any change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import msgspec
+import typer
+from rich.console import Console
+
+from domain.errors import DomainError
+from gateway import admin, demo
+from gateway.bootstrap import Root
+from gateway.services import Services
+from infra.logging import configure_logging
+from infra.settings import Settings
+
+console = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+admin_cli = typer.Typer(help="Platform admins: grant the role, or create an admin user.", no_args_is_help=True)
+
+
+def _on_root(action: Callable[[Services], Awaitable[T]]) -> T:
+    """Run `action` on a root built from the CW_ settings (configured servers, migrated database);
+    a refusal ends the command with its message and exit code 1."""
+    settings = Settings()
+    configure_logging("WARNING", settings.json_logs)
+
+    async def main() -> T:
+        async with Root(settings) as root:
+            return await action(root.services())
+
+    try:
+        return asyncio.run(main())
+    except (DomainError, msgspec.ValidationError) as e:
+        console.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
+
+
+@admin_cli.command("grant")
+def grant(email: Annotated[str, typer.Argument(help="the registered user's email address")]) -> None:
+    """Make a registered user a platform admin (at any time: the shell is the operator's)."""
+    _on_root(lambda services: admin.grant_platform_admin(services, email))
+    console.print(f"{email} is a platform admin.")
+
+
+@admin_cli.command("create")
+def create(
+    email: Annotated[str, typer.Argument(help="the new admin's email address")],
+    name: Annotated[str, typer.Option(help="the new admin's name")] = "Platform Admin",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="CW_ADMIN_PASSWORD")
+    ] = "",
+) -> None:
+    """Register a user and make them a platform admin (the password is asked for, or read from
+    CW_ADMIN_PASSWORD)."""
+    _on_root(lambda services: admin.create_platform_admin(services, email, name, password))
+    console.print(f"{email} is registered and a platform admin.")
+
+
+def demo_command() -> None:
+    """Seed a demo: an organisation, a user of each role, a published course with enrolled
+    students (a second run adds nothing)."""
+    seeded = _on_root(demo.seed_demo)
+    console.print(f"Demo organisation {demo.ORG_NAME} ({seeded.org_id}), course {seeded.course_id}.")
+    console.print(f"Sign in as any of these with the password {demo.PASSWORD!r}:")
+    for who, role in demo.PEOPLE:
+        console.print(f"  {demo.email(who):45} {role or 'platform_admin'}")

@@ -1,0 +1,79 @@
+"""Every subject of the messaging API: the order endpoints by name, then every other command.
+
+Subjects live under `<prefix>.api.v1.`. The orders' are named for sales systems
+(`orders.place`, `orders.documents.begin`, ...); every other command the HTTP API takes is
+served as `<area>.<command_in_snake_case>` (`courses.create_course`), derived from the one
+mapping of commands (`commands.routes.ROUTES`), so a new command is served without an edit here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from commands.routes import ROUTES
+from gateway.messaging.service import Call, Endpoint
+from gateway.orders import document_url
+from gateway.services import Services
+from projections.queries import orders as oq
+from schemas import orders as o
+from schemas.commands import Command
+from schemas.results import CommandResult
+
+ORDER_COMMANDS: dict[str, tuple[type[Command], str]] = {
+    "orders.place": (o.PlaceOrder, "Place an order for a course"),
+    "orders.documents.add": (o.AddDocument, "Attach a small SOP document sent in the request (base64)"),
+    "orders.documents.begin": (o.BeginDocumentUpload, "Get a presigned URL to PUT a large document to"),
+    "orders.documents.complete": (o.CompleteDocumentUpload, "Attach an uploaded document after checking it"),
+    "orders.documents.remove": (o.RemoveDocument, "Remove a document before generation starts"),
+    "orders.accept": (o.AcceptDocuments, "Declare the documents complete: ready for generation"),
+    "orders.cancel": (o.CancelOrder, "Cancel an order before its generation finishes"),
+    "orders.retry": (o.RetryOrder, "Retry a failed generation"),
+    "orders.deliver": (o.DeliverOrder, "Deliver the order once its course is published"),
+    "orders.generation.start": (o.StartGeneration, "Start a generation attempt (the pipeline)"),
+    "orders.generation.advance": (o.AdvanceGeneration, "Report the stage generation reached (the pipeline)"),
+    "orders.generation.draft": (o.RecordDraft, "Record the course drafted (the pipeline)"),
+    "orders.generation.fail": (o.FailGeneration, "Record a failed generation (the pipeline)"),
+}
+_AREAS = {"schemas.commands": "courses", "schemas.identity": "identity", "schemas.orders": "orders"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+async def _command(services: Services, call: Call) -> CommandResult:
+    return await services.bus.handle(call.payload, call.ctx)
+
+
+async def _list_orders(services: Services, call: Call) -> o.OrderList:
+    q: o.ListOrders = call.payload
+    query = oq.OrderFilter(tuple(q.status), q.client, q.placed_from, q.placed_to, q.limit)
+    return await oq.list_orders(services.reader, call.caller, query, position=q.position)
+
+
+async def _get_order(services: Services, call: Call) -> o.OrderDetail:
+    q: o.GetOrder = call.payload
+    return await oq.order_detail(services.reader, call.caller, q.order_id, position=q.position)
+
+
+async def _document_url(services: Services, call: Call) -> o.DocumentUrl:
+    q: o.GetDocumentUrl = call.payload
+    return await document_url(services, call.caller, q.order_id, q.sha256, position=q.position)
+
+
+def endpoints() -> list[Endpoint]:
+    """The API's endpoints, in a stable order (the AsyncAPI document lists them so)."""
+    named = {command: subject for subject, (command, _) in ORDER_COMMANDS.items()}
+    found = [Endpoint(s, c, CommandResult, _command, summary, status=202) for s, (c, summary) in ORDER_COMMANDS.items()]
+    found += [
+        Endpoint("orders.list", o.ListOrders, o.OrderList, _list_orders, "Orders of the caller's organisation"),
+        Endpoint("orders.get", o.GetOrder, o.OrderDetail, _get_order, "One order with its documents and timeline"),
+        Endpoint("orders.documents.url", o.GetDocumentUrl, o.DocumentUrl, _document_url, "A presigned download URL"),
+    ]
+    for command in ROUTES:
+        if command in named:
+            continue
+        subject = f"{_AREAS[command.__module__]}.{_snake(command.__name__)}"
+        doc = (command.__doc__ or command.__name__).strip().splitlines()[0]
+        found.append(Endpoint(subject, command, CommandResult, _command, doc, status=202))
+    return found

@@ -1,0 +1,56 @@
+"""Run the messaging API in a process: its own NATS connection, the gateway's services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from gateway.app import authenticator
+from gateway.messaging.endpoints import endpoints
+from gateway.messaging.service import MessagingApi
+from gateway.services import Services
+from infra.errors import Unavailable
+from infra.logging import get_logger
+from infra.nats import NatsConnector
+
+log = get_logger(__name__)
+
+
+SWEEP_SECONDS = 3600.0
+
+
+async def sweep_uploads_forever(services: Services) -> None:
+    """Delete staged uploads past their orphan age, hourly (deleting twice is harmless, so every
+    messaging process may sweep)."""
+    documents, clock = services.ports.documents, services.ports.clock
+    while True:
+        try:
+            swept = await documents.sweep_uploads(clock.now())
+            if swept:
+                log.info("documents.uploads_swept", count=swept)
+        except Unavailable as e:
+            log.warning("documents.sweep_failed", error=str(e))
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def serve_messaging(services: Services, nats: NatsConnector) -> None:
+    """Answer `<prefix>.api.v1.>` until cancelled (several processes share the queue group)."""
+    auth = authenticator(services)
+    await auth.revocations.load()  # before the first request: no ended sign-in gets in
+    follow = asyncio.create_task(auth.revocations.follow(), name="messaging-revocations")
+    sweep = asyncio.create_task(sweep_uploads_forever(services), name="messaging-sweep")
+    nc = await nats.connect("coursewright-api")
+    api = MessagingApi(services, endpoints(), auth.caller_of_token)
+    try:
+        await api.start(nc)
+        log.info("messaging.serving", endpoints=len(api.endpoints), prefix=api.prefix)
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await api.stop()
+        for task in (follow, sweep):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await nc.drain()

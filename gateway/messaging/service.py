@@ -1,0 +1,170 @@
+"""The NATS messaging API: request/reply on `<prefix>.api.v1.>` for machine clients.
+
+Built on nats-py's `nats.micro`: one service, `coursewright`, whose endpoints share the queue
+group `cw-api`, so any number of gateway processes answer and a client never knows which did;
+discovery and per-endpoint stats come with it (`$SRV.PING|INFO|STATS`). Every request goes
+through the same decision as HTTP: the caller from the bearer token, the authorisation table,
+the command bus (idempotent under `Idempotency-Key`), the read-model queries, and the problem
+map of `gateway.problems`.
+
+A reply carries `Cw-Status` (the HTTP status the same answer would have) and JSON: the answer,
+or on error the problem document (also in nats.micro's `Nats-Service-Error` headers). A subject
+nothing serves gets NATS's immediate no-responders answer, never a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import EndpointConfig, Service
+
+from commands.context import Context
+from domain.ids import new_id
+from gateway.auth import Caller
+from gateway.idempotency import BodyTooLarge
+from gateway.problems import MEDIA_TYPE, problem_of
+from gateway.services import Services
+from infra.logging import bound_contextvars, get_logger
+from infra.tokens import InvalidToken
+
+log = get_logger(__name__)
+
+SERVICE = "coursewright"
+VERSION = "1.0.0"
+QUEUE_GROUP = "cw-api"
+API_VERSION = "v1"
+STATUS_HEADER = "Cw-Status"
+_encode = msgspec.json.Encoder().encode
+
+
+def api_subject(prefix: str, subject: str) -> str:
+    return f"{prefix}.api.{API_VERSION}.{subject}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a handler sees it: who asks, the decoded payload, its command context."""
+
+    caller: Caller
+    payload: Any
+    ctx: Context
+
+
+Run = Callable[[Services, Call], Awaitable[msgspec.Struct]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One subject of the API: what it takes, what it answers, and how."""
+
+    subject: str  # below `<prefix>.api.v1.`, e.g. "orders.place"
+    request: type[msgspec.Struct]
+    reply: type[msgspec.Struct]
+    run: Run
+    summary: str
+    status: int = 200  # of a success
+
+    @property
+    def name(self) -> str:
+        """The endpoint's name in nats.micro (letters, digits, dashes)."""
+        return self.subject.replace(".", "-").replace("_", "-")
+
+
+class MessagingApi:
+    """The service and its endpoints; `start` subscribes them on a connection."""
+
+    def __init__(
+        self, services: Services, endpoints: list[Endpoint], authenticate: Callable[[str], Awaitable[Caller]]
+    ) -> None:
+        self.services = services
+        self.prefix = services.settings.subject_prefix
+        self.max_payload = services.settings.max_body_bytes
+        self.endpoints = endpoints
+        self.authenticate = authenticate
+        self.service: Service | None = None
+
+    async def start(self, nc: NATS) -> Service:
+        service = await add_service(
+            nc,
+            name=SERVICE,
+            version=VERSION,
+            description="Coursewright's messaging API for machine clients",
+            queue_group=QUEUE_GROUP,
+            # Several systems may share a NATS server, each with its own subject prefix.
+            metadata={"prefix": self.prefix},
+        )
+        for endpoint in self.endpoints:
+            await service.add_endpoint(
+                EndpointConfig(
+                    name=endpoint.name,
+                    subject=api_subject(self.prefix, endpoint.subject),
+                    handler=self._handler(endpoint),
+                    metadata={"request": endpoint.request.__name__, "reply": endpoint.reply.__name__},
+                )
+            )
+        self.service = service
+        return service
+
+    async def stop(self) -> None:
+        if self.service is not None:
+            await self.service.stop()
+            self.service = None
+
+    def _handler(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+        decoder = msgspec.json.Decoder(endpoint.request)
+
+        async def handle(request: Request) -> None:
+            headers = request.headers or {}
+            request_id = headers.get("Cw-Request-Id") or str(new_id())
+            with bound_contextvars(correlation_id=request_id, subject=endpoint.subject):
+                try:
+                    answer = await self._answer(endpoint, decoder, request, headers, request_id)
+                except Exception as exc:
+                    problem, _ = problem_of(exc, request.subject, request_id)
+                    if problem.status >= 500 and problem.status != 503:
+                        log.exception("nats_api.unhandled_error")
+                    await request.respond_error(
+                        problem.code,
+                        problem.detail,
+                        data=_encode(problem),
+                        headers={STATUS_HEADER: str(problem.status), "Content-Type": MEDIA_TYPE},
+                    )
+                    return
+                await request.respond(
+                    _encode(answer), headers={STATUS_HEADER: str(endpoint.status), "Content-Type": "application/json"}
+                )
+
+        return handle
+
+    async def _answer(
+        self,
+        endpoint: Endpoint,
+        decoder: msgspec.json.Decoder[Any],
+        request: Request,
+        headers: dict[str, str],
+        request_id: str,
+    ) -> msgspec.Struct:
+        if len(request.data) > self.max_payload:
+            raise BodyTooLarge(f"the request has {len(request.data)} bytes; the API takes {self.max_payload}")
+        token = headers.get("Authorization", "")
+        scheme, _, value = token.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidToken("an Authorization: Bearer <access token> header is required")
+        caller = await self.authenticate(value.strip())
+        payload = decoder.decode(request.data or b"{}")
+        key = headers.get("Idempotency-Key")
+        ctx = Context(
+            actor_id=caller.user_id,
+            org_id=caller.org_id,
+            roles=frozenset({"anyone", *caller.roles}),
+            correlation_id=request_id,
+            causation_id=headers.get("Cw-Causation-Id"),
+            idempotency_key=key or None,
+        )
+        return await endpoint.run(self.services, Call(caller, payload, ctx))

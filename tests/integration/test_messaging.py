@@ -1,0 +1,254 @@
+"""The NATS messaging API against the real NATS server: commands and queries, errors as problem
+replies (never a timeout), authentication and roles, idempotent replay, discovery and stats,
+two services in one queue group, and the AsyncAPI document matching what the service announces."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import uuid
+from asyncio.subprocess import PIPE
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import pytest
+from nats.aio.client import Client
+
+from commands.documents import SopDocuments
+from gateway.messaging.asyncapi import asyncapi, subjects
+from gateway.messaging.endpoints import endpoints
+from gateway.messaging.serve import serve_messaging
+from gateway.messaging.service import STATUS_HEADER
+from infra.blobs.s3 import S3BlobStore
+from infra.settings import Settings
+from schemas.orders import INLINE_DOCUMENT_BYTES
+from tests.conftest import NATS_URL, service_env
+from tests.integration.gateway_harness import Api, running_gateway
+from tests.integration.projections_support import projectors, relay
+from tests.integration.test_orders import MD, ORDER
+from tests.ports import make_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Machine:
+    """A sales system on the NATS API with a bearer token."""
+
+    nc: Client
+    prefix: str
+    headers: dict[str, str]
+
+    async def ask(self, subject: str, body: Any = None, *, raw: bytes | None = None, **headers: str) -> Reply:
+        data = raw if raw is not None else json.dumps(body or {}).encode()
+        msg = await self.nc.request(f"{self.prefix}.api.v1.{subject}", data, timeout=30, headers=self.headers | headers)
+        got = dict(msg.headers or {})
+        return Reply(int(got[STATUS_HEADER]), json.loads(msg.data), got)
+
+
+async def discover(nc: Client, verb: str, prefix: str) -> list[dict[str, Any]]:
+    """The answers of every messaging service of this system (`prefix`) to $SRV.<verb>: each
+    service answers once; services of other systems on the same server are left out."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    try:
+        await nc.publish(f"$SRV.{verb}.coursewright", b"", reply=inbox)
+        await nc.flush()
+        answers = []
+        with contextlib.suppress(nats.errors.TimeoutError):
+            while True:
+                msg = await sub.next_msg(timeout=0.5)
+                if msg.data:  # an empty message is NATS's "no responders"
+                    answers.append(json.loads(msg.data))
+        return [a for a in answers if a.get("metadata", {}).get("prefix") == prefix]
+    finally:
+        await sub.unsubscribe()
+
+
+@contextlib.asynccontextmanager
+async def messaging(api: Api, nc: Client, running: int = 0) -> AsyncIterator[None]:
+    """One more messaging service on the gateway's services, like a `messaging` component;
+    ready once `running + 1` services answer discovery."""
+    task = asyncio.create_task(serve_messaging(api.services, api.root.nats))
+    try:
+        while len(await discover(nc, "PING", api.services.settings.subject_prefix)) < running + 1:
+            if task.done():
+                task.result()
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def nc() -> AsyncIterator[Client]:
+    client = await nats.connect(NATS_URL)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def api(settings: Settings, blobs: S3BlobStore, nats_cleanup: Settings, nc: Client) -> AsyncIterator[Api]:
+    documents = SopDocuments(blobs, max_bytes=2_000_000, order_max_bytes=3_000_000)
+    gateway = running_gateway(settings, ports=make_ports(documents=documents), max_body_bytes=200_000)
+    async with gateway as a, relay(settings), projectors(settings, "orders", cache=a.root.cache), messaging(a, nc):
+        yield a
+
+
+async def machine(api: Api, nc: Client, *roles: str) -> Machine:
+    org, admin = await api.organisation()
+    _, headers = await api.member(org, admin, *(roles or ("sales",)))
+    return Machine(nc, api.services.settings.subject_prefix, headers)
+
+
+async def test_an_order_over_nats(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    placed = await sales.ask("orders.place", ORDER)
+    assert placed.status == 202, placed.body
+    order = placed.body["id"]
+    added = await sales.ask(
+        "orders.documents.add", {"order_id": order, "name": "forklift.md", "content": base64.b64encode(MD).decode()}
+    )
+    assert added.status == 202, added.body
+    assert added.body["data"]["sha256"] == hashlib.sha256(MD).hexdigest()
+    seen = await sales.ask("orders.get", {"order_id": order, "position": added.body["position"]})
+    assert seen.status == 200, seen.body
+    assert (seen.body["status"], seen.body["document_count"]) == ("placed", 1)
+    listed = await sales.ask("orders.list", {"status": ["placed"]})
+    assert [i["order_id"] for i in listed.body["items"]] == [order]
+    url = await sales.ask("orders.documents.url", {"order_id": order, "sha256": added.body["data"]["sha256"]})
+    assert url.status == 200 and url.body["url"].startswith("http")
+    cancelled = await sales.ask("orders.cancel", {"order_id": order, "reason": "test"})
+    assert cancelled.status == 202
+    again = await sales.ask("orders.cancel", {"order_id": order})
+    assert (again.status, again.body["code"]) == (409, "order_not_cancellable")
+    assert again.headers["Nats-Service-Error-Code"] == "order_not_cancellable"
+
+
+async def test_other_commands_are_served_through_the_same_bus(api: Api, nc: Client) -> None:
+    author = await machine(api, nc, "instructor")
+    r = await author.ask("courses.create_course", {"title": "Forklifts", "cefr_level": "B1", "category": "safety"})
+    assert r.status == 202, r.body
+    m = await author.ask("courses.add_module", {"course_id": r.body["id"], "title": "Basics"})
+    assert m.status == 202 and "module_id" in m.body["data"]
+
+
+async def test_errors_are_answered_at_once_as_problems(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    student = await machine(api, nc, "student")
+    anonymous = Machine(nc, sales.prefix, {})
+    forged = Machine(nc, sales.prefix, {"Authorization": "Bearer not.a.token"})
+    cases = [
+        (await sales.ask("orders.place", raw=b"{not json"), 400, "invalid_request"),
+        (await sales.ask("orders.place", ORDER | {"cefr_level": "Z9"}), 400, "invalid_request"),
+        (await sales.ask("orders.place", ORDER | {"unknown": 1}), 400, "invalid_request"),
+        (await sales.ask("orders.get", {"order_id": "not-a-uuid"}), 400, "invalid_request"),
+        (await sales.ask("orders.get", {"order_id": str(uuid.uuid4())}), 404, "order_not_found"),
+        (await sales.ask("orders.place", raw=b" " * 200_001), 413, "request_entity_too_large"),
+        (await anonymous.ask("orders.place", ORDER), 401, "invalid_token"),
+        (await forged.ask("orders.place", ORDER), 401, "invalid_token"),
+        (await student.ask("orders.place", ORDER), 403, "permission_denied"),
+        (await student.ask("orders.list"), 403, "forbidden"),
+    ]
+    for reply, status, code in cases:
+        assert (reply.status, reply.body["code"]) == (status, code), reply.body
+        assert reply.body["status"] == status and reply.body["type"] == f"urn:coursewright:problem:{code}"
+    with pytest.raises(nats.errors.NoRespondersError):  # no subject: NATS answers at once
+        await nc.request(f"{sales.prefix}.api.v1.orders.nothing", b"{}", timeout=30)
+
+
+async def test_an_idempotency_key_replays_the_first_answer(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    first = await sales.ask("orders.place", ORDER, **{"Idempotency-Key": "crm-4711"})
+    again = await sales.ask("orders.place", ORDER, **{"Idempotency-Key": "crm-4711"})
+    assert first.status == again.status == 202
+    assert again.body["id"] == first.body["id"]
+    listed = await sales.ask("orders.list", {"position": again.body["position"]})
+    assert len(listed.body["items"]) == 1
+
+
+async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    await sales.ask("orders.place", ORDER)
+    await sales.ask("orders.place", raw=b"{")
+    (info,) = await discover(nc, "INFO", sales.prefix)
+    announced = {e["subject"] for e in info["endpoints"]}
+    document = asyncapi(sales.prefix, endpoints())
+    assert announced == subjects(document)
+    served = await api.client.get("/asyncapi.json")
+    assert served.status_code == 200 and subjects(served.json()) == announced
+    (stats,) = await discover(nc, "STATS", sales.prefix)
+    place = next(e for e in stats["endpoints"] if e["subject"] == f"{sales.prefix}.api.v1.orders.place")
+    assert place["num_requests"] == 2 and place["queue_group"] == "cw-api"
+
+
+async def test_two_services_in_one_queue_group_share_the_requests(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    async with messaging(api, nc, running=1):
+        replies = await asyncio.gather(*(sales.ask("orders.list") for _ in range(40)))
+        assert {r.status for r in replies} == {200}
+        per_service = [
+            next(e["num_requests"] for e in stats["endpoints"] if e["subject"].endswith(".orders.list"))
+            for stats in await discover(nc, "STATS", sales.prefix)
+        ]
+    assert sum(per_service) == 40 and all(n > 0 for n in per_service)
+
+
+async def _cli(settings: Settings, token: str, *args: str) -> str:
+    env = {**os.environ, **service_env(settings), "CW_API_TOKEN": token, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "order", *args, env=env, stdout=PIPE, stderr=PIPE, cwd=ROOT
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, out.decode() + err.decode()
+    return out.decode()
+
+
+async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: Client, tmp_path: Path) -> None:
+    sales = await machine(api, nc)
+    token = sales.headers["Authorization"].removeprefix("Bearer ")
+    sop, scan = tmp_path / "forklift.md", tmp_path / "scan.pdf"
+    sop.write_bytes(MD)
+    scan.write_bytes(b"%PDF-1.7\n" + bytes(INLINE_DOCUMENT_BYTES))  # too large to travel inline
+    settings = api.services.settings
+    out = await _cli(
+        settings,
+        token,
+        "place",
+        "--title",
+        "Forklifts",
+        "--client",
+        "Acme",
+        "--cefr",
+        "b1",
+        "--sop",
+        str(sop),
+        "--sop",
+        str(scan),
+    )
+    order_id = out.strip().splitlines()[-1]
+    events = await api.services.store.read_stream(uuid.UUID(order_id))
+    seen = await sales.ask("orders.get", {"order_id": order_id, "position": events[-1].position})
+    assert (seen.body["status"], seen.body["document_count"]) == ("documents_accepted", 2)
+    cancelled = await sales.ask("orders.cancel", {"order_id": order_id, "reason": "test"})
+    assert cancelled.status == 202
+    await sales.ask("orders.get", {"order_id": order_id, "position": cancelled.body["position"]})
+    out = await _cli(settings, token, "status", order_id, "--follow")
+    assert f"{order_id}: cancelled" in out
