@@ -34,7 +34,12 @@ ORDER_COMMANDS: dict[str, tuple[type[Command], str]] = {
     "orders.generation.draft": (o.RecordDraft, "Record the course drafted (the pipeline)"),
     "orders.generation.fail": (o.FailGeneration, "Record a failed generation (the pipeline)"),
 }
-_AREAS = {"schemas.commands": "courses", "schemas.identity": "identity", "schemas.orders": "orders", "schemas.labs": "labs"}
+_AREAS = {
+    "schemas.commands": "courses",
+    "schemas.identity": "identity",
+    "schemas.orders": "orders",
+    "schemas.labs": "labs",
+}
 
 
 def _snake(name: str) -> str:
