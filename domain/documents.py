@@ -53,6 +53,9 @@ def _is_word(content: bytes) -> bool:
                 return False
             with z.open("[Content_Types].xml") as part:
                 return _WORD_MAIN in part.read(65536)  # bounded: a part may be a zip bomb
+    # What zipfile raises on a file that only looks like a zip: corrupt or truncated
+    # (BadZipFile, OSError, EOFError), encrypted (RuntimeError), or compressed with a method it
+    # does not implement (NotImplementedError). Each means "not a Word document we can read".
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
         return False
 
