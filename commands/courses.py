@@ -232,6 +232,12 @@ async def publish_course(cmd: c.PublishCourse, s: Session) -> Decided:
     return _course(course, revision=course.live.label)
 
 
+async def unpublish_course(cmd: c.UnpublishCourse, s: Session) -> Decided:
+    course = await s.existing(Course, cmd.course_id)
+    course.unpublish()
+    return _course(course)
+
+
 async def archive_course(cmd: c.ArchiveCourse, s: Session) -> Decided:
     course = await s.existing(Course, cmd.course_id)
     course.archive()

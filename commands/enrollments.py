@@ -12,6 +12,7 @@ from commands.session import Session
 from domain import errors
 from domain.course import Course, Revision
 from domain.enrollment import Enrollment, ModuleOutline, enrollment_id
+from domain.path import PathRequirements, path_requirements_id
 from domain.seats import CourseSeats, seats_id
 from schemas import commands as c
 from schemas.access import Reach
@@ -35,7 +36,7 @@ async def _live_course(s: Session, course_id: UUID) -> tuple[Course, Revision]:
     )
     if not visible:
         s.require_visible(course)  # raises not found for strangers and missing courses
-    if course.live is None or course.status in ("archived", "deleted"):
+    if course.live is None or not course.open_for_enrolment:
         raise errors.CourseNotPublished("the course is not open for enrolment")
     return course, course.live
 
@@ -54,10 +55,15 @@ def _enrolment(e: Enrollment, **data: object) -> Decided:
 async def enrol(cmd: c.Enrol, s: Session) -> Decided:
     student = _student(s, cmd.student_id)
     own = enrollment_id(cmd.course_id, student)
+    paths = path_requirements_id(s.ctx.org_id, cmd.course_id)
     # Every stream this decision may need, in one read (prerequisites aside).
-    await s.prefetch([(Course, cmd.course_id), (Enrollment, own), (CourseSeats, seats_id(cmd.course_id))])
+    await s.prefetch(
+        [(Course, cmd.course_id), (Enrollment, own), (CourseSeats, seats_id(cmd.course_id)), (PathRequirements, paths)]
+    )
     course, live = await _live_course(s, cmd.course_id)
-    prereqs = live.details.prerequisites
+    # The course's own prerequisites, then those the organisation's learning paths add.
+    required = await s.view(PathRequirements, paths)
+    prereqs = tuple(dict.fromkeys((*live.details.prerequisites, *required.prerequisites)))
     wanted: list[tuple[type[Enrollment] | type[CourseSeats], UUID]] = [
         (Enrollment, own),
         *((Enrollment, enrollment_id(p, student)) for p in prereqs),
@@ -125,3 +131,15 @@ async def drop_enrollment(cmd: c.DropEnrollment, s: Session) -> Decided:
     if seats.exists:
         seats.release(enrollment.student_id)
     return _enrolment(enrollment)
+
+
+async def archive_enrollment(cmd: c.ArchiveEnrollment, s: Session) -> Decided:
+    enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
+    enrollment.archive(s.now)
+    return _enrolment(enrollment, archived=enrollment.archived)
+
+
+async def unarchive_enrollment(cmd: c.UnarchiveEnrollment, s: Session) -> Decided:
+    enrollment = await _enrollment(s, cmd.course_id, cmd.student_id)
+    enrollment.unarchive(s.now)
+    return _enrolment(enrollment, archived=enrollment.archived)

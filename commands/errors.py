@@ -19,6 +19,10 @@ class InvalidCoAuthor(RuleViolation):
     code = "invalid_co_author"
 
 
+class InvalidTrainer(RuleViolation):
+    code = "invalid_trainer"
+
+
 class TooMuchContention(Conflict):
     """The aggregate kept changing under us; the caller may retry later."""
 

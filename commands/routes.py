@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import courses, enrollments, identity, labs, orders, seals
+from commands import cohorts, courses, enrollments, identity, labs, orders, paths, seals
 from commands.bus import Handler
 from schemas import commands as c
 from schemas import identity as i
@@ -33,11 +33,22 @@ ROUTES: dict[type[Command], Handler] = {
     c.ApproveCourse: courses.approve_course,
     c.RejectCourse: courses.reject_course,
     c.PublishCourse: courses.publish_course,
+    c.UnpublishCourse: courses.unpublish_course,
     c.ArchiveCourse: courses.archive_course,
     c.Enrol: enrollments.enrol,
     c.CompleteLesson: enrollments.complete_lesson,
     c.SubmitQuiz: enrollments.submit_quiz,
     c.DropEnrollment: enrollments.drop_enrollment,
+    c.ArchiveEnrollment: enrollments.archive_enrollment,
+    c.UnarchiveEnrollment: enrollments.unarchive_enrollment,
+    c.CreateCohort: cohorts.create_cohort,
+    c.AddToCohort: cohorts.add_to_cohort,
+    c.RemoveFromCohort: cohorts.remove_from_cohort,
+    c.AssignTrainer: cohorts.assign_trainer,
+    c.UnassignTrainer: cohorts.unassign_trainer,
+    c.GiveFeedback: cohorts.give_feedback,
+    c.CreateLearningPath: paths.create_learning_path,
+    c.ReviseLearningPath: paths.revise_learning_path,
     lab.SetLessonLab: labs.set_lesson_lab,
     lab.StartLab: labs.start_lab,
     lab.WriteLabFiles: labs.write_lab_files,

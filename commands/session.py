@@ -11,10 +11,12 @@ from commands.context import Context
 from commands.ports import Ports
 from domain import errors
 from domain.aggregate import Aggregate
+from domain.cohort import Cohort
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.lab import LabSession
 from domain.order import Order, OrderNotFound
+from domain.path import LearningPath
 from domain.review import Review
 from infra.eventlog import Commit, EventEnvelope, EventMeta, EventStore, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.hashing import GENESIS, uuid_text
@@ -30,6 +32,8 @@ _NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
     Enrollment: errors.EnrollmentNotFound,
     LabSession: errors.LabSessionNotFound,
     Order: OrderNotFound,
+    Cohort: errors.CohortNotFound,
+    LearningPath: errors.LearningPathNotFound,
 }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from domain.aggregate import Aggregate
+from domain.cohort import Cohort
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
 from domain.lab import LabSession
 from domain.order import Order
+from domain.path import LearningPath, PathRequirements
 from domain.review import Review
 from domain.seal import LogSeals
 from domain.seats import CourseSeats
@@ -24,4 +26,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Order,
     LogSeals,
     LabSession,
+    Cohort,
+    LearningPath,
+    PathRequirements,
 )

@@ -178,6 +178,14 @@ class Course(Aggregate):
         minor: int
 
     @dataclass(frozen=True)
+    class Unpublished(Event):
+        """Taken out of the catalog: no new enrolments; enrolled students keep their access."""
+
+    @dataclass(frozen=True)
+    class Republished(Event):
+        """Back in the catalog with the revision it had."""
+
+    @dataclass(frozen=True)
     class Archived(Event):
         pass
 
@@ -211,6 +219,7 @@ class Course(Aggregate):
         self.published: dict[str, Revision] = {}  # every revision ever published, by label
         self.review_id: UUID | None = None
         self.feedback: str | None = None
+        self.unlisted = False  # unpublished: out of the catalog, closed to new enrolments
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -382,11 +391,28 @@ class Course(Aggregate):
         if self.status != "in_review" or self.review_id != review_id:
             raise errors.ReviewClosed(f"course is {self.status}, not in review {review_id}")
 
+    @property
+    def open_for_enrolment(self) -> bool:
+        return self.live is not None and not self.unlisted and self.status not in ("archived", "deleted")
+
     def publish(self) -> None:
+        """Publish the approved revision; an unpublished course with nothing approved goes back
+        to the catalog with the revision it had."""
         self._require_exists()
-        if self.status != "approved":
+        if self.status == "approved":
+            self._record(self.Published(self.major, self.minor))
+        elif self.unlisted and self.live is not None and self.status != "archived":
+            self._record(self.Republished())
+        else:
             raise errors.CourseNotApproved(f"course is {self.status}; publish needs approval")
-        self._record(self.Published(self.major, self.minor))
+
+    def unpublish(self) -> None:
+        """Take the course out of the catalog (nothing changes if it is out already)."""
+        self._require_exists()
+        if self.live is None or self.status == "archived":
+            raise errors.CourseNotPublished("only a published course can be unpublished")
+        if not self.unlisted:
+            self._record(self.Unpublished())
 
     def archive(self) -> None:
         self._require_exists()
@@ -481,6 +507,13 @@ class Course(Aggregate):
         self.review_id = None
         self.live = Revision(e.major, e.minor, self.details, _snapshot(self.modules))
         self.published[self.live.label] = self.live
+        self.unlisted = False
+
+    def _on_Unpublished(self, e: Unpublished) -> None:
+        self.unlisted = True
+
+    def _on_Republished(self, e: Republished) -> None:
+        self.unlisted = False
 
     def _on_Archived(self, e: Archived) -> None:
         self.status = "archived"

@@ -28,6 +28,16 @@ class ModuleOutline:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    feedback_id: UUID
+    trainer_id: UUID
+    lesson_id: UUID
+    assessment_id: str | None
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class QuizAttempt:
     lesson_id: UUID
     assessment_id: str
@@ -80,6 +90,35 @@ class Enrollment(Aggregate):
         reason: str
         at: datetime
 
+    @dataclass(frozen=True)
+    class JoinedCohort(Event):
+        cohort_id: UUID
+
+    @dataclass(frozen=True)
+    class LeftCohort(Event):
+        cohort_id: UUID
+
+    @dataclass(frozen=True)
+    class FeedbackGiven(Event):
+        """A trainer's feedback on one lesson (or one quiz of it) of the student's current round."""
+
+        feedback_id: UUID
+        trainer_id: UUID
+        lesson_id: UUID
+        assessment_id: str | None
+        text: str
+        at: datetime
+
+    @dataclass(frozen=True)
+    class Archived(Event):
+        """The student hid the completed enrolment from their list (nothing else changes)."""
+
+        at: datetime
+
+    @dataclass(frozen=True)
+    class Unarchived(Event):
+        at: datetime
+
     def _init_state(self) -> None:
         self.course_id: UUID | None = None
         self.student_id: UUID | None = None
@@ -94,6 +133,9 @@ class Enrollment(Aggregate):
         self.ever_completed = False
         self.enrolled_at: datetime | None = None
         self.last_activity: datetime | None = None
+        self.cohort_id: UUID | None = None  # kept across rounds
+        self.feedback: list[Feedback] = []  # of the current round
+        self.archived = False
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -195,6 +237,50 @@ class Enrollment(Aggregate):
             raise errors.NotEnrolled(f"enrolment is {self.status}")
         self._record(self.Dropped(reason, at))
 
+    def join_cohort(self, cohort_id: UUID) -> None:
+        """Put the enrolment in a cohort (nothing changes if it is in that one already)."""
+        if not self.exists:
+            raise errors.EnrollmentNotFound("not enrolled in this course")
+        if self.cohort_id == cohort_id:
+            return
+        if self.cohort_id is not None:
+            raise errors.AlreadyInCohort(f"the enrolment is in cohort {self.cohort_id}; remove it from there first")
+        self._record(self.JoinedCohort(cohort_id))
+
+    def leave_cohort(self, cohort_id: UUID) -> None:
+        if self.cohort_id != cohort_id:
+            raise errors.NotInCohort(f"the enrolment is not in cohort {cohort_id}")
+        self._record(self.LeftCohort(cohort_id))
+
+    def give_feedback(
+        self,
+        feedback_id: UUID,
+        trainer_id: UUID,
+        lesson_id: UUID,
+        assessment_id: str | None,
+        text: str,
+        at: datetime,
+    ) -> None:
+        if self.status == "none":
+            raise errors.EnrollmentNotFound("not enrolled in this course")
+        self._module_of(lesson_id)
+        if not text.strip():
+            raise errors.InvalidFeedback("feedback needs a text")
+        self._record(self.FeedbackGiven(feedback_id, trainer_id, lesson_id, assessment_id, text.strip(), at))
+
+    def archive(self, at: datetime) -> None:
+        """Hide a completed enrolment from the student's list (idempotent)."""
+        if self.status != "completed":
+            raise errors.EnrollmentNotArchivable(f"only a completed enrolment is archived; this one is {self.status}")
+        if not self.archived:
+            self._record(self.Archived(at))
+
+    def unarchive(self, at: datetime) -> None:
+        if self.status == "none":
+            raise errors.EnrollmentNotFound("not enrolled in this course")
+        if self.archived:
+            self._record(self.Unarchived(at))
+
     # -- state changes -----------------------------------------------------------------------
 
     def _on_Enrolled(self, e: Enrolled) -> None:
@@ -202,6 +288,7 @@ class Enrollment(Aggregate):
         self.status, self.round, self.revision, self.outline = "active", e.round, e.revision, e.outline
         self.completed_lessons, self.completed_modules, self.quiz_attempts = set(), set(), []
         self.enrolled_at = self.last_activity = e.at
+        self.feedback, self.archived = [], False
 
     def _on_LessonCompleted(self, e: LessonCompleted) -> None:
         self.completed_lessons.add(e.lesson_id)
@@ -221,3 +308,18 @@ class Enrollment(Aggregate):
 
     def _on_Dropped(self, e: Dropped) -> None:
         self.status, self.last_activity = "dropped", e.at
+
+    def _on_JoinedCohort(self, e: JoinedCohort) -> None:
+        self.cohort_id = e.cohort_id
+
+    def _on_LeftCohort(self, e: LeftCohort) -> None:
+        self.cohort_id = None
+
+    def _on_FeedbackGiven(self, e: FeedbackGiven) -> None:
+        self.feedback.append(Feedback(e.feedback_id, e.trainer_id, e.lesson_id, e.assessment_id, e.text, e.at))
+
+    def _on_Archived(self, e: Archived) -> None:
+        self.archived = True
+
+    def _on_Unarchived(self, e: Unarchived) -> None:
+        self.archived = False

@@ -145,6 +145,52 @@ class InvalidAnswers(RuleViolation):
     code = "invalid_answers"
 
 
+class EnrollmentNotArchivable(Conflict):
+    code = "enrollment_not_archivable"
+
+
+class InvalidFeedback(RuleViolation):
+    code = "invalid_feedback"
+
+
+# Cohorts
+class CohortNotFound(NotFound):
+    code = "cohort_not_found"
+
+
+class CohortAlreadyExists(Conflict):
+    code = "cohort_exists"
+
+
+class InvalidCohort(RuleViolation):
+    code = "invalid_cohort"
+
+
+class AlreadyInCohort(Conflict):
+    code = "already_in_cohort"
+
+
+class NotInCohort(NotFound):
+    code = "not_in_cohort"
+
+
+class TrainerNotAssigned(NotFound):
+    code = "trainer_not_assigned"
+
+
+# Learning paths
+class LearningPathNotFound(NotFound):
+    code = "learning_path_not_found"
+
+
+class LearningPathExists(Conflict):
+    code = "learning_path_exists"
+
+
+class InvalidLearningPath(RuleViolation):
+    code = "invalid_learning_path"
+
+
 # Lab sessions
 class InvalidLab(RuleViolation):
     code = "invalid_lab"

@@ -18,11 +18,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.auth import Authenticator, Caller
 from gateway.controllers.audit import AuditController
 from gateway.controllers.auth import AuthController
+from gateway.controllers.cohorts import CohortController, FeedbackController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
 from gateway.controllers.orders import OrderController
 from gateway.controllers.organisations import OrganisationController, PlatformAdminController
+from gateway.controllers.paths import LearningPathController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
 from gateway.controllers.users import UserController
@@ -50,6 +52,9 @@ COMMAND_CONTROLLERS = [
     CourseController,
     ReviewController,
     EnrollmentController,
+    CohortController,
+    FeedbackController,
+    LearningPathController,
     AuditController,
     LabController,
     LessonLabController,

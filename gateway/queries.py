@@ -160,7 +160,8 @@ class MyCoursesController(Controller):
     @get(
         "/",
         summary="The caller's enrolments with progress; with ?status=, the courses they write",
-        description="Without `status`: the caller's enrolments, with progress per module and lesson. "
+        description="Without `status`: the caller's enrolments, with progress per module and lesson "
+        "(those they archived only with `archived=true`). "
         "With `status` (draft, in_review, ...): the courses the caller authors or co-authors in that status.",
     )
     async def mine(
@@ -168,11 +169,12 @@ class MyCoursesController(Controller):
         services: ServicesDep,
         caller: CallerDep,
         status: FromQuery[CourseStatus | None] = None,
+        archived: Annotated[bool, QueryParameter(description="the enrolments the caller archived instead")] = False,
         position: Position = None,
     ) -> ProgressList | AuthoredList:
         if status is not None:
             return await rq.authored_courses(services.reader, caller, status=status, position=position)
-        return await rq.my_courses(services.reader, caller, position=position)
+        return await rq.my_courses(services.reader, caller, archived=archived, position=position)
 
     @get("/{course_id:uuid}", summary="The caller's progress in one course, quizzes included")
     async def one(

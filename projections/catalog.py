@@ -1,6 +1,6 @@
 """Catalog and course detail: every course with its draft and its published revision.
 
-A course is listed once a revision is published, until it is archived; the listing shows the
+A course is listed once a revision is published, until it is unpublished or archived; the listing shows the
 published revision's details even while authors work on the next one. Enrollment counts are the
 students currently enrolled (active or completed rounds).
 """
@@ -27,6 +27,7 @@ COURSES = Table(
         ("co_authors", "uuid[] NOT NULL"),
         ("status", "text NOT NULL"),
         ("listed", "boolean NOT NULL"),
+        ("unpublished", "boolean NOT NULL"),  # taken out of the catalog (enrolled students keep access)
         ("public", "boolean NOT NULL"),
         ("revision", "text"),  # label of the published revision
         ("title", "text NOT NULL"),
@@ -99,7 +100,7 @@ def _find_module(doc: dict[str, Any], module_id: str) -> dict[str, Any]:
 
 class CatalogProjection(Projection):
     name = "catalog"
-    version = 2  # 2: co-authors
+    version = 3  # 2: co-authors; 3: unpublished
     tables = (COURSES, ENROLLMENTS)
 
     async def _course(self, env: EventEnvelope) -> Row:
@@ -120,7 +121,7 @@ class CatalogProjection(Projection):
             public=bool(d["public"]),
             lessons=sum(len(m["lessons"]) for m in shown["modules"]),
             minutes=sum(le["duration_minutes"] for m in shown["modules"] for le in m["lessons"]),
-            listed=row["live"] is not None and row["status"] not in ("archived", "deleted"),
+            listed=row["live"] is not None and not row["unpublished"] and row["status"] not in ("archived", "deleted"),
             updated_at=env.occurred_at,
         )
         self.put("courses", row)
@@ -136,6 +137,7 @@ class CatalogProjection(Projection):
             "author_id": e.author_id,
             "co_authors": [],
             "status": "draft",
+            "unpublished": False,
             "revision": None,
             "enrollment_count": 0,
             "created_at": env.occurred_at,
@@ -258,9 +260,18 @@ class CatalogProjection(Projection):
         row["revision"] = f"{e.major}.{e.minor}"
         row["live"] = copy.deepcopy(row["draft"]) | {"revision": row["revision"]}
         row["published_at"] = env.occurred_at
+        row["unpublished"] = False
         was_public = bool(row["public"])
         self._save(row, env)
         if was_public:
+            self.touch("catalog:public")
+
+    @on(Course.Unpublished, Course.Republished)
+    async def unpublished(self, e: Course.Unpublished | Course.Republished, env: EventEnvelope) -> None:
+        row = await self._course(env)
+        row["unpublished"] = isinstance(e, Course.Unpublished)
+        self._save(row, env)
+        if row["public"]:
             self.touch("catalog:public")
 
     @on(Course.Archived)

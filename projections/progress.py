@@ -1,9 +1,16 @@
-"""Learning progress: each enrolment's current round per module and lesson, quizzes, activity."""
+"""Learning progress: each enrolment's current round per module and lesson, quizzes, activity,
+the trainers' feedback; the cohorts enrolments belong to and their trainers; learning paths.
+
+Cohorts and paths live here, beside the enrolments, so that the privacy rule (who trains which
+student) and a path's progress are answered from one read model at one checkpoint.
+"""
 
 from __future__ import annotations
 
+from domain.cohort import Cohort
 from domain.course import Course
 from domain.enrollment import Enrollment
+from domain.path import LearningPath
 from infra.eventlog import EventEnvelope
 from projections.model import Projection, Row, Table, on
 
@@ -28,9 +35,41 @@ ENROLLMENTS = Table(
         ("done", "jsonb NOT NULL"),  # {lesson_id: completed at}
         ("modules_done", "jsonb NOT NULL"),  # {module_id: completed at}
         ("quizzes", "jsonb NOT NULL"),  # attempts of this round, in order
+        ("cohort_id", "uuid"),  # the cohort the enrolment is in, kept across rounds
+        ("feedback", "jsonb NOT NULL"),  # trainers' feedback of this round, in order
+        ("archived", "boolean NOT NULL"),  # hidden from the student's list
+        ("ever_completed", "boolean NOT NULL"),  # some round was completed (what prerequisites ask)
     ),
     key=("enrollment_id",),
-    indexes=("(student_id, last_activity DESC)", "(course_id, last_activity DESC)"),
+    indexes=("(student_id, last_activity DESC)", "(course_id, last_activity DESC)", "(cohort_id)"),
+)
+COHORTS = Table(
+    "cohorts",
+    columns=(
+        ("cohort_id", "uuid NOT NULL"),
+        ("course_id", "uuid NOT NULL"),
+        ("org_id", "uuid NOT NULL"),
+        ("name", "text NOT NULL"),
+        ("starts_on", "date NOT NULL"),
+        ("trainers", "uuid[] NOT NULL"),
+        ("created_at", "timestamptz NOT NULL"),
+    ),
+    key=("cohort_id",),
+    indexes=("(org_id, starts_on DESC)", "(course_id)", "USING gin (trainers)"),
+)
+PATHS = Table(
+    "paths",
+    columns=(
+        ("path_id", "uuid NOT NULL"),
+        ("org_id", "uuid NOT NULL"),
+        ("title", "text NOT NULL"),
+        ("description", "text NOT NULL"),
+        ("steps", "jsonb NOT NULL"),  # [{course_id, requires}] in order
+        ("created_at", "timestamptz NOT NULL"),
+        ("updated_at", "timestamptz NOT NULL"),
+    ),
+    key=("path_id",),
+    indexes=("(org_id, title)",),
 )
 COURSES = Table(
     "courses",
@@ -49,8 +88,8 @@ COURSES = Table(
 
 class ProgressProjection(Projection):
     name = "progress"
-    version = 2  # 2: co-authors
-    tables = (ENROLLMENTS, COURSES)
+    version = 3  # 2: co-authors; 3: cohorts, trainers' feedback, archived enrolments, learning paths
+    tables = (ENROLLMENTS, COURSES, COHORTS, PATHS)
 
     async def _course(self, env: EventEnvelope) -> Row:
         return await self.require("courses", env.stream_id, "course {key} was never created")
@@ -106,6 +145,7 @@ class ProgressProjection(Projection):
     async def enrolled(self, e: Enrollment.Enrolled, env: EventEnvelope) -> None:
         # UUIDs and datetimes stay objects here; the JSON encoder writes them as strings.
         outline = [{"module_id": m.module_id, "lesson_ids": m.lesson_ids} for m in e.outline]
+        earlier = await self.get("enrollments", env.stream_id) if e.round > 1 else None
         self.put(
             "enrollments",
             {
@@ -127,6 +167,10 @@ class ProgressProjection(Projection):
                 "done": {},
                 "modules_done": {},
                 "quizzes": [],
+                "cohort_id": earlier["cohort_id"] if earlier else None,
+                "feedback": [],
+                "archived": False,
+                "ever_completed": bool(earlier and earlier["ever_completed"]),
             },
         )
         self.touch(f"progress:{e.student_id}")
@@ -168,6 +212,7 @@ class ProgressProjection(Projection):
     async def completed(self, e: Enrollment.Completed, env: EventEnvelope) -> None:
         row = await self._enrollment(env)
         row["status"], row["completed_at"], row["last_activity"] = "completed", e.at, e.at
+        row["ever_completed"] = True
         self.put("enrollments", row)
 
     @on(Enrollment.Dropped)
@@ -175,3 +220,66 @@ class ProgressProjection(Projection):
         row = await self._enrollment(env)
         row["status"], row["dropped_at"], row["last_activity"] = "dropped", e.at, e.at
         self.put("enrollments", row)
+
+    @on(Enrollment.JoinedCohort, Enrollment.LeftCohort)
+    async def cohort_changed(self, e: Enrollment.JoinedCohort | Enrollment.LeftCohort, env: EventEnvelope) -> None:
+        row = await self._enrollment(env)
+        row["cohort_id"] = e.cohort_id if isinstance(e, Enrollment.JoinedCohort) else None
+        self.put("enrollments", row)
+
+    @on(Enrollment.FeedbackGiven)
+    async def feedback_given(self, e: Enrollment.FeedbackGiven, env: EventEnvelope) -> None:
+        row = await self._enrollment(env)
+        row["feedback"].append(
+            {
+                "feedback_id": e.feedback_id,
+                "trainer_id": e.trainer_id,
+                "lesson_id": e.lesson_id,
+                "assessment_id": e.assessment_id,
+                "text": e.text,
+                "at": e.at,
+            }
+        )
+        self.put("enrollments", row)
+
+    @on(Enrollment.Archived, Enrollment.Unarchived)
+    async def archived(self, e: Enrollment.Archived | Enrollment.Unarchived, env: EventEnvelope) -> None:
+        row = await self._enrollment(env)
+        row["archived"] = isinstance(e, Enrollment.Archived)
+        self.put("enrollments", row)
+
+    # -- cohorts -----------------------------------------------------------------------------
+
+    @on(Cohort.Created)
+    async def cohort_created(self, e: Cohort.Created, env: EventEnvelope) -> None:
+        self.put(
+            "cohorts",
+            {
+                "cohort_id": env.stream_id,
+                "course_id": e.course_id,
+                "org_id": e.org_id,
+                "name": e.name,
+                "starts_on": e.starts_on,
+                "trainers": [],
+                "created_at": env.occurred_at,
+            },
+        )
+
+    @on(Cohort.TrainerAssigned, Cohort.TrainerUnassigned)
+    async def trainers_changed(self, e: Cohort.TrainerAssigned | Cohort.TrainerUnassigned, env: EventEnvelope) -> None:
+        row = await self.require("cohorts", env.stream_id, "cohort {key} was never created")
+        others = [t for t in row["trainers"] if t != e.trainer_id]
+        row["trainers"] = [*others, e.trainer_id] if isinstance(e, Cohort.TrainerAssigned) else others
+        self.put("cohorts", row)
+
+    # -- learning paths ----------------------------------------------------------------------
+
+    @on(LearningPath.Created, LearningPath.Revised)
+    async def path_laid_out(self, e: LearningPath.Created | LearningPath.Revised, env: EventEnvelope) -> None:
+        steps = [{"course_id": st.course_id, "requires": list(st.requires)} for st in e.steps]
+        if isinstance(e, LearningPath.Created):
+            row = {"path_id": env.stream_id, "org_id": e.org_id, "created_at": env.occurred_at}
+        else:
+            row = await self.require("paths", env.stream_id, "learning path {key} was never created")
+        row.update(title=e.title, description=e.description, steps=steps, updated_at=env.occurred_at)
+        self.put("paths", row)

@@ -66,6 +66,7 @@ MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "tra
 AUDITORS: frozenset[Role] = frozenset({"auditor"})
 SANDBOX: frozenset[Role] = frozenset({LAB_RUNNER})  # what a lab's container did
 SELLERS: frozenset[Role] = frozenset({"sales", "org_admin"})
+TRAINERS: frozenset[Role] = frozenset({"trainer"})
 
 # A draft is changed by its authors (who created it and its co-authors), and by the
 # organisation's course managers and admins; co-authors are named by the same people, less
@@ -77,6 +78,12 @@ LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
 ORDERING = Permission(SELLERS)
 # Generation is reported by the pipeline, which acts with platform reach.
 GENERATING = Permission(PLATFORM_ADMINS)
+# Course managers and organisation admins make cohorts and name their trainers.
+COHORTS = Permission(MANAGERS)
+# Trainers give feedback to the students of the cohorts they train; managers to anyone's.
+COACHING = Permission(TRAINERS | MANAGERS, org_wide=MANAGERS)
+# Course managers and organisation admins lay out the organisation's learning paths.
+PATHS = Permission(MANAGERS)
 
 COMMANDS: dict[type[Command], Permission] = {
     c.CreateCourse: Permission(AUTHORS),
@@ -101,11 +108,22 @@ COMMANDS: dict[type[Command], Permission] = {
     c.ApproveCourse: Permission(REVIEWERS),
     c.RejectCourse: Permission(REVIEWERS),
     c.PublishCourse: Permission(MANAGERS),
+    c.UnpublishCourse: Permission(MANAGERS),
     c.ArchiveCourse: Permission(MANAGERS),
     c.Enrol: LEARNING,
     c.CompleteLesson: LEARNING,
     c.SubmitQuiz: LEARNING,
     c.DropEnrollment: LEARNING,
+    c.ArchiveEnrollment: LEARNING,
+    c.UnarchiveEnrollment: LEARNING,
+    c.CreateCohort: COHORTS,
+    c.AddToCohort: COHORTS,
+    c.RemoveFromCohort: COHORTS,
+    c.AssignTrainer: COHORTS,
+    c.UnassignTrainer: COHORTS,
+    c.GiveFeedback: COACHING,
+    c.CreateLearningPath: PATHS,
+    c.ReviseLearningPath: PATHS,
     lab.SetLessonLab: AUTHORING,
     lab.StartLab: LEARNING,
     lab.WriteLabFiles: LEARNING,
@@ -159,6 +177,8 @@ class Query(StrEnum):
     AUDIT = "audit"  # histories, past states, verification and exports of the event log
     LAB_SESSION = "lab_session"  # a student's lab session: files and last runs
     ORDERS = "orders"  # an organisation's orders, their documents and timelines
+    COHORTS = "cohorts"  # cohorts, their trainers and their students' progress
+    LEARNING_PATHS = "learning_paths"  # the organisation's learning paths
 
 
 QUERIES: dict[Query, Permission] = {
@@ -171,8 +191,9 @@ QUERIES: dict[Query, Permission] = {
     Query.MY_COURSES: Permission(EVERYONE),
     Query.AUTHORED_COURSES: Permission(AUTHORS, org_wide=frozenset()),
     # Everyone sees their own; instructors the students of the courses they author or
-    # co-author; trainers, course managers and admins the whole organisation's.
-    Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS | {"trainer"}),
+    # co-author, trainers those of the cohorts they train (projections/queries/privacy.py);
+    # course managers and admins the whole organisation's.
+    Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS),
     Query.ORG_ANALYTICS: Permission(MANAGERS),
     Query.MEMBERS: Permission(MEMBER_READERS),
     # Auditors read everything of their organisation, never change anything; platform admins
@@ -180,4 +201,7 @@ QUERIES: dict[Query, Permission] = {
     Query.AUDIT: Permission(AUDITORS),
     Query.LAB_SESSION: LEARNING,
     Query.ORDERS: Permission(SELLERS),
+    # Managers see every cohort of their organisation, trainers the cohorts they train.
+    Query.COHORTS: Permission(MANAGERS | TRAINERS, org_wide=MANAGERS),
+    Query.LEARNING_PATHS: Permission(EVERYONE),
 }

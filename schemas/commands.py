@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -218,6 +219,12 @@ class PublishCourse(Command, kw_only=True, frozen=True):
     course_id: UUID
 
 
+class UnpublishCourse(Command, kw_only=True, frozen=True):
+    """Take a published course out of the catalog; enrolled students keep their access."""
+
+    course_id: UUID
+
+
 class ArchiveCourse(Command, kw_only=True, frozen=True):
     course_id: UUID
 
@@ -256,6 +263,97 @@ class DropEnrollment(Command, kw_only=True, frozen=True):
     course_id: UUID
     reason: Annotated[str, Meta(max_length=2000)] = ""
     student_id: UUID | None = None
+
+
+class ArchiveEnrollment(Command, kw_only=True, frozen=True):
+    """Hide a completed enrolment from the student's list of courses."""
+
+    course_id: UUID
+    student_id: UUID | None = None
+
+
+class UnarchiveEnrollment(Command, kw_only=True, frozen=True):
+    """Bring an archived enrolment back to the student's list of courses."""
+
+    course_id: UUID
+    student_id: UUID | None = None
+
+
+# -- cohorts and trainers --------------------------------------------------------------------
+
+
+class CreateCohort(Command, kw_only=True, frozen=True):
+    """Open a cohort of a course: a group of enrolments that start together."""
+
+    course_id: UUID
+    name: Title
+    starts_on: date
+    cohort_id: UUID | None = None  # the client may choose the id (idempotent create)
+
+
+class AddToCohort(Command, kw_only=True, frozen=True):
+    """Put a student's enrolment in the cohort's course into the cohort."""
+
+    cohort_id: UUID
+    student_id: UUID
+
+
+class RemoveFromCohort(Command, kw_only=True, frozen=True):
+    """Take a student's enrolment out of the cohort."""
+
+    cohort_id: UUID
+    student_id: UUID
+
+
+class AssignTrainer(Command, kw_only=True, frozen=True):
+    """Make a trainer of the organisation one of the cohort's trainers."""
+
+    cohort_id: UUID
+    trainer_id: UUID
+
+
+class UnassignTrainer(Command, kw_only=True, frozen=True):
+    """Take a trainer off the cohort."""
+
+    cohort_id: UUID
+    trainer_id: UUID
+
+
+class GiveFeedback(Command, kw_only=True, frozen=True):
+    """A trainer's feedback on a student's lesson, or on one quiz of it."""
+
+    course_id: UUID
+    student_id: UUID
+    lesson_id: UUID
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    assessment_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+
+
+# -- learning paths --------------------------------------------------------------------------
+
+
+class PathStep(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    course_id: UUID
+    # Courses of earlier steps to complete first; omitted: the step before (none for the first).
+    requires: Annotated[list[UUID], Meta(max_length=50)] | None = None
+
+
+class CreateLearningPath(Command, kw_only=True, frozen=True):
+    """An ordered set of courses with prerequisites between them."""
+
+    title: Title
+    description: Text = ""
+    steps: Annotated[list[PathStep], Meta(min_length=1, max_length=50)]
+    path_id: UUID | None = None  # the client may choose the id (idempotent create)
+
+
+class ReviseLearningPath(Command, kw_only=True, frozen=True):
+    """Change a learning path's title, description, courses or prerequisites."""
+
+    path_id: UUID
+    title: Title
+    description: Text = ""
+    steps: Annotated[list[PathStep], Meta(min_length=1, max_length=50)]
 
 
 # -- the log's seals (sent by the sealer, never over HTTP) ----------------------------------

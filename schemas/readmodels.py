@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import msgspec
 
@@ -68,6 +69,7 @@ class CourseDetail(msgspec.Struct, kw_only=True):
     prerequisites: list[str]
     enrollment_count: int
     published_at: datetime | None
+    listed: bool = False  # in the catalog: published, not unpublished or archived
     bodies: bool  # whether lesson content is included
     modules: list[ModuleView]
     position: int
@@ -125,6 +127,17 @@ class ModuleProgress(msgspec.Struct, kw_only=True):
     lessons: list[LessonProgress]
 
 
+class FeedbackView(msgspec.Struct, kw_only=True):
+    """A trainer's feedback on a lesson of the enrolment, or on one quiz of it."""
+
+    feedback_id: str
+    trainer_id: str
+    lesson_id: str
+    assessment_id: str | None
+    text: str
+    at: datetime
+
+
 class EnrollmentProgress(msgspec.Struct, kw_only=True):
     course_id: str
     course_title: str
@@ -139,8 +152,11 @@ class EnrollmentProgress(msgspec.Struct, kw_only=True):
     lessons_done: int
     lessons_total: int
     progress: float
+    cohort_id: str | None = None
+    archived: bool = False  # hidden from the student's own list
     modules: list[ModuleProgress] | None = None
     quizzes: list[QuizResult] | None = None
+    feedback: list[FeedbackView] | None = None
 
 
 class ProgressList(msgspec.Struct, kw_only=True):
@@ -211,3 +227,101 @@ class AuthoredCourse(msgspec.Struct, kw_only=True):
 class AuthoredList(msgspec.Struct, kw_only=True):
     items: list[AuthoredCourse]
     position: int
+
+
+class CohortView(msgspec.Struct, kw_only=True):
+    """A group of enrolments in one course that start together, and its trainers."""
+
+    cohort_id: str
+    course_id: str
+    course_title: str
+    org_id: str
+    name: str
+    starts_on: date
+    trainer_ids: list[str]
+    students: int
+    created_at: datetime
+
+
+class CohortList(msgspec.Struct, kw_only=True):
+    items: list[CohortView]
+    position: int
+
+
+class CohortDetail(msgspec.Struct, kw_only=True):
+    cohort: CohortView
+    students: list[EnrollmentProgress]  # the progress of each enrolment in the cohort
+    position: int
+
+
+class PathStepView(msgspec.Struct, kw_only=True):
+    course_id: str
+    title: str
+    requires: list[str]  # courses of earlier steps to complete first
+
+
+class LearningPathView(msgspec.Struct, kw_only=True):
+    path_id: str
+    org_id: str
+    title: str
+    description: str
+    steps: list[PathStepView]
+    created_at: datetime
+    updated_at: datetime
+
+
+class LearningPathList(msgspec.Struct, kw_only=True):
+    items: list[LearningPathView]
+    position: int
+
+
+PathStepStatus = Literal["not_enrolled", "active", "completed", "dropped"]
+
+
+class PathStepProgress(msgspec.Struct, kw_only=True):
+    course_id: str
+    title: str
+    requires: list[str]
+    status: PathStepStatus  # of the student's enrolment in the course
+    progress: float  # of its current round, 0 to 100
+    completed: bool  # some round of it was completed (what prerequisites ask)
+    missing: list[str]  # prerequisites not completed yet: enrolling is refused until they are
+
+
+class PathProgress(msgspec.Struct, kw_only=True):
+    path_id: str
+    title: str
+    student_id: str
+    courses: int
+    completed: int
+    progress: float  # percentage of the path's courses completed
+    next_course_id: str | None  # the first course not completed whose prerequisites are
+    steps: list[PathStepProgress]
+    position: int
+
+
+# -- queries of the messaging API (the HTTP API takes the same as path and query parameters) ----
+
+
+class ReadModelQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    position: Annotated[int, msgspec.Meta(ge=0)] | None = None  # wait (bounded) until the read model applied it
+
+
+class ListCohorts(ReadModelQuery, kw_only=True, frozen=True):
+    """The cohorts the caller sees: every one of the organisation for managers, else those they train."""
+
+    course_id: UUID | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 200
+
+
+class GetCohort(ReadModelQuery, kw_only=True, frozen=True):
+    cohort_id: UUID
+
+
+class ListLearningPaths(ReadModelQuery, kw_only=True, frozen=True):
+    """The learning paths of the caller's organisation."""
+
+
+class GetPathProgress(ReadModelQuery, kw_only=True, frozen=True):
+    path_id: UUID
+    student_id: UUID | None = None  # default: the caller

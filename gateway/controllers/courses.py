@@ -337,7 +337,7 @@ class CourseController(Controller):
             location=lambda r: f"/reviews/{r.data.get('review_id', '')}?position={r.position}",
         )
 
-    @route(post, "/{course_id:uuid}/publish", summary="Publish the approved revision")
+    @route(post, "/{course_id:uuid}/publish", summary="Publish the approved revision (or relist an unpublished one)")
     async def publish(
         self,
         request: Req,
@@ -346,6 +346,21 @@ class CourseController(Controller):
         course_id: FromPath[UUID],
     ) -> Answer:
         cmd = c.PublishCourse(course_id=course_id)
+        return await dispatch(services, request, caller, cmd, location=_course)
+
+    @route(
+        post,
+        "/{course_id:uuid}/unpublish",
+        summary="Take a published course out of the catalog (enrolled students keep access)",
+    )
+    async def unpublish(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+    ) -> Answer:
+        cmd = c.UnpublishCourse(course_id=course_id)
         return await dispatch(services, request, caller, cmd, location=_course)
 
     @route(post, "/{course_id:uuid}/archive", summary="Archive a published course")

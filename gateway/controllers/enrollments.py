@@ -1,4 +1,4 @@
-"""Enrolment commands: enrol, complete a lesson, submit a quiz, drop.
+"""Enrolment commands: enrol, complete a lesson, submit a quiz, drop, archive (hide) and back.
 
 An enrolment is addressed by (course, student); `student_id` in a body lets trainers and
 organisation admins act for a student of their organisation.
@@ -20,6 +20,8 @@ EnrolBody = body(c.Enrol, "course_id")
 CompleteLessonBody = body(c.CompleteLesson, "course_id")
 SubmitQuizBody = body(c.SubmitQuiz, "course_id")
 DropEnrollmentBody = body(c.DropEnrollment, "course_id")
+ArchiveEnrollmentBody = body(c.ArchiveEnrollment, "course_id")
+UnarchiveEnrollmentBody = body(c.UnarchiveEnrollment, "course_id")
 
 Answer = Response[CommandResult]
 Req = Request[Any, Any, Any]
@@ -80,4 +82,28 @@ class EnrollmentController(Controller):
         data: JSONBody[DropEnrollmentBody],
     ) -> Answer:
         cmd = command_of(c.DropEnrollment, data, course_id=course_id)
+        return await dispatch(services, request, caller, cmd, location=_enrolment)
+
+    @route(post, "/archive", summary="Hide a completed enrolment from the student's list of courses")
+    async def archive(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        data: JSONBody[ArchiveEnrollmentBody],
+    ) -> Answer:
+        cmd = command_of(c.ArchiveEnrollment, data, course_id=course_id)
+        return await dispatch(services, request, caller, cmd, location=_enrolment)
+
+    @route(post, "/unarchive", summary="Bring an archived enrolment back to the student's list")
+    async def unarchive(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        course_id: FromPath[UUID],
+        data: JSONBody[UnarchiveEnrollmentBody],
+    ) -> Answer:
+        cmd = command_of(c.UnarchiveEnrollment, data, course_id=course_id)
         return await dispatch(services, request, caller, cmd, location=_enrolment)

@@ -14,8 +14,10 @@ from commands.routes import ROUTES
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
+from projections import queries as rq
 from projections.queries import orders as oq
 from schemas import orders as o
+from schemas import readmodels as rm
 from schemas.commands import Command
 from schemas.results import CommandResult
 
@@ -66,6 +68,34 @@ async def _document_url(services: Services, call: Call) -> o.DocumentUrl:
     return await document_url(services, call.caller, q.order_id, q.sha256, position=q.position)
 
 
+async def _list_cohorts(services: Services, call: Call) -> rm.CohortList:
+    q: rm.ListCohorts = call.payload
+    return await rq.cohorts(services.reader, call.caller, course_id=q.course_id, limit=q.limit, position=q.position)
+
+
+async def _get_cohort(services: Services, call: Call) -> rm.CohortDetail:
+    q: rm.GetCohort = call.payload
+    return await rq.cohort_detail(services.reader, call.caller, q.cohort_id, position=q.position)
+
+
+async def _list_paths(services: Services, call: Call) -> rm.LearningPathList:
+    q: rm.ListLearningPaths = call.payload
+    return await rq.learning_paths(services.reader, call.caller, position=q.position)
+
+
+async def _path_progress(services: Services, call: Call) -> rm.PathProgress:
+    q: rm.GetPathProgress = call.payload
+    return await rq.path_progress(services.reader, call.caller, q.path_id, student_id=q.student_id, position=q.position)
+
+
+QUERY_ENDPOINTS = [
+    Endpoint("cohorts.list", rm.ListCohorts, rm.CohortList, _list_cohorts, "Cohorts the caller sees"),
+    Endpoint("cohorts.get", rm.GetCohort, rm.CohortDetail, _get_cohort, "A cohort and its students' progress"),
+    Endpoint("paths.list", rm.ListLearningPaths, rm.LearningPathList, _list_paths, "The organisation's paths"),
+    Endpoint("paths.progress", rm.GetPathProgress, rm.PathProgress, _path_progress, "A student's path progress"),
+]
+
+
 def endpoints() -> list[Endpoint]:
     """The API's endpoints, in a stable order (the AsyncAPI document lists them so)."""
     named = {command: subject for subject, (command, _) in ORDER_COMMANDS.items()}
@@ -74,6 +104,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("orders.list", o.ListOrders, o.OrderList, _list_orders, "Orders of the caller's organisation"),
         Endpoint("orders.get", o.GetOrder, o.OrderDetail, _get_order, "One order with its documents and timeline"),
         Endpoint("orders.documents.url", o.GetDocumentUrl, o.DocumentUrl, _document_url, "A presigned download URL"),
+        *QUERY_ENDPOINTS,
     ]
     for command in ROUTES:
         if command in named:

@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg import sql
 
 from domain.errors import CourseNotFound, Forbidden
-from projections.queries.privacy import taught_by
+from projections.queries.privacy import writes
 from projections.queries.reader import Reader, Viewer, reach
 from schemas.access import Query, Reach
 from schemas.readmodels import Analytics, AtRisk, Period, PeriodCount, PopularCourse, QuizBucket
@@ -44,14 +44,14 @@ async def course_analytics(
     *,
     position: int | None = None,
 ) -> Analytics:
-    """The measures of one course (its learners among them): for those who teach it."""
+    """The measures of one course (its learners among them): for its authors and managers."""
     stmt = sql.SQL(
         "SELECT c.org_id FROM rm_analytics.courses c WHERE c.course_id = %s AND c.status <> 'deleted' AND {}"
     )
     async with reader.connection() as conn:
-        cur = await conn.execute(stmt.format(taught_by(viewer)), [course_id])
+        cur = await conn.execute(stmt.format(writes(viewer)), [course_id])
         found = await cur.fetchone()
-    if found is None:  # missing, deleted, or not taught by the viewer: the same answer
+    if found is None:  # missing, deleted, or not written by the viewer: the same answer
         raise CourseNotFound(f"course {course_id} not found")
     return await _analytics(reader, found[0], course_id, query, position)
 

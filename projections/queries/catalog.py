@@ -254,6 +254,7 @@ def _detail(
         prerequisites=[str(p) for p in d["prerequisites"]],
         enrollment_count=row["enrollment_count"],
         published_at=row["published_at"],
+        listed=bool(row.get("listed", False)),
         bodies=bodies,
         modules=modules,
         position=position,
@@ -293,12 +294,13 @@ async def course_detail_json(
     # Its authors, and the authors, managers and admins of its organisation: draft and answers.
     staff = viewer.user_id == author_id or viewer.user_id in co_authors
     staff = staff or reach(viewer, Query.COURSE_DRAFT, org_id) is not Reach.NONE
-    visible = staff or (listed and (public or viewer.org_id == org_id or is_platform_admin(viewer.roles)))
+    enrolled = enrolment is not None and enrolment[0] in ("active", "completed")
+    # Enrolled students keep their course once it is unpublished or archived.
+    visible = staff or enrolled or (listed and (public or viewer.org_id == org_id or is_platform_admin(viewer.roles)))
     if not visible:
         raise CourseNotFound(f"course {course_id} not found")
     if draft and not staff:
         raise Forbidden("only the course's authors, managers and admins see its draft")
-    enrolled = enrolment is not None and enrolment[0] in ("active", "completed")
     answers = staff
     bodies = answers or enrolled
     variant = f"{'draft' if draft else 'live'}:{int(bodies)}:{int(answers)}"
@@ -308,14 +310,14 @@ async def course_detail_json(
             at = await reader.checkpoint(conn, "catalog")
             cur = await conn.execute(
                 "SELECT course_id, org_id, author_id, status, enrollment_count, published_at,"
-                " draft, live, co_authors FROM rm_catalog.courses WHERE course_id = %s",
+                " draft, live, co_authors, listed FROM rm_catalog.courses WHERE course_id = %s",
                 [course_id],
             )
             found = await cur.fetchone()
         if found is None:
             raise CourseNotFound(f"course {course_id} not found")
         names = ("course_id", "org_id", "author_id", "status", "enrollment_count", "published_at")
-        row = dict(zip(names, found[:6], strict=True), co_authors=found[8])
+        row = dict(zip(names, found[:6], strict=True), co_authors=found[8], listed=found[9])
         doc = found[6] if draft or found[7] is None else found[7]
         detail = _detail(row, doc, draft=draft or found[7] is None, bodies=bodies, answers=answers, position=at)
         return _encode(detail), at

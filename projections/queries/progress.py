@@ -14,16 +14,18 @@ from projections.queries.privacy import sees_students, taught_by
 from projections.queries.reader import Reader, Viewer
 from schemas.readmodels import (
     EnrollmentProgress,
+    FeedbackView,
     LessonProgress,
     ModuleProgress,
     ProgressList,
     QuizResult,
 )
 
-_SELECT = (
+SELECT = (
     "SELECT e.course_id, coalesce(c.title, ''), e.student_id, e.status, e.round, e.revision,"
     " e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity, e.lessons_done,"
-    " e.lessons_total, e.progress, e.outline, e.done, e.modules_done, e.quizzes, c.names"
+    " e.lessons_total, e.progress, e.outline, e.done, e.modules_done, e.quizzes, c.names,"
+    " e.cohort_id, e.archived, e.feedback"
     " FROM rm_progress.enrollments e LEFT JOIN rm_progress.courses c USING (course_id)"
 )
 
@@ -32,7 +34,8 @@ def _at(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
+def progress_of(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
+    """One row of `SELECT` as the enrolment's progress (modules, quizzes and feedback if `detailed`)."""
     out = EnrollmentProgress(
         course_id=str(r[0]),
         course_title=r[1],
@@ -47,6 +50,8 @@ def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
         lessons_done=r[10],
         lessons_total=r[11],
         progress=r[12],
+        cohort_id=str(r[18]) if r[18] else None,
+        archived=r[19],
     )
     if detailed:
         outline, done, modules_done, quizzes, names = r[13], r[14], r[15], r[16], r[17] or {}
@@ -71,20 +76,24 @@ def _progress(r: tuple[Any, ...], *, detailed: bool) -> EnrollmentProgress:
             for m in outline
         ]
         out.quizzes = msgspec.convert(quizzes, list[QuizResult])
+        out.feedback = msgspec.convert(r[20], list[FeedbackView])
     return out
 
 
-async def my_courses(reader: Reader, viewer: Viewer, *, position: int | None = None) -> ProgressList:
-    """The viewer's enrolments, most recently active first, with progress per module and lesson."""
+async def my_courses(
+    reader: Reader, viewer: Viewer, *, archived: bool = False, position: int | None = None
+) -> ProgressList:
+    """The viewer's enrolments, most recently active first, with progress per module and lesson;
+    those they archived only when `archived` (and then only those)."""
     await reader.reach("progress", position)
     async with reader.connection() as conn:
         at = await reader.checkpoint(conn, "progress")
         cur = await conn.execute(
-            _SELECT + " WHERE e.student_id = %s ORDER BY e.last_activity DESC, e.course_id",
-            [viewer.user_id],
+            SELECT + " WHERE e.student_id = %s AND e.archived = %s ORDER BY e.last_activity DESC, e.course_id",
+            [viewer.user_id, archived],
         )
         rows = await cur.fetchall()
-    return ProgressList(items=[_progress(r, detailed=True) for r in rows], position=at)
+    return ProgressList(items=[progress_of(r, detailed=True) for r in rows], position=at)
 
 
 async def my_course(
@@ -101,13 +110,13 @@ async def my_course(
     where: list[sql.Composable] = [sql.SQL("e.course_id = %s AND e.student_id = %s")]
     if student != viewer.user_id:
         where.append(taught_by(viewer))
-    stmt = sql.SQL("{select} WHERE {where}").format(select=sql.SQL(_SELECT), where=sql.SQL(" AND ").join(where))
+    stmt = sql.SQL("{select} WHERE {where}").format(select=sql.SQL(SELECT), where=sql.SQL(" AND ").join(where))
     async with reader.connection() as conn:
         cur = await conn.execute(stmt, [course_id, student])
         row = await cur.fetchone()
     if row is None:  # or not the viewer's to see: the same answer, so nothing leaks
         raise EnrollmentNotFound("no such enrolment")
-    return _progress(row, detailed=True)
+    return progress_of(row, detailed=True)
 
 
 async def instructor_students(
@@ -129,10 +138,10 @@ async def instructor_students(
         params.append(course_id)
     params.append(max(1, min(limit, 1000)))
     stmt = sql.SQL("{select} WHERE {where} ORDER BY e.last_activity DESC, e.student_id LIMIT %s").format(
-        select=sql.SQL(_SELECT), where=sql.SQL(" AND ").join(where)
+        select=sql.SQL(SELECT), where=sql.SQL(" AND ").join(where)
     )
     async with reader.connection() as conn:
         at = await reader.checkpoint(conn, "progress")
         cur = await conn.execute(stmt, params)
         rows = await cur.fetchall()
-    return ProgressList(items=[_progress(r, detailed=False) for r in rows], position=at)
+    return ProgressList(items=[progress_of(r, detailed=False) for r in rows], position=at)

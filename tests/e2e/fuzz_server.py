@@ -2,9 +2,10 @@
 
     python -m tests.e2e.fuzz_server DSN SUBJECT_PREFIX EVENTS_STREAM
 
-Prints one JSON line, {"url": ..., "headers": {...}}, once it serves and has signed in an org
-admin who is also platform admin (the deepest reach into every operation); stops when its
-standard input ends.
+Prints one JSON line, {"url": ..., "headers": {...}}, once it serves, its read models are built
+(the relay and the projectors run beside it, so queries answer rather than 503) and it has signed
+in an org admin who is also platform admin (the deepest reach into every operation); stops when
+its standard input ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import sys
 
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import Api, running_gateway
+from tests.integration.projections_support import projectors, relay
+
+# One query per read model: each answers 200 once its projector has made its tables.
+READ_MODELS = ("/catalog", "/review-queue", "/cohorts", "/analytics/organisation", "/orders")
 
 
 async def sign_in(api: Api) -> dict[str, str]:
@@ -29,8 +34,13 @@ async def sign_in(api: Api) -> dict[str, str]:
 async def main(dsn: str, prefix: str, stream: str) -> None:
     ready, sys.stdout = sys.stdout, sys.stderr  # stdout is for the ready line; logs go to stderr
     settings = make_settings(dsn, subject_prefix=prefix, events_stream=stream)
-    async with running_gateway(settings) as api:
+    async with relay(settings), projectors(settings), running_gateway(settings) as api:
         headers = await sign_in(api)
+        for path in READ_MODELS:
+            for _ in range(600):
+                if (await api.client.get(path, headers=headers)).status_code != 503:
+                    break
+                await asyncio.sleep(0.1)
         print(json.dumps({"url": api.url, "headers": headers}), file=ready, flush=True)
         # Serve until the parent closes our stdin.
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

@@ -34,8 +34,10 @@ LEARNERS = {"platform_admin", "org_admin", "trainer", "student"}
 ORG_ADMINS = {"platform_admin", "org_admin"}
 PLATFORM = {"platform_admin"}
 MEMBER_READERS = {"platform_admin", "org_admin", "course_manager", "trainer", "auditor"}
+COACHES = {"platform_admin", "org_admin", "course_manager", "trainer"}  # feedback; cohorts they see
 
-C, M, L, R, U = (str(uuid4()) for _ in range(5))
+C, M, L, R, U, K, P = (str(uuid4()) for _ in range(7))
+PATH = {"title": "Forklift driver", "steps": [{"course_id": C}]}
 # (method, path, body, roles allowed): the specification, written out rather than derived.
 MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", "/courses", DETAILS, AUTHORS),
@@ -56,6 +58,7 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", f"/courses/{C}/submit", None, AUTHORS),
     ("POST", f"/courses/{C}/revisions", {"kind": "minor"}, AUTHORS),
     ("POST", f"/courses/{C}/publish", None, MANAGERS),
+    ("POST", f"/courses/{C}/unpublish", None, MANAGERS),
     ("POST", f"/courses/{C}/archive", None, MANAGERS),
     ("PUT", f"/reviews/{R}/reviewer", {"reviewer_id": U}, MANAGERS),
     ("POST", f"/reviews/{R}/comments", {"text": "Looks good"}, DISCUSSANTS),
@@ -70,6 +73,16 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
         LEARNERS,
     ),
     ("POST", f"/courses/{C}/enrollments/drop", {}, LEARNERS),
+    ("POST", f"/courses/{C}/enrollments/archive", {}, LEARNERS),
+    ("POST", f"/courses/{C}/enrollments/unarchive", {}, LEARNERS),
+    ("POST", "/cohorts", {"course_id": C, "name": "March", "starts_on": "2026-03-02"}, MANAGERS),
+    ("PUT", f"/cohorts/{K}/students/{U}", None, MANAGERS),
+    ("DELETE", f"/cohorts/{K}/students/{U}", None, MANAGERS),
+    ("PUT", f"/cohorts/{K}/trainers/{U}", None, MANAGERS),
+    ("DELETE", f"/cohorts/{K}/trainers/{U}", None, MANAGERS),
+    ("POST", f"/courses/{C}/students/{U}/feedback", {"lesson_id": L, "text": "Check the forks first"}, COACHES),
+    ("POST", "/paths", PATH, MANAGERS),
+    ("PUT", f"/paths/{P}", PATH, MANAGERS),
     ("POST", "/organisations", {"name": "Other"}, PLATFORM),
     ("POST", "/platform-admins", {"user_id": U}, PLATFORM),
 ]
@@ -264,8 +277,19 @@ async def test_students_are_seen_only_by_those_who_teach_them(live: Api) -> None
     assert await students("colleague", f"&course_id={ours}") == set()
     assert await students("manager") == {student, other}
     assert await students("org_admin") == {student, other}
-    assert await students("trainer") == {student, other}
+    assert await students("trainer") == set()  # until they train a cohort of the student's
     assert await students("student") == 403
+    r = await api.client.post(
+        "/cohorts", json={"course_id": ours, "name": "March", "starts_on": "2026-03-02"}, headers=o.headers["manager"]
+    )
+    assert r.status_code == 201, r.text
+    cohort = r.json()["id"]
+    r = await api.client.put(f"/cohorts/{cohort}/trainers/{o.ids['trainer']}", headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    r = await api.client.put(f"/cohorts/{cohort}/students/{student}", headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    at = r.json()["position"]
+    assert await students("trainer") == {student}
 
     progress = f"/courses/{ours}/students/{student}/progress?position={at}"
     analytics = f"/courses/{ours}/analytics?position={at}"
@@ -281,8 +305,13 @@ async def test_students_are_seen_only_by_those_who_teach_them(live: Api) -> None
     ]:
         r = await api.client.get(progress, headers=o.headers[who])
         assert r.status_code == seen, (who, r.text)
+        # A course's measures are for those who write it and the organisation's managers.
         r = await api.client.get(analytics, headers=o.headers[who])
-        assert r.status_code == (seen if who not in ("student",) else 404), (who, r.text)
+        assert r.status_code == (seen if who not in ("student", "trainer") else 404), (who, r.text)
+    # The trainer sees no student outside their cohorts: not their progress, not who they are.
+    for path in (f"/courses/{theirs}/students/{other}/progress?position={at}", f"/users/{other}"):
+        r = await api.client.get(path, headers=o.headers["trainer"])
+        assert r.status_code == 404, (path, r.text)
         r = await api.client.get(f"/users/{student}", headers=o.headers[who])  # the student's identity
         assert r.status_code == seen, (who, r.text)
         # The organisation's measures (its learners at risk among them): managers and admins only.

@@ -1,12 +1,14 @@
-"""Property: the students an instructor sees are exactly those of the courses they author or
-co-author, for random courses, authors, co-authors and enrolments in two organisations
-(through the real commands, relay, projectors and query)."""
+"""Property: the enrolments an instructor or trainer sees are exactly those of the courses they
+author or co-author and of the cohorts they train; a course manager sees all of their
+organisation's. For random courses, authors, co-authors, enrolments, cohorts and trainers in two
+organisations (through the real commands, relay, projectors and query)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
@@ -22,7 +24,8 @@ from schemas import commands as c
 from schemas import identity as i
 from tests.integration.projections_support import CONTENT, bus_on, projectors, relay
 
-INSTRUCTORS, STUDENTS = 3, 4
+INSTRUCTORS, STUDENTS, TRAINERS = 3, 4, 2
+Seen = set[tuple[UUID, UUID]]  # (course, student) of each enrolment seen
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,22 @@ class Organisation:
 
     id: UUID
     instructors: list[UUID]
+    trainers: list[UUID]
     students: list[UUID] = field(default_factory=lambda: [uuid4() for _ in range(STUDENTS)])
     manager: UUID = field(default_factory=uuid4)
     authors: dict[UUID, set[UUID]] = field(default_factory=dict)  # course -> author and co-authors
     enrolled: dict[UUID, set[UUID]] = field(default_factory=dict)  # course -> students
+    # cohort -> (its course, its trainers, the students whose enrolments are in it)
+    cohorts: dict[UUID, tuple[UUID, set[UUID], set[UUID]]] = field(default_factory=dict)
 
-    def taught_by(self, instructor: UUID) -> set[UUID]:
-        return {s for course, who in self.authors.items() if instructor in who for s in self.enrolled[course]}
+    def taught_by(self, teacher: UUID) -> Seen:
+        """The rule: the enrolments in courses they write, and in cohorts they train."""
+        written = {(c, s) for c, who in self.authors.items() if teacher in who for s in self.enrolled[c]}
+        trained = {(c, s) for c, trainers, members in self.cohorts.values() if teacher in trainers for s in members}
+        return written | trained
 
-    def everyone(self) -> set[UUID]:
-        return {s for students in self.enrolled.values() for s in students}
+    def everyone(self) -> Seen:
+        return {(c, s) for c, students in self.enrolled.items() for s in students}
 
 
 @dataclass
@@ -64,14 +73,18 @@ def ctx(org: Organisation, actor: UUID, *roles: str) -> Context:
 async def _organisation(bus: CommandBus) -> Organisation:
     root = Context(UUID(int=1), UUID(int=0), frozenset({"platform_admin"}))
     org = UUID((await bus.handle(i.CreateOrganisation(name=f"Org {secrets.token_hex(3)}"), root)).id)
-    instructors = []
-    for _ in range(INSTRUCTORS):
-        email = f"i-{secrets.token_hex(6)}@example.com"
-        anyone = Context(UUID(int=0), UUID(int=0), frozenset({"anyone"}))
-        r = await bus.handle(i.RegisterUser(email=email, password="correct horse battery", name="I"), anyone)
-        await bus.handle(i.AddMember(org_id=org, email=email, roles=["instructor"]), root)
-        instructors.append(UUID(r.id))
-    return Organisation(org, instructors)
+
+    async def members(role: str, n: int) -> list[UUID]:
+        made = []
+        for _ in range(n):
+            email = f"{role}-{secrets.token_hex(6)}@example.com"
+            anyone = Context(UUID(int=0), UUID(int=0), frozenset({"anyone"}))
+            r = await bus.handle(i.RegisterUser(email=email, password="correct horse battery", name="I"), anyone)
+            await bus.handle(i.AddMember(org_id=org, email=email, roles=[role]), root)  # type: ignore[list-item]
+            made.append(UUID(r.id))
+        return made
+
+    return Organisation(org, await members("instructor", INSTRUCTORS), await members("trainer", TRAINERS))
 
 
 @pytest.fixture
@@ -100,36 +113,64 @@ async def _published(w: World, org: Organisation, author: UUID, co_authors: set[
     return course
 
 
+async def _cohort(w: World, org: Organisation, course: UUID, trainers: set[UUID], students: set[UUID]) -> None:
+    """A cohort of the course with these trainers and these students' enrolments in it."""
+    manager = ctx(org, org.manager, "course_manager")
+    made = await w.bus.handle(c.CreateCohort(course_id=course, name="K", starts_on=date(2026, 3, 1)), manager)
+    cohort = UUID(made.id)
+    for trainer in trainers:
+        await w.bus.handle(c.AssignTrainer(cohort_id=cohort, trainer_id=trainer), manager)
+    for student in students:
+        await w.bus.handle(c.AddToCohort(cohort_id=cohort, student_id=student), manager)
+    org.cohorts[cohort] = (course, trainers, students)
+
+
 courses = st.lists(
     st.tuples(
         st.integers(0, 1),  # organisation
         st.integers(0, INSTRUCTORS - 1),  # author
         st.sets(st.integers(0, INSTRUCTORS - 1)),  # co-authors
         st.sets(st.integers(0, STUDENTS - 1)),  # students enrolled
+        st.sets(st.integers(0, STUDENTS - 1)),  # of those, the ones put in a cohort
+        st.sets(st.integers(0, TRAINERS - 1)),  # the cohort's trainers
     ),
     min_size=1,
     max_size=3,
 )
 
 
+async def _seen(w: World, viewer: Viewer, position: int) -> Seen:
+    seen = await q.instructor_students(w.reader, viewer, limit=1000, position=position)
+    return {(UUID(p.course_id), UUID(p.student_id)) for p in seen.items}
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(made=courses)
-async def test_an_instructor_sees_exactly_the_students_of_the_courses_they_write(
-    world: World, made: list[tuple[int, int, set[int], set[int]]]
+async def test_teachers_see_exactly_the_students_of_the_courses_they_write_and_the_cohorts_they_train(
+    world: World, made: list[tuple[int, int, set[int], set[int], set[int], set[int]]]
 ) -> None:
     w = world  # courses accumulate over the examples: the expectation is over all of them
-    for org_index, author, co_authors, students in made:
+    for org_index, author, co_authors, students, grouped, trainers in made:
         org = w.orgs[org_index]
         course = await _published(w, org, org.instructors[author], {org.instructors[x] for x in co_authors})
         for s in students:
             await w.bus.handle(c.Enrol(course_id=course), ctx(org, org.students[s], "student"))
             org.enrolled[course].add(org.students[s])
+        members = {org.students[s] for s in grouped & students}
+        await _cohort(w, org, course, {org.trainers[t] for t in trainers}, members)
     position = await w.bus.store.head()
     for org in w.orgs:
         for instructor in org.instructors:
-            viewer = Viewer(instructor, org.id, frozenset({"instructor"}))
-            seen = await q.instructor_students(w.reader, viewer, limit=1000, position=position)
-            assert {UUID(p.student_id) for p in seen.items} == org.taught_by(instructor)
+            assert await _seen(w, Viewer(instructor, org.id, frozenset({"instructor"})), position) == org.taught_by(
+                instructor
+            )
+        for trainer in org.trainers:
+            viewer = Viewer(trainer, org.id, frozenset({"trainer"}))
+            assert await _seen(w, viewer, position) == org.taught_by(trainer)
+            # The same rule on a student's profile.
+            for student in org.students:
+                assert await q.teaches(w.reader, viewer, student) == any(
+                    s == student for _, s in org.taught_by(trainer)
+                )
         manager = Viewer(org.manager, org.id, frozenset({"course_manager"}))
-        seen = await q.instructor_students(w.reader, manager, limit=1000, position=position)
-        assert {UUID(p.student_id) for p in seen.items} == org.everyone()
+        assert await _seen(w, manager, position) == org.everyone()
