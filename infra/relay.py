@@ -63,6 +63,7 @@ _CHECKPOINT = (
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_\-]")
 _encode = msgspec.json.Encoder().encode
 _NULL = msgspec.Raw(b"null")
+_HEADROOM = 512  # more than the relay's headers ever take: below it, no need to count them
 
 
 def lock_key(stream: str) -> int:
@@ -99,21 +100,18 @@ class _Messages:
             self._subjects[(stream_type, event_type)] = subject
         return subject
 
-    def build(self, env: EventEnvelope, prev_id: str | None) -> tuple[str, dict[str, str], bytes]:
-        """(subject, headers, body) of one event; a stand-in when the event cannot be sent."""
-        headers = {
-            Headers.MSG_ID: str(env.event_id),
-            Headers.POSITION: str(env.position),
-            Headers.STREAM_ID: str(env.stream_id),
-            Headers.STREAM_TYPE: _header_value(env.stream_type),
-            Headers.VERSION: str(env.version),
-            Headers.EVENT_TYPE: _header_value(env.event_type),
-            Headers.CORRELATION_ID: _header_value(env.correlation_id),
-        }
-        if env.causation_id is not None:
-            headers[Headers.CAUSATION_ID] = _header_value(env.causation_id)
-        if prev_id is not None:
-            headers[EXPECTED_LAST_MSG_ID] = prev_id
+    def build(self, env: EventEnvelope, event_id: str, prev_id: str | None) -> tuple[str, dict[str, str], bytes]:
+        """(subject, headers, body) of one event; a stand-in when the event cannot be sent.
+
+        Only what JetStream and the relay itself need travels as headers: the message id (dedupe),
+        the expected last id (order) and the position (reconcile, and a consumer that cannot read
+        a body still knows which event to take from the log). Everything else is in the envelope
+        body every consumer decodes: each header costs the client about as much as the body's
+        encoding (issue 17: 9 headers held the relay at 0.74 of raw publish_async)."""
+        if prev_id is None:
+            headers = {Headers.MSG_ID: event_id, Headers.POSITION: str(env.position)}
+        else:
+            headers = {Headers.MSG_ID: event_id, Headers.POSITION: str(env.position), EXPECTED_LAST_MSG_ID: prev_id}
         error = "rejected by JetStream" if env.position in self.stand_in else None
         body = b""
         if error is None:
@@ -122,15 +120,19 @@ class _Messages:
             except Exception as e:
                 error = f"cannot encode: {e!r}"[:200]
             else:
-                header_size = sum(len(k) + len(v) + 4 for k, v in headers.items()) + 12
-                if len(body) + header_size > self._max_payload:
-                    error = f"too large: {len(body)} bytes"
+                if len(body) + _HEADROOM > self._max_payload:
+                    header_size = sum(len(k) + len(v) + 4 for k, v in headers.items()) + 12
+                    if len(body) + header_size > self._max_payload:
+                        error = f"too large: {len(body)} bytes"
         if error is not None:
             # Keep position and order: a consumer sees the header and reads the event itself.
-            log.error("relay.stand_in", position=env.position, event_id=str(env.event_id), reason=error)
+            log.error("relay.stand_in", position=env.position, event_id=event_id, reason=error)
             headers[RELAY_ERROR] = _header_value(error)
             body = _encode(msgspec.structs.replace(env, payload=_NULL))
-        return self._subject(env.stream_type, env.event_type), headers, body
+        subject = self._subjects.get((env.stream_type, env.event_type))
+        if subject is None:
+            subject = self._subject(env.stream_type, env.event_type)
+        return subject, headers, body
 
 
 class Relay:
@@ -384,9 +386,10 @@ class Relay:
                 for i, env in enumerate(events):
                     if i % chunk == 0:
                         await pipeline.wait_below(window - min(chunk, len(events) - i) + 1)
-                    subject, headers, body = build(env, prev_id)
+                    event_id = str(env.event_id)
+                    subject, headers, body = build(env, event_id, prev_id)
                     await pipeline.publish(subject, body, headers, env.position)
-                    prev_id = str(env.event_id)
+                    prev_id = event_id
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -34,13 +34,8 @@ class EventEnvelope(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Headers:
-    """Header names set on every published event."""
+    """Header names set on every published event. The rest of an event's metadata (stream,
+    version, type, correlation and causation ids) travels only in the envelope body."""
 
     MSG_ID = "Nats-Msg-Id"
     POSITION = "Cw-Position"
-    STREAM_ID = "Cw-Stream-Id"
-    STREAM_TYPE = "Cw-Stream-Type"
-    VERSION = "Cw-Version"
-    EVENT_TYPE = "Cw-Event-Type"
-    CORRELATION_ID = "Cw-Correlation-Id"
-    CAUSATION_ID = "Cw-Causation-Id"

@@ -149,8 +149,8 @@ class EventSubscriber:
             consumer=self.name,
             position=env.position if env else position_header(headers),
             event_id=str(env.event_id) if env else headers.get(Headers.MSG_ID),
-            event_type=env.event_type if env else headers.get(Headers.EVENT_TYPE, "_"),
-            stream_id=str(env.stream_id) if env else headers.get(Headers.STREAM_ID),
+            event_type=env.event_type if env else msg.subject.rpartition(".")[2] or "_",  # ...evt.<category>.<type>
+            stream_id=str(env.stream_id) if env else None,
             error=error,
             payload=env.payload if env else msgspec.Raw(b"null"),
         )

@@ -57,7 +57,7 @@ def prepared_messages(settings: Settings, rows: list[EventEnvelope]) -> list[tup
     messages = _Messages(settings, 1 << 20)
     out = []
     for env in rows:
-        subject, _, body = messages.build(env, None)
+        subject, _, body = messages.build(env, str(env.event_id), None)
         out.append((subject, body, str(env.event_id)))
     return out
 

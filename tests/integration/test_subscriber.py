@@ -111,7 +111,7 @@ async def test_an_undecodable_message_is_parked_at_once_and_the_next_is_handled(
         await client.jetstream().publish(
             settings.event_subject("order", "OrderPlaced"),
             b"{not an envelope",
-            headers={Headers.MSG_ID: "bad-1", Headers.POSITION: "7", Headers.EVENT_TYPE: "OrderPlaced"},
+            headers={Headers.MSG_ID: "bad-1", Headers.POSITION: "7"},
         )
         await _publish(client, settings, _event(8))
         await _until(lambda: subscriber.parked == 1 and seen == [8])
