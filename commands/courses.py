@@ -217,7 +217,7 @@ async def approve_course(cmd: c.ApproveCourse, s: Session) -> Decided:
 async def reject_course(cmd: c.RejectCourse, s: Session) -> Decided:
     review, course = await _decide(cmd.review_id, s)
     review.reject(s.ctx.actor_id, cmd.feedback)
-    course.reject(review.id, s.ctx.actor_id, cmd.feedback)
+    course.reject(review.id, s.ctx.actor_id, cmd.feedback, tuple(cmd.regenerate))
     return _course(course, review_id=str(review.id))
 
 

@@ -171,6 +171,9 @@ class Course(Aggregate):
         review_id: UUID
         reviewer_id: UUID
         feedback: str
+        # Lessons the reviewer asks the generation pipeline to write again, the feedback as an
+        # extra instruction (a course the pipeline did not write ignores it).
+        regenerate: tuple[UUID, ...] = ()
 
     @dataclass(frozen=True)
     class Published(Event):
@@ -378,13 +381,17 @@ class Course(Aggregate):
             raise errors.SelfApproval("an author cannot approve their own course")
         self._record(self.Approved(review_id, reviewer_id))
 
-    def reject(self, review_id: UUID, reviewer_id: UUID, feedback: str) -> None:
+    def reject(self, review_id: UUID, reviewer_id: UUID, feedback: str, regenerate: tuple[UUID, ...] = ()) -> None:
         self._require_in_review(review_id)
         if reviewer_id in self.authors:
             raise errors.SelfApproval("an author cannot reject their own course")
         if not feedback.strip():
             raise errors.InvalidCourse("a rejection needs feedback")
-        self._record(self.Rejected(review_id, reviewer_id, feedback))
+        if len(set(regenerate)) != len(regenerate):
+            raise errors.InvalidCourse("lessons to regenerate repeat")
+        for lesson_id in regenerate:
+            self.lesson(lesson_id)  # LessonNotFound for a lesson of another course
+        self._record(self.Rejected(review_id, reviewer_id, feedback, regenerate))
 
     def _require_in_review(self, review_id: UUID) -> None:
         self._require_exists()

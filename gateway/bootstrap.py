@@ -3,7 +3,7 @@ that run on it.
 
 `Root` builds the ports, the event store (and its PostgreSQL pool), the command bus, the Redis
 client, the query cache and the NATS connection factory, once, and hands them to the gateway,
-the relay and the projectors (and, as they land, the generation pipeline and the lab runner).
+the relay, the projectors, the sealer, the lab runner and the generation pipeline.
 Nothing else builds a pool, a client or a port; nothing imports this package. Every entry point
 (`coursewright up`, `coursewright run`, `coursewright projections ...`) goes through it, and
 tests build the same root with ports of their own: `Root(settings, ports)`.
@@ -49,9 +49,9 @@ from projections.workers import run_projectors
 
 log = get_logger(__name__)
 
-# The components `coursewright up` runs, in start order. The generation pipeline joins as it
-# lands, a function of the root giving a Component.
-COMPONENTS = ("relay", "projectors", "sealer", "labs", "gateway", "messaging")
+# The components `coursewright up` runs, in start order, each a function of the root giving a
+# Component.
+COMPONENTS = ("relay", "projectors", "sealer", "labs", "pipeline", "gateway", "messaging")
 
 
 def system_ports(settings: Settings) -> Ports:
@@ -188,6 +188,17 @@ class Root:
         """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers."""
         return Component("labs", self.labs.run_forever)
 
+    def pipeline(self) -> Component:
+        """The generation pipeline: accepted orders' SOPs to course drafts in review, through the
+        bus. Its stacks (PDF, OCR, torch, litellm) are imported by this component's process only."""
+
+        def run() -> Coroutine[Any, Any, None]:
+            from gateway import pipeline_ports
+
+            return pipeline_ports.run(self.settings, self.bus, self.ports.documents, self.nats)
+
+        return Component("pipeline", run)
+
     def gateway(self) -> Component:
         """The HTTP API (Litestar on uvicorn, on the supervisor's loop)."""
         return Component("gateway", lambda: serve(self.services()))
@@ -202,6 +213,7 @@ class Root:
             "projectors": self.projectors,
             "sealer": self.sealer,
             "labs": self.lab_runner,
+            "pipeline": self.pipeline,
             "gateway": self.gateway,
             "messaging": self.messaging,
         }

@@ -1,20 +1,27 @@
 """The generation pipeline's ports, built from settings by the composition root.
 
 Kept apart from `gateway/bootstrap.py` so that only the pipeline's process (and `coursewright
-eval`) imports the PDF, OCR, torch and litellm stacks.
+eval`) imports the PDF, OCR, torch and litellm stacks: the gateway never runs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from commands.bus import CommandBus
+from commands.documents import SopDocuments
+from genpipeline.course_builder import CourseBuilder
 from genpipeline.drafting.grounded import GroundedWriter
 from genpipeline.drafting.llm_writer import LlmWriter
 from genpipeline.drafting.writer import LessonWriter
 from genpipeline.extraction import Extraction, every_format
+from genpipeline.service import run_pipeline
+from genpipeline.worker import GenerationPipeline
 from infra.embedding import Embedder, HashingEmbedder, MiniLmEmbedder
 from infra.llm import LiteLlmChatModel
 from infra.logging import get_logger
+from infra.nats import NatsConnector
 from infra.ocr import OcrEngine, OcrUnavailable, TesseractOcr
 from infra.settings import Settings
 from infra.vectorstore import QdrantVectorStore, VectorStore
@@ -53,3 +60,19 @@ def writer(settings: Settings) -> LessonWriter:
         settings.llm_model, api_base=settings.llm_api_base, api_key=settings.llm_api_key.get_secret_value()
     )
     return LlmWriter(model)
+
+
+def builder(settings: Settings, store: VectorStore) -> CourseBuilder:
+    """The stages on their ports (loads the embedding model: call it off the event loop)."""
+    return CourseBuilder(extraction(settings), embedder(settings), store, writer(settings))
+
+
+async def run(settings: Settings, bus: CommandBus, documents: SopDocuments, nats: NatsConnector) -> None:
+    """The `pipeline` component: the models load in a thread, then the subscriptions run until
+    cancelled; the vector store is closed on the way out (a restart opens it again)."""
+    store = vectors(settings)
+    try:
+        built = await asyncio.to_thread(builder, settings, store)
+        await run_pipeline(settings, nats, GenerationPipeline(bus, documents, built))
+    finally:
+        await store.close()

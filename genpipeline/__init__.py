@@ -1,4 +1,2 @@
-"""The generation pipeline: SOP extraction, embeddings, retrieval, drafting.
-
-Not built yet: no issue has asked for it.
-"""
+"""The generation pipeline: SOP extraction, chunking, embeddings, retrieval, drafting, and the
+order worker (`genpipeline.worker`) that turns an accepted order into a course draft in review."""

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(SecretStr(""), description="the LLM provider's key")
     embedder: str = Field("minilm", description="minilm (all-MiniLM-L6-v2, offline) | hashing (no model)")
     pipeline_concurrency: int = Field(2, ge=1, le=32, description="orders generated at once per pipeline process")
+    pipeline_ack_seconds: float = Field(
+        60.0, ge=1, description="an order a dead pipeline process was generating goes to another after this"
+    )
+    pipeline_attempts: int = Field(5, ge=1, description="deliveries of an order event before it is parked")
 
     relay_batch: int = 2048
     relay_window: int = Field(4096, description="JetStream publishes in flight at once")

@@ -213,6 +213,9 @@ class ApproveCourse(Command, kw_only=True, frozen=True):
 class RejectCourse(Command, kw_only=True, frozen=True):
     review_id: UUID
     feedback: Annotated[str, Meta(min_length=1, max_length=20_000)]
+    # Lessons of a generated course to write again from the same sources, the feedback as an
+    # extra instruction: the generation pipeline stores new content versions and submits again.
+    regenerate: Annotated[list[UUID], Meta(max_length=200)] = []
 
 
 class PublishCourse(Command, kw_only=True, frozen=True):

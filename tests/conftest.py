@@ -20,6 +20,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # ("AST constructor recursion depth mismatch") and the run ends in an internal error.
 
 from infra.blobs.s3 import S3BlobStore
+from infra.embedding import Embedder, MiniLmEmbedder
 from infra.eventlog.postgres import PostgresEventStore
 from infra.migrate import migrate
 from infra.seaweed import free_port_pairs, start_weed
@@ -153,6 +154,12 @@ async def blobs(settings: Settings) -> AsyncIterator[S3BlobStore]:
     await store.start()
     yield store
     await store.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The MiniLM embedder, its model loaded once for the whole run (seconds of CPU each load)."""
+    return MiniLmEmbedder()
 
 
 @pytest.fixture

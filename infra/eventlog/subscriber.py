@@ -5,8 +5,9 @@ their progress is the JetStream consumer's ack floor, and every command they sen
 idempotency key derived from the event, so a redelivery has no second effect. (Projections keep
 their checkpoint in their own transaction instead: projections.applier.)
 
-- Each event is acked once `handle` returned; until then it is in flight for at most `ack_wait`
-  (a worker killed mid-event gets it again, from this or another member of the same durable).
+- Each event is acked once `handle` returned; until then the subscriber reports it in progress
+  every third of `ack_wait`, so a worker killed mid-event loses it after `ack_wait` (and this or
+  another member of the same durable gets it again), however long a live handler takes.
 - An event whose handler raised is delivered again after a growing delay; after `max_deliver`
   attempts, or at once when it cannot even be decoded, it is parked on the dead-letter subject
   with the error and acked, so one poison event never blocks the ones behind it.
@@ -125,6 +126,7 @@ class EventSubscriber:
         if attempt > self.max_deliver:
             await self._park(msg, dead_letters, env, f"still failing after {self.max_deliver} attempts")
             return
+        beat = asyncio.create_task(self._heartbeat(msg))
         try:
             await self.handle(env)
         except asyncio.CancelledError:
@@ -139,9 +141,19 @@ class EventSubscriber:
             with contextlib.suppress(*NatsFailure):
                 await msg.nak(delay=delay)
             return
+        finally:
+            beat.cancel()
         with contextlib.suppress(*NatsFailure):  # unacked: delivered again after ack_wait
             await msg.ack()
         self.handled += 1
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        """Tell the server the event is still being handled, every third of `ack_wait`: a long job
+        keeps its event, and a worker that died loses it after `ack_wait`, not after the job's length."""
+        while True:
+            await asyncio.sleep(self.ack_wait / 3)
+            with contextlib.suppress(*NatsFailure):
+                await msg.in_progress()
 
     async def _park(self, msg: Msg, dead_letters: DeadLetters, env: EventEnvelope | None, error: str) -> None:
         headers = msg.headers or {}

@@ -26,7 +26,15 @@ from tests.integration.up_support import component_processes, coursewright_comma
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
-ONE_EACH_TWO_GATEWAYS = {"relay": 1, "projectors": 1, "sealer": 1, "labs": 1, "messaging": 1, "gateway": 2}
+ONE_EACH_TWO_GATEWAYS = {
+    "relay": 1,
+    "projectors": 1,
+    "sealer": 1,
+    "labs": 1,
+    "pipeline": 1,
+    "messaging": 1,
+    "gateway": 2,
+}
 
 
 class _Output:
@@ -86,6 +94,7 @@ def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         "CW_EVENTS_STREAM": s.events_stream,
         "CW_EMBEDDED": "never",
         "CW_DATA_DIR": str(tmp_path / "data"),
+        "CW_EMBEDDER": "hashing",  # the pipeline process loads no model: this test is about processes
         "CW_HTTP_PORT": str(free_port()),
     }
     yield env, dsn
@@ -193,7 +202,7 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
         )
         everyone = [p for ps in component_processes(proc).values() for p in ps]
         # SIGKILL each component in turn: it is started again, as a new process.
-        for name in ("relay", "projectors", "sealer", "labs", "gateway", "messaging"):
+        for name in ("relay", "projectors", "sealer", "labs", "pipeline", "gateway", "messaging"):
             (victim, *_) = component_processes(proc)[name]
             victim.kill()
             _wait_until(

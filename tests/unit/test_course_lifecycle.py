@@ -91,6 +91,20 @@ def test_rejecting_needs_feedback_and_records_it() -> None:
     assert (course.status, course.feedback) == ("rejected", "needs a summary")
 
 
+def test_a_rejection_may_name_lessons_of_the_course_to_regenerate() -> None:
+    course, review_id = b.in_review()
+    lesson_id = course.modules[0].lessons[0].id
+    recorded = len(course.pending)
+    with pytest.raises(errors.LessonNotFound):
+        course.reject(review_id, b.REVIEWER, "rewrite it", (uuid4(),))
+    with pytest.raises(errors.InvalidCourse):
+        course.reject(review_id, b.REVIEWER, "rewrite it", (lesson_id, lesson_id))
+    assert course.status == "in_review" and len(course.pending) == recorded
+    course.reject(review_id, b.REVIEWER, "rewrite it", (lesson_id,))
+    (rejected,) = course.pending[-1:]
+    assert isinstance(rejected, Course.Rejected) and rejected.regenerate == (lesson_id,)
+
+
 def test_approve_and_reject_name_the_open_review() -> None:
     course, _ = b.in_review()
     with pytest.raises(errors.ReviewClosed):

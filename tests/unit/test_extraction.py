@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 
 import pytest
 
 from genpipeline.extraction import Document, ExtractionError, every_format
-from tests.sop_samples import facts, sample
+from tests.sop_samples import empty_docx, facts, sample
 
 PDF = "hotel-front-desk-check-in-check-out.pdf"
 DOCX = "customer-support-phone-complaints-escalations.docx"
@@ -96,31 +95,13 @@ def _encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
-def _empty_docx() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'wordprocessingml.document.main+xml"/></Types>',
-        )
-        z.writestr(
-            "word/document.xml",
-            '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-            "<w:body/></w:document>",
-        )
-    return out.getvalue()
-
-
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
         ("empty.pdf", b"", "empty"),
         ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage", "unreadable"),
         ("locked.pdf", _encrypted_pdf(), "encrypted"),
-        ("empty.docx", _empty_docx(), "no text"),
+        ("empty.docx", empty_docx(), "no text"),
         ("random.bin", bytes(range(256)) * 4, "not a supported type"),
         ("fake.docx", b"PK\x03\x04 not really a zip", "ZIP"),
         ("blank.md", b"   \n\n", "no text"),

@@ -1,0 +1,48 @@
+"""The `pipeline` component: the generation pipeline's two durable subscriptions on one process.
+
+`pipeline_orders` follows the order events (an accepted or retried order is generated) with
+`CW_PIPELINE_CONCURRENCY` orders at once; `pipeline_rejections` follows the courses' rejections
+(lessons asked for again). Both ack each event once handled; an event whose handling keeps
+failing is parked on the dead-letter subject after `CW_PIPELINE_ATTEMPTS` deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from genpipeline.worker import GenerationPipeline
+from infra.eventlog.subscriber import EventSubscriber, Handler
+from infra.logging import get_logger
+from infra.nats import NatsConnector
+from infra.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def run_pipeline(settings: Settings, nats: NatsConnector, pipeline: GenerationPipeline) -> None:
+    """Until cancelled (the supervisor restarts it when it fails, e.g. NATS away at start)."""
+    nc = await nats.connect("pipeline")
+    try:
+
+        def subscriber(name: str, handle: Handler, subjects: str, concurrency: int = 1) -> EventSubscriber:
+            return EventSubscriber(
+                nc,
+                settings,
+                name,
+                handle,
+                subjects=subjects,
+                concurrency=concurrency,
+                max_deliver=settings.pipeline_attempts,
+                ack_wait=settings.pipeline_ack_seconds,
+            )
+
+        orders = subscriber("pipeline_orders", pipeline.on_order_event, "order.>", settings.pipeline_concurrency)
+        rejections = subscriber("pipeline_rejections", pipeline.on_course_event, "course.CourseRejected")
+        log.info("pipeline.started", concurrency=settings.pipeline_concurrency)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(orders.run(), name="pipeline:orders")
+            group.create_task(rejections.run(), name="pipeline:rejections")
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()

@@ -1,0 +1,280 @@
+"""The generation pipeline's order worker on the real services: PostgreSQL, NATS JetStream (the
+relay and durable subscriptions), the run's S3, local Qdrant, MiniLM and Tesseract.
+
+An order becomes exactly one cited draft in review, whatever is repeated: a redelivered event,
+two workers on one order, a worker SIGKILLed mid-stage and started again. A poison document
+fails its order with a reason while the next order is generated; a rejection naming a lesson
+has that lesson written again as a new content version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import msgspec
+import nats
+import pytest
+
+from commands.bus import CommandBus
+from commands.documents import SopDocuments
+from commands.routes import ROUTES
+from domain.course import Course
+from genpipeline.course_builder import CourseBuilder
+from genpipeline.drafting.grounded import GroundedWriter
+from genpipeline.extraction import every_format
+from genpipeline.manifest import text_key
+from genpipeline.worker import PIPELINE_ACTOR, STAGES, GenerationPipeline, course_id_of
+from infra.blobs.s3 import S3BlobStore
+from infra.embedding import Embedder
+from infra.eventlog.deadletters import dead_letter_stream
+from infra.eventlog.postgres import PostgresEventStore
+from infra.ocr import TesseractOcr
+from infra.vectorstore import QdrantVectorStore
+from schemas import commands as c
+from schemas.envelope import Headers
+from tests.conftest import S3Server, make_settings, service_env
+from tests.integration.pipeline_support import World
+from tests.ports import make_ports
+from tests.sop_samples import empty_docx, sample
+
+FORKLIFT = "warehouse-forklift-inspection-safe-operation.md"
+HOTEL = "hotel-front-desk-check-in-check-out.pdf"
+SUPPORT = "customer-support-phone-complaints-escalations.docx"
+SCANNED = "bank-account-opening-kyc-scanned.pdf"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def world(fresh_database: str, s3_server: S3Server) -> AsyncIterator[World]:
+    settings = make_settings(fresh_database, **s3_server.settings(), pipeline_ack_seconds=3.0)
+    store = PostgresEventStore(fresh_database)
+    await store.start()
+    blobs = S3BlobStore(
+        settings.s3_url, settings.s3_access_key, settings.s3_secret_key.get_secret_value(), settings.s3_bucket
+    )
+    await blobs.start()
+    documents = SopDocuments(blobs, max_bytes=settings.document_max_bytes, order_max_bytes=settings.order_max_bytes)
+    bus = CommandBus(store, ROUTES, make_ports(documents=documents))
+    try:
+        yield World(settings, store, blobs, documents, bus, uuid.uuid4())
+    finally:
+        await blobs.close()
+        await store.close()
+        nc = await nats.connect(settings.nats_url)
+        for name in (settings.events_stream, dead_letter_stream(settings)):
+            with contextlib.suppress(Exception):
+                await nc.jetstream().delete_stream(name)
+        await nc.close()
+
+
+@pytest.fixture
+async def qdrant(tmp_path: Path) -> AsyncIterator[QdrantVectorStore]:
+    store = QdrantVectorStore(path=tmp_path / "qdrant")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def pipeline(world: World, qdrant: QdrantVectorStore, minilm: Embedder) -> GenerationPipeline:
+    builder = CourseBuilder(every_format(TesseractOcr()), minilm, qdrant, GroundedWriter())
+    return GenerationPipeline(world.bus, world.documents, builder)
+
+
+async def assert_one_draft(world: World, order_id: uuid.UUID) -> Course:
+    """The order has one draft, in review, written once: one course, one submission, each stage once."""
+    order = await world.order(order_id)
+    assert order.status == "draft_ready" and order.course_id == course_id_of(order_id)
+    assert order.progress == (len(STAGES), len(STAGES))
+    order_events = await world.event_types(order_id)
+    assert order_events.count("OrderGenerationStarted") == 1 and order_events.count("OrderDraftReady") == 1
+    assert order_events.count("OrderStageStarted") == len(STAGES)
+    created = [e for e in await world.all_of("CourseCreated") if e.actor_id == str(PIPELINE_ACTOR)]
+    assert [e.stream_id for e in created if str(order_id) in bytes(e.payload).decode()] == [order.course_id]
+    course = await world.course(order.course_id)
+    assert course.status == "in_review" and course.author_id == PIPELINE_ACTOR
+    course_events = await world.event_types(course.id)
+    assert course_events.count("CourseSubmitted") == 1
+    assert course_events.count("CourseModuleAdded") == len(course.modules) > 0
+    lessons = [lesson for m in course.modules for lesson in m.lessons]
+    assert course_events.count("CourseLessonAdded") == len(lessons) > 0
+    assert course_events.count("CourseContentVersioned") == len(lessons)
+    return course
+
+
+def sources_of(course: Course) -> list[str]:
+    """The "Sources" material of every lesson: the cited SOP text a reviewer checks."""
+    out = []
+    for m in course.modules:
+        for lesson in m.lessons:
+            assert lesson.content is not None
+            sources = [x.body for x in lesson.content.materials if x.title == "Sources"]
+            assert sources, f"lesson {lesson.title} cites nothing"
+            out += sources
+    return out
+
+
+async def test_an_order_of_sample_sops_becomes_one_cited_draft_in_review_and_redelivery_changes_nothing(
+    world: World, pipeline: GenerationPipeline
+) -> None:
+    files = [(name, sample(name)) for name in (FORKLIFT, HOTEL, SUPPORT)]
+    order_id = await world.place(files)
+    async with world.running(pipeline):
+        await world.until_order(order_id, "draft_ready", "failed")
+        course = await assert_one_draft(world, order_id)
+        assert len(course.modules) == 3  # a module per document
+        # Every lesson cites its SOP: document, section and the quoted text.
+        assert all('"' in s and ("section" in s) for s in sources_of(course))
+        assert any(HOTEL in s and "page" in s for s in sources_of(course))
+        # The extracted text of each document is stored for citations to be checked later.
+        order = await world.order(order_id)
+        for sha in order.documents:
+            assert (await world.blobs.get(text_key(world.org, sha))).decode().strip()
+        # The review tells the reviewer each lesson's measured level.
+        assert course.review_id is not None
+        review = await world.event_types(course.review_id)
+        assert review.count("ReviewCommented") == sum(len(m.lessons) for m in course.modules)
+
+        # The same event delivered again (a new message on the stream) and the job run again.
+        before = {s: len(await world.events(s)) for s in (order_id, course.id, course.review_id)}
+        (accepted,) = [e for e in await world.events(order_id) if e.event_type == "OrderDocumentsAccepted"]
+        nc = await nats.connect(world.settings.nats_url)
+        try:
+            await nc.jetstream().publish(
+                world.settings.event_subject("order", accepted.event_type),
+                msgspec.json.encode(accepted),
+                headers={Headers.POSITION: str(accepted.position)},
+            )
+        finally:
+            await nc.close()
+        await world.until(lambda: _handled(pipeline, 2))
+        await pipeline.generate(order_id, accepted)  # nothing left to do: the order is drafted
+    after = {s: len(await world.events(s)) for s in before}
+    assert after == before
+    await assert_one_draft(world, order_id)
+
+
+async def _handled(pipeline: GenerationPipeline, jobs: int) -> bool:
+    return pipeline.handled >= jobs
+
+
+async def test_two_workers_on_one_order_and_a_repeat_write_one_draft(
+    world: World, qdrant: QdrantVectorStore, minilm: Embedder
+) -> None:
+    order_id = await world.place([(FORKLIFT, sample(FORKLIFT))])
+    (accepted,) = [e for e in await world.events(order_id) if e.event_type == "OrderDocumentsAccepted"]
+    # Two processes' pipelines (each its own per-order lock) on the same order at once.
+    first, second = (
+        GenerationPipeline(
+            world.bus, world.documents, CourseBuilder(every_format(None), minilm, qdrant, GroundedWriter())
+        )
+        for _ in range(2)
+    )
+    await asyncio.gather(first.generate(order_id, accepted), second.generate(order_id, accepted))
+    course = await assert_one_draft(world, order_id)
+    versions = len(await world.events(course.id))
+    await first.generate(order_id, accepted)
+    assert len(await world.events(course.id)) == versions
+
+
+async def test_poison_documents_fail_their_orders_with_a_reason_and_the_next_order_is_drafted(
+    world: World, pipeline: GenerationPipeline
+) -> None:
+    corrupt = await world.place([("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage, no xref")])
+    empty = await world.place([("empty.docx", empty_docx())])
+    good = await world.place([(FORKLIFT, sample(FORKLIFT))])
+    async with world.running(pipeline):
+        failed = await world.until_order(corrupt, "failed", "draft_ready")
+        assert failed.status == "failed" and failed.failure is not None
+        assert (failed.failure.stage, failed.failure.stage_name) == (2, "extract")
+        assert "broken.pdf" in failed.failure.reason
+        nothing = await world.until_order(empty, "failed", "draft_ready")
+        assert nothing.failure is not None and "empty.docx" in nothing.failure.reason
+        assert "no text" in nothing.failure.reason
+        await world.until_order(good, "draft_ready", "failed")
+    await assert_one_draft(world, good)
+    # The failed orders made no course.
+    for order_id in (corrupt, empty):
+        assert await world.events(course_id_of(order_id)) == []
+
+
+async def test_a_rejection_naming_a_lesson_has_it_written_again_and_the_course_submitted_again(
+    world: World, pipeline: GenerationPipeline
+) -> None:
+    order_id = await world.place([(FORKLIFT, sample(FORKLIFT))])
+    async with world.running(pipeline):
+        await world.until_order(order_id, "draft_ready", "failed")
+        course = await assert_one_draft(world, order_id)
+        lesson = course.modules[0].lessons[1]
+        other = course.modules[0].lessons[0]
+        assert course.review_id is not None
+        manager = world.ctx("course_manager")
+        feedback = "Put the rule about the load backrest and the forks first."
+        await world.bus.handle(
+            c.RejectCourse(review_id=course.review_id, feedback=feedback, regenerate=[lesson.id]), manager
+        )
+
+        async def resubmitted() -> Course | None:
+            again = await world.course(course.id)
+            return again if again.status == "in_review" else None
+
+        again: Course = await world.until(resubmitted)
+    _, rewritten = again.lesson(lesson.id)
+    assert len(rewritten.versions) == 2 and rewritten.current == 2  # a new content version
+    assert rewritten.content is not None and any(m.title == "Sources" for m in rewritten.content.materials)
+    assert len(again.lesson(other.id)[1].versions) == 1  # the others are left as they were
+    assert again.review_id != course.review_id
+    assert (await world.event_types(course.id)).count("CourseSubmitted") == 2
+
+
+@pytest.fixture
+def pipeline_process(world: World, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _start_pipeline(world: World, data: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
+    env |= service_env(world.settings) | {
+        "CW_ENV": "test",
+        "CW_DATA_DIR": str(data),
+        "CW_EMBEDDER": "hashing",  # the kill is the point: no model to load in each process
+        "CW_PIPELINE_ACK_SECONDS": "3",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "pipeline"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+
+
+async def test_a_pipeline_process_killed_mid_stage_and_started_again_writes_one_draft(
+    world: World, tmp_path: Path, pipeline_process: list[subprocess.Popen[bytes]]
+) -> None:
+    # The scanned SOP is read by OCR: its stage lasts long enough to be killed in.
+    order_id = await world.place([(SCANNED, sample(SCANNED)), (FORKLIFT, sample(FORKLIFT))])
+    async with world.relaying():
+        pipeline_process.append(_start_pipeline(world, tmp_path / "data"))
+
+        async def extracting() -> bool:
+            order = await world.order(order_id)
+            return order.status == "generating" and order.stage == 2
+
+        await world.until(extracting)
+        pipeline_process[0].send_signal(signal.SIGKILL)
+        pipeline_process[0].wait()
+        order = await world.order(order_id)
+        assert (order.status, order.stage) == ("generating", 2)
+        pipeline_process.append(_start_pipeline(world, tmp_path / "data"))
+        await world.until_order(order_id, "draft_ready", "failed")
+    await assert_one_draft(world, order_id)
