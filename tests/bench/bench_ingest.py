@@ -3,7 +3,9 @@ for the shared samples with a text layer (the scanned one apart: OCR is its own 
 
 Baseline, same run: the bare MiniLM model encoding the same chunks (pages / encoding time).
 Three rounds of each, alternating; the medians are compared. Also printed: OCR seconds per
-page of the scanned sample, and its word accuracy against the ground truth.
+page of the scanned sample, its word accuracy against the ground truth, and, for each sample,
+the time from its order placed to its draft submitted for review through the real order path
+(PostgreSQL, the relay, NATS, S3, the pipeline's subscription, the offline writer).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -23,10 +26,14 @@ from genpipeline.course_builder import CourseBuilder
 from genpipeline.drafting.grounded import GroundedWriter
 from genpipeline.evaluation import word_accuracy
 from genpipeline.extraction import every_format
+from genpipeline.worker import GenerationPipeline
 from infra.embedding import MiniLmEmbedder
 from infra.ocr import TesseractOcr
+from infra.seaweed import free_port_pairs, start_weed
 from infra.vectorstore import QdrantVectorStore
 from tests.bench._report import result
+from tests.conftest import create_database, drop_database, make_settings
+from tests.integration.pipeline_support import open_world
 from tests.sop_samples import samples_dir
 
 ROUNDS = 3
@@ -72,6 +79,31 @@ async def main() -> None:
     truth = folder / (Path(scan["file"]).stem + ".groundtruth.txt")
     reference = "\n".join(line for line in truth.read_text().splitlines() if not line.startswith("#"))
     print(f"ocr: {seconds / scan['pages']:.1f} s/page, word accuracy {100 * word_accuracy(reference, text):.1f}%")
+    await end_to_end(embedder, folder, spec["documents"])
+
+
+async def end_to_end(embedder: MiniLmEmbedder, folder: Path, documents: list[dict[str, Any]]) -> None:
+    """Each sample as an order of its own, placed to draft submitted, one after the other."""
+    dsn = create_database("cw_bench_e2e")
+    with tempfile.TemporaryDirectory() as tmp:
+        (port,) = free_port_pairs(1)
+        weed = start_weed(Path(tmp), port, Path(tmp), "bench", "bench-secret")
+        store = QdrantVectorStore(path=Path(tmp) / "q")
+        try:
+            s3 = {"s3_url": f"http://127.0.0.1:{port}", "s3_access_key": "bench", "s3_secret_key": "bench-secret"}
+            async with open_world(make_settings(dsn, **s3)) as world:
+                builder = CourseBuilder(every_format(TesseractOcr()), embedder, store, GroundedWriter())
+                async with world.running(GenerationPipeline(world.bus, world.documents, builder)):
+                    for d in documents:
+                        started = time.perf_counter()
+                        order = await world.place([(d["file"], (folder / d["file"]).read_bytes())])
+                        done = await world.until_order(order, "draft_ready", "failed")
+                        seconds = time.perf_counter() - started
+                        print(f"order to draft: {d['file']} ({d['pages']} pages) {done.status} in {seconds:.1f} s")
+        finally:
+            await store.close()
+            weed.stop()
+            drop_database(dsn)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
+import nats
 
 from commands import codec
 from commands.bus import CommandBus
 from commands.context import Context
 from commands.documents import SopDocuments
+from commands.routes import ROUTES
 from domain.course import Course
 from domain.order import Order
 from genpipeline.service import run_pipeline
 from genpipeline.worker import GenerationPipeline
 from infra.blobs.s3 import S3BlobStore
+from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import NatsConnector
 from infra.relay import Relay
@@ -29,6 +32,7 @@ from infra.settings import Settings
 from schemas import orders as o
 from schemas.envelope import EventEnvelope
 from schemas.roles import Role
+from tests.ports import make_ports
 
 ORDER: dict[str, Any] = {
     "client": "Acme Logistics",
@@ -111,6 +115,29 @@ class World:
         """The relay and the pipeline's subscriptions, as `coursewright run pipeline` runs them."""
         async with self.relaying(), _in_background(run_pipeline(self.settings, NatsConnector(self.settings), pipeline)):
             yield
+
+
+@contextlib.asynccontextmanager
+async def open_world(settings: Settings) -> AsyncIterator[World]:
+    """A world on these settings' database, S3 bucket and private stream (deleted at the end)."""
+    store = PostgresEventStore(settings.pg_dsn)
+    await store.start()
+    blobs = S3BlobStore(
+        settings.s3_url, settings.s3_access_key, settings.s3_secret_key.get_secret_value(), settings.s3_bucket
+    )
+    await blobs.start()
+    documents = SopDocuments(blobs, max_bytes=settings.document_max_bytes, order_max_bytes=settings.order_max_bytes)
+    bus = CommandBus(store, ROUTES, make_ports(documents=documents))
+    try:
+        yield World(settings, store, blobs, documents, bus, uuid.uuid4())
+    finally:
+        await blobs.close()
+        await store.close()
+        nc = await nats.connect(settings.nats_url)
+        for name in (settings.events_stream, dead_letter_stream(settings)):
+            with contextlib.suppress(Exception):
+                await nc.jetstream().delete_stream(name)
+        await nc.close()
 
 
 @contextlib.asynccontextmanager

@@ -44,3 +44,39 @@ def test_speckle_tokens_are_dropped_and_words_kept() -> None:
     assert tidy_line("Screen every applicant . ; _ against the list ~") == "Screen every applicant against the list"
     assert tidy_line("$10,000 | Branch Manager & BSA/AML - 5%") == "$10,000 | Branch Manager & BSA/AML - 5%"
     assert tidy_line("\u00a2 CIP: the minimum identity") == "\u2022 CIP: the minimum identity"
+
+
+def test_the_scanned_sample_is_read_at_its_scan_resolution_to_98_percent_of_its_words(scanned: Document) -> None:
+    import pypdfium2 as pdfium
+
+    from genpipeline.evaluation import word_accuracy
+    from genpipeline.extraction.pdf import scan_dpi
+    from tests.sop_samples import samples_dir
+
+    document = pdfium.PdfDocument(sample(SCAN))
+    text_layer = pdfium.PdfDocument(sample("hotel-front-desk-check-in-check-out.pdf"))
+    try:
+        assert [scan_dpi(page, 300) for page in document] == [200, 200]  # 1700 px over 8.5 in
+        assert scan_dpi(text_layer[0], 300) == 300  # no scan on it: the default
+    finally:
+        document.close()
+        text_layer.close()
+    truth = (samples_dir() / "bank-account-opening-kyc-scanned.groundtruth.txt").read_text().splitlines()
+    assert word_accuracy("\n".join(line for line in truth if not line.startswith("#")), scanned.text) >= 0.98
+
+
+def test_a_scanned_page_sent_as_an_image_is_read_by_ocr() -> None:
+    import io
+
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(sample(SCAN))
+    try:
+        png = io.BytesIO()
+        document[0].render(scale=200 / 72, grayscale=True).to_pil().save(png, format="PNG")
+    finally:
+        document.close()
+    doc = every_format(TesseractOcr()).extract("page-1.png", png.getvalue())
+    assert (doc.media_type, doc.pages, doc.ocr_pages) == ("image/png", 1, (1,))
+    assert "the Customer Identification Program (CIP) and Know Your Customer (KYC) checks" in doc.text
+    assert any(b.section for b in doc.blocks)  # its numbered sections, as in the PDF

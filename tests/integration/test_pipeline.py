@@ -10,7 +10,6 @@ has that lesson written again as a new content version.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -23,26 +22,19 @@ import msgspec
 import nats
 import pytest
 
-from commands.bus import CommandBus
-from commands.documents import SopDocuments
-from commands.routes import ROUTES
 from domain.course import Course
 from genpipeline.course_builder import CourseBuilder
 from genpipeline.drafting.grounded import GroundedWriter
 from genpipeline.extraction import every_format
 from genpipeline.manifest import text_key
 from genpipeline.worker import PIPELINE_ACTOR, STAGES, GenerationPipeline, course_id_of
-from infra.blobs.s3 import S3BlobStore
 from infra.embedding import Embedder
-from infra.eventlog.deadletters import dead_letter_stream
-from infra.eventlog.postgres import PostgresEventStore
 from infra.ocr import TesseractOcr
 from infra.vectorstore import QdrantVectorStore
 from schemas import commands as c
 from schemas.envelope import Headers
 from tests.conftest import S3Server, make_settings, service_env
-from tests.integration.pipeline_support import World
-from tests.ports import make_ports
+from tests.integration.pipeline_support import World, open_world
 from tests.sop_samples import empty_docx, sample
 
 FORKLIFT = "warehouse-forklift-inspection-safe-operation.md"
@@ -54,25 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 async def world(fresh_database: str, s3_server: S3Server) -> AsyncIterator[World]:
-    settings = make_settings(fresh_database, **s3_server.settings(), pipeline_ack_seconds=3.0)
-    store = PostgresEventStore(fresh_database)
-    await store.start()
-    blobs = S3BlobStore(
-        settings.s3_url, settings.s3_access_key, settings.s3_secret_key.get_secret_value(), settings.s3_bucket
-    )
-    await blobs.start()
-    documents = SopDocuments(blobs, max_bytes=settings.document_max_bytes, order_max_bytes=settings.order_max_bytes)
-    bus = CommandBus(store, ROUTES, make_ports(documents=documents))
-    try:
-        yield World(settings, store, blobs, documents, bus, uuid.uuid4())
-    finally:
-        await blobs.close()
-        await store.close()
-        nc = await nats.connect(settings.nats_url)
-        for name in (settings.events_stream, dead_letter_stream(settings)):
-            with contextlib.suppress(Exception):
-                await nc.jetstream().delete_stream(name)
-        await nc.close()
+    async with open_world(make_settings(fresh_database, **s3_server.settings(), pipeline_ack_seconds=3.0)) as w:
+        yield w
 
 
 @pytest.fixture
