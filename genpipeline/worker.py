@@ -38,6 +38,7 @@ from commands.bus import CommandBus
 from commands.context import Context
 from commands.courses import to_domain_content
 from commands.documents import SopDocuments, document_key
+from commands.errors import TooMuchContention
 from domain import errors
 from domain.course import EDITABLE, Course
 from domain.ids import name_id
@@ -50,6 +51,7 @@ from genpipeline.drafting.writer import ground
 from genpipeline.extraction import Document, ExtractionError
 from genpipeline.manifest import DraftManifest, draft_lesson, load_manifest, save_manifest, text_key
 from infra.blobs.port import BlobNotFound
+from infra.errors import Unavailable
 from infra.eventlog import wire_name
 from infra.logging import get_logger
 from schemas import commands as c
@@ -77,6 +79,8 @@ PIPELINE_ACTOR = name_id(NAMESPACE_URL, "urn:coursewright:generation-pipeline")
 STARTS = frozenset({wire_name(Order.DocumentsAccepted), wire_name(Order.Retried)})
 REJECTED = wire_name(Course.Rejected)
 _WORKING = ("documents_accepted", "generating")
+# Failures of a service, not of the order: raised, so the subscriber delivers the event again.
+TRANSIENT: tuple[type[Exception], ...] = (Unavailable, TooMuchContention, OSError, TimeoutError)
 
 
 def course_id_of(order_id: UUID) -> UUID:
@@ -298,12 +302,25 @@ class _Job:
             await self.write_draft(modules, drafts)
             await self.enter(9)
             await self.submit(modules, drafts)
+        except TRANSIENT:
+            raise  # an outage: the event comes again (the steps done stay done)
+        except Stopped:
+            raise
         except OrderFailed as e:
-            self.log.warning("pipeline.order_failed", stage=self.stage, reason=e.reason)
-            await self.order_command(o.FailGeneration(order_id=self.order_id, reason=e.reason[:2000]), "fail")
+            await self.fail(e.reason)
+            return
+        except Exception as e:
+            # Not an outage and not the documents: it would fail the same way on every delivery.
+            # The order fails with it (sales may retry once it is fixed); the queue goes on.
+            self.log.exception("pipeline.job_error", stage=self.stage)
+            await self.fail(f"{STAGES[max(self.stage, 1) - 1]} failed: {type(e).__name__}: {e}")
             return
         await self.order_command(o.RecordDraft(order_id=self.order_id, course_id=self.course_id), "draft")
         self.log.info("pipeline.draft_ready", course_id=str(self.course_id))
+
+    async def fail(self, reason: str) -> None:
+        self.log.warning("pipeline.order_failed", stage=self.stage, reason=reason)
+        await self.order_command(o.FailGeneration(order_id=self.order_id, reason=reason[:2000]), "fail")
 
     # -- the stages --------------------------------------------------------------------------------
 

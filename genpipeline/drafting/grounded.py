@@ -10,6 +10,7 @@ definitions where it has them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
@@ -42,6 +43,10 @@ class GroundedWriter(LessonWriter):
         self.max_rules = max_rules
 
     async def compose(self, plan: LessonPlan, sources: Sequence[Chunk], level: str, feedback: str) -> LessonDraft:
+        """In a thread: the word lists and the level measure are CPU work the worker's loop must not wait on."""
+        return await asyncio.to_thread(self.compose_now, plan, sources, level, feedback)
+
+    def compose_now(self, plan: LessonPlan, sources: Sequence[Chunk], level: str, feedback: str) -> LessonDraft:
         own = [c for c in sources if c.key in plan.chunks]
         rules = [s for c in own for s in sentences_of(c) if teaches(s)][: self.max_rules]
         every = [s for c in sources for s in sentences_of(c)]

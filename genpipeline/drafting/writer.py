@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -19,7 +20,8 @@ class LessonWriter(ABC):
 
     async def write(self, plan: LessonPlan, sources: Sequence[Chunk], level: str, feedback: str = "") -> LessonDraft:
         """The lesson, with every item that its citations do not support dropped (and listed)."""
-        return ground(await self.compose(plan, sources, level, feedback), level)
+        draft = await self.compose(plan, sources, level, feedback)
+        return await asyncio.to_thread(ground, draft, level)  # CPU work: off the event loop
 
     @abstractmethod
     async def compose(self, plan: LessonPlan, sources: Sequence[Chunk], level: str, feedback: str) -> LessonDraft:

@@ -142,3 +142,28 @@ async def test_a_second_member_of_the_same_durable_shares_the_work_without_doubl
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_an_event_handled_for_longer_than_ack_wait_is_kept_in_progress_not_redelivered(
+    nc: tuple[Client, Settings],
+) -> None:
+    client, settings = nc
+    calls: list[int] = []
+
+    async def handle(env: EventEnvelope) -> None:
+        calls.append(env.position)
+        await asyncio.sleep(7.0)  # more than twice ack_wait: only the in-progress reports keep it
+
+    # Two lanes: were the event given out again, the idle lane would take it while the first works.
+    subscriber = EventSubscriber(
+        client, settings, "worker_long", handle, subjects="order.>", concurrency=2, ack_wait=3.0, retry=FAST
+    )
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await _publish(client, settings, _event(1))
+        await _until(lambda: subscriber.handled == 1, 30)
+        assert calls == [1]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
