@@ -162,17 +162,20 @@ class MyCoursesController(Controller):
         summary="The caller's enrolments with progress; with ?status=, the courses they write",
         description="Without `status`: the caller's enrolments, with progress per module and lesson "
         "(those they archived only with `archived=true`). "
-        "With `status` (draft, in_review, ...): the courses the caller authors or co-authors in that status.",
+        "With `status` (draft, in_review, ...; repeat it for several): the courses the caller authors or "
+        "co-authors in one of those statuses.",
     )
     async def mine(
         self,
         services: ServicesDep,
         caller: CallerDep,
-        status: FromQuery[CourseStatus | None] = None,
+        status: Annotated[
+            list[CourseStatus] | None, QueryParameter(description="the courses the caller writes in any of these")
+        ] = None,
         archived: Annotated[bool, QueryParameter(description="the enrolments the caller archived instead")] = False,
         position: Position = None,
     ) -> ProgressList | AuthoredList:
-        if status is not None:
+        if status:
             return await rq.authored_courses(services.reader, caller, status=status, position=position)
         return await rq.my_courses(services.reader, caller, archived=archived, position=position)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from domain.errors import Forbidden
@@ -32,19 +33,20 @@ async def authored_courses(
     reader: Reader,
     viewer: Viewer,
     *,
-    status: CourseStatus | None = None,
+    status: CourseStatus | Sequence[CourseStatus] | None = None,
     limit: int = 200,
     position: int | None = None,
 ) -> AuthoredList:
-    """The viewer's courses in their organisation (author or co-author), recently changed first."""
+    """The viewer's courses in their organisation (author or co-author), recently changed first;
+    with `status`, those in it (or in any of several: drafts and courses in review at once)."""
     if reach(viewer, Query.AUTHORED_COURSES, viewer.org_id) is Reach.NONE:
         raise Forbidden("only authors have courses of their own")
     await reader.reach("catalog", position)
     stmt = _SELECT
     params: list[Any] = [viewer.org_id, viewer.user_id, viewer.user_id]
     if status is not None:
-        stmt += " AND status = %s"
-        params.append(status)
+        stmt += " AND status = ANY(%s)"
+        params.append([status] if isinstance(status, str) else list(status))
     stmt += " ORDER BY updated_at DESC, course_id LIMIT %s"
     params.append(max(1, min(limit, 1000)))
     async with reader.connection() as conn:

@@ -84,6 +84,9 @@ async def test_a_deleted_draft_is_gone_for_everyone_and_authors_list_their_own(a
     assert [i["course_id"] for i in r.json()["items"]] == [kept]
     r = await api.client.get(f"/me/courses?status=draft&position={at}", headers=o.headers["colleague"])
     assert [i["course_id"] for i in r.json()["items"]] == [shared]
+    # Drafts and courses in review at once.
+    r = await api.client.get(f"/me/courses?status=draft&status=in_review&position={at}", headers=o.headers["author"])
+    assert {i["course_id"]: i["status"] for i in r.json()["items"]} == {kept: "in_review", shared: "draft"}
 
 
 async def test_a_refused_enrolment_names_the_missing_courses(api: Api) -> None:
