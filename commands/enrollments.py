@@ -10,12 +10,13 @@ from commands.bus import Decided
 from commands.errors import PermissionDenied
 from commands.session import Session
 from domain import errors
+from domain.cohort import Cohort
 from domain.course import Course, Revision
 from domain.enrollment import Enrollment, ModuleOutline, enrollment_id
 from domain.path import PathRequirements, path_requirements_id
 from domain.seats import CourseSeats, seats_id
 from schemas import commands as c
-from schemas.access import Reach
+from schemas.access import ACTING_FOR, Reach
 
 
 def _student(s: Session, student_id: UUID | None) -> UUID:
@@ -96,7 +97,19 @@ async def _enrollment(s: Session, course_id: UUID, student_id: UUID | None) -> E
     if not enrollment.exists:
         raise errors.EnrollmentNotFound("not enrolled in this course")
     s.require_visible(enrollment)
+    await acting_for(s, enrollment)
     return enrollment
+
+
+async def acting_for(s: Session, enrollment: Enrollment) -> None:
+    """The caller may act on this enrolment: it is their own, they reach every enrolment of the
+    organisation (its admins), or they train its cohort. To a trainer any other student's
+    enrolment does not exist, as in the queries (projections/queries/privacy.py)."""
+    if enrollment.student_id == s.ctx.actor_id or ACTING_FOR.reach(s.ctx.roles) >= Reach.ORGANISATION:
+        return
+    cohort = await s.view(Cohort, enrollment.cohort_id) if enrollment.cohort_id else None
+    if cohort is None or not cohort.trains(s.ctx.actor_id):
+        raise errors.EnrollmentNotFound("no such enrolment among the students of the cohorts you train")
 
 
 async def complete_lesson(cmd: c.CompleteLesson, s: Session) -> Decided:

@@ -15,7 +15,7 @@ import msgspec
 
 from commands.bus import Decided
 from commands.courses import _authored
-from commands.enrollments import _enrollment, _student
+from commands.enrollments import _enrollment, _student, acting_for
 from commands.errors import PermissionDenied
 from commands.session import Session
 from domain import errors
@@ -77,8 +77,11 @@ async def _lab(s: Session, session_id: UUID) -> LabSession:
     if not lab.exists:
         raise errors.LabSessionNotFound(f"lab session {session_id} not found")
     s.require_visible(lab)
-    if lab.student_id != s.ctx.actor_id and s.reach < Reach.ORGANISATION:
-        raise PermissionDenied("only the student, their trainers and organisation admins use this lab")
+    if lab.student_id != s.ctx.actor_id:
+        if s.reach < Reach.ORGANISATION:
+            raise PermissionDenied("only the student, their trainers and organisation admins use this lab")
+        assert lab.enrollment_id is not None
+        await acting_for(s, await s.view(Enrollment, lab.enrollment_id))
     return lab
 
 

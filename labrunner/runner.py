@@ -23,12 +23,14 @@ from commands import codec
 from commands.bus import CommandBus
 from commands.context import Context
 from domain import errors
+from domain.cohort import Cohort
+from domain.enrollment import Enrollment
 from domain.ids import name_id
 from domain.lab import LabRun, LabSession, LabSpec
 from infra.labengine import EngineError, LabEngine, RunResult, SandboxGone, SandboxSpec
 from infra.logging import get_logger
 from schemas import labs as c
-from schemas.access import QUERIES, Query, Reach
+from schemas.access import ACTING_FOR, QUERIES, Query, Reach
 from schemas.commands import LabFile
 from schemas.results import CommandResult
 from schemas.roles import LAB_RUNNER
@@ -249,6 +251,18 @@ class LabRunner:
             await self._release(live)
         return reply
 
+    async def _trains(self, session: LabSession, trainer_id: UUID) -> bool:
+        """Whether `trainer_id` trains the cohort of the session's enrolment."""
+        if session.enrollment_id is None:
+            return False
+        stored = await self.bus.store.read_stream(session.enrollment_id)
+        enrollment = Enrollment.replay(session.enrollment_id, [codec.decode(e.event_type, e.payload) for e in stored])
+        if enrollment.cohort_id is None:
+            return False
+        stored = await self.bus.store.read_stream(enrollment.cohort_id)
+        cohort = Cohort.replay(enrollment.cohort_id, [codec.decode(e.event_type, e.payload) for e in stored])
+        return cohort.trains(trainer_id)
+
     async def session(self, session_id: UUID) -> LabSession:
         """The session as stored (for the runner's own use: callers are checked by the bus)."""
         stored = await self.bus.store.read_stream(session_id)
@@ -256,11 +270,14 @@ class LabRunner:
         return LabSession.replay(session_id, events, stored[-1].position if stored else 0)
 
     async def view(self, session_id: UUID, ctx: Context) -> c.LabSessionView:
-        """The session for its student, their trainers and organisation admins (else not found)."""
+        """The session for its student, the trainers of their cohort and organisation admins
+        (else not found)."""
         reach = QUERIES[Query.LAB_SESSION].reach(ctx.roles)
         session = await self.session(session_id)
         mine = session.student_id == ctx.actor_id and session.org_id == ctx.org_id
         visible = reach is Reach.PLATFORM or mine or (reach >= Reach.ORGANISATION and session.org_id == ctx.org_id)
+        if visible and not mine and ACTING_FOR.reach(ctx.roles) < Reach.ORGANISATION:
+            visible = await self._trains(session, ctx.actor_id)
         if not session.exists or reach is Reach.NONE or not visible:
             raise errors.LabSessionNotFound(f"lab session {session_id} not found")
         assert session.spec is not None and session.course_id and session.lesson_id and session.student_id

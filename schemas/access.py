@@ -74,6 +74,10 @@ TRAINERS: frozenset[Role] = frozenset({"trainer"})
 AUTHORING = Permission(AUTHORS, org_wide=MANAGERS)
 # A student learns for themself; trainers and organisation admins also act for others.
 LEARNING = Permission(LEARNERS, org_wide=ON_BEHALF)
+# Of those who act for others, organisation admins reach every enrolment of their organisation;
+# a trainer, once a student is enrolled, only the enrolments in the cohorts they train
+# (commands/enrollments.py `acting_for`).
+ACTING_FOR = Permission(ON_BEHALF, org_wide=ORG_ADMINS)
 # Sales and organisation admins handle every order of their organisation.
 ORDERING = Permission(SELLERS)
 # Generation is reported by the pipeline, which acts with platform reach.

@@ -118,6 +118,15 @@ async def test_trainers_follow_the_cohorts_they_train_and_students_see_their_fee
     theirs = await _ok(await c.get(f"/me/courses/{course}?position={at}", headers=o.headers["other_student"]), 200)
     assert theirs["feedback"] == []
 
+    # Acting for a student once enrolled: a trainer for the students of their cohorts only.
+    done = f"/courses/{course}/enrollments/completed-lessons"
+    r = await c.post(done, json={"lesson_id": lesson, "student_id": other}, headers=o.headers["trainer"])
+    assert r.status_code == 404, r.text
+    r = await c.post(done, json={"lesson_id": lesson, "student_id": student}, headers=o.headers["trainer"])
+    assert (await _ok(r))["data"]["progress"] == 100.0
+    r = await c.post(done, json={"lesson_id": lesson, "student_id": other}, headers=o.headers["org_admin"])
+    assert (await _ok(r))["data"]["progress"] == 100.0
+
     # An enrolment is in one cohort at most; taken out, its trainer no longer sees it.
     second = (
         await _ok(

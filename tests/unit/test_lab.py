@@ -22,6 +22,7 @@ from domain.enrollment import Enrollment, enrollment_id
 from domain.lab import LabFile, LabLimits, LabSession, LabSpec, lab_session_id
 from infra.eventlog.memory import InMemoryEventStore
 from schemas import commands as c
+from schemas import identity as i
 from schemas import labs as lab
 from schemas.roles import Role
 from tests.ports import make_ports
@@ -151,8 +152,26 @@ async def test_another_student_cannot_use_a_session(bus: CommandBus) -> None:
     )
     with pytest.raises(PermissionDenied):
         await bus.handle(lab.RunLab(session_id=session_id), ctx(OTHER, "student"))
-    # A trainer of the organisation may.
-    await bus.handle(lab.RunLab(session_id=session_id), ctx(OTHER, "trainer"))
+    # A trainer may once they train the student's cohort; an organisation admin may.
+    trainer = await _trainer(bus)
+    with pytest.raises(errors.EnrollmentNotFound):
+        await bus.handle(lab.RunLab(session_id=session_id), ctx(trainer, "trainer"))
+    manager = ctx(MANAGER, "course_manager")
+    cohort = UUID((await bus.handle(c.CreateCohort(course_id=course_id, name="K", starts_on=NOW.date()), manager)).id)
+    await bus.handle(c.AssignTrainer(cohort_id=cohort, trainer_id=trainer), manager)
+    await bus.handle(c.AddToCohort(cohort_id=cohort, student_id=STUDENT), manager)
+    await bus.handle(lab.RunLab(session_id=session_id), ctx(trainer, "trainer"))
+    await bus.handle(lab.RunLab(session_id=session_id), ctx(OTHER, "org_admin"))
+
+
+async def _trainer(bus: CommandBus) -> UUID:
+    """A registered user who is a trainer of ORG."""
+    root = Context(UUID(int=1), UUID(int=0), frozenset({"platform_admin"}))
+    await bus.handle(i.CreateOrganisation(name="Org", org_id=ORG), root)
+    anyone = Context(UUID(int=0), UUID(int=0), frozenset({"anyone"}))
+    made = await bus.handle(i.RegisterUser(email="t@example.com", password="correct horse battery", name="T"), anyone)
+    await bus.handle(i.AddMember(org_id=ORG, email="t@example.com", roles=["trainer"]), root)
+    return UUID(made.id)
 
 
 async def test_lifecycle_refuses_out_of_order_requests(bus: CommandBus) -> None:
