@@ -1,10 +1,20 @@
 """The command bus: authorise, run the handler, append; idempotent and retried on conflicts;
-the decision's mail goes out once its commit stands."""
+the decision's mail goes out once its commit stands.
+
+An Idempotency-Key lives in the caller's organisation (callers outside any organisation each
+have their own), and is bound to the request it first came with: its fingerprint names the
+caller, the command (the route or subject it came by) and a hash of the command's canonical
+encoding (its body and path fields, whatever JSON spelling or transport carried them). The same
+key and the same request is answered with the first reply, over HTTP or NATS alike; the same
+key with another body, command or caller of the organisation is refused (422
+`idempotency_key_reused`); organisations never see each other's keys.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,13 +22,13 @@ from typing import Any, TypeVar
 import msgspec
 
 from commands.context import Context
-from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
+from commands.errors import IdempotencyKeyReused, PermissionDenied, TooMuchContention, UnknownCommand
 from commands.ports import Ports
 from commands.session import Session
 from domain.aggregate import Aggregate
 from domain.errors import DomainError
 from infra.errors import ConcurrencyError, DuplicateCommand
-from infra.eventlog import EventStore
+from infra.eventlog import EventStore, Idempotency, KeptReply
 from infra.logging import bound_contextvars, get_logger
 from infra.mail import Mail
 from schemas.access import COMMANDS, Reach
@@ -39,6 +49,32 @@ class Decided:
 
 
 Handler = Callable[[Any, Session], Awaitable[Decided]]
+# Fields in declaration order, maps and sets sorted: one spelling per command.
+_canonical = msgspec.json.Encoder(order="deterministic").encode
+
+
+def idempotency_of(command: Command, ctx: Context) -> Idempotency | None:
+    """The key's namespace and the request's fingerprint, `caller:command:sha256(body)`."""
+    if not ctx.idempotency_key:
+        return None
+    scope = f"org:{ctx.org_id}" if ctx.org_id.int else f"user:{ctx.actor_id}"  # int 0: no organisation
+    body = hashlib.sha256(_canonical(command)).hexdigest()
+    return Idempotency(scope, ctx.idempotency_key, f"{ctx.actor_id}:{type(command).__name__}:{body}")
+
+
+def replay(kept: KeptReply, wanted: Idempotency) -> CommandResult:
+    """The first reply, if it answered this very request; else the key was reused."""
+    if not kept.fingerprint or kept.fingerprint == wanted.fingerprint:
+        return kept.reply
+    first_actor, first_command, _ = kept.fingerprint.split(":", 2)
+    actor, command, _ = wanted.fingerprint.split(":", 2)
+    if first_actor != actor:
+        why = "by another caller of the organisation"
+    elif first_command != command:
+        why = f"for another command ({first_command}, not {command})"
+    else:
+        why = "with another body"
+    raise IdempotencyKeyReused(f"this Idempotency-Key was first used {why}; send a new key for a new request")
 
 
 class CommandBus:
@@ -67,7 +103,7 @@ class CommandBus:
         reach = permission.reach(ctx.roles)
         if reach is Reach.NONE:
             raise PermissionDenied(f"{name} needs one of: {permission.describe()}")
-        scope = f"{ctx.actor_id}:{name}" if ctx.idempotency_key else ""
+        idem = idempotency_of(command, ctx)
         with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
             # The first decision is taken on what this process holds, with no read; it stands
             # only if its commit validates it (see Session). Any other outcome is decided again
@@ -75,10 +111,10 @@ class CommandBus:
             optimistic = True
             for attempt in range(1, self.retries + 1):
                 # First try, and after a conflict: a twin with the same key may have just won.
-                if ctx.idempotency_key:
-                    stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
+                if idem is not None:
+                    stored = await self.store.idempotent_reply(idem.scope, idem.key)
                     if stored is not None:
-                        return stored
+                        return replay(stored, idem)
                 session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic)
                 optimistic = False
                 try:
@@ -87,18 +123,18 @@ class CommandBus:
                     if session.speculated:
                         continue
                     # A twin with the same key may have committed since our first look.
-                    if ctx.idempotency_key:
-                        stored = await self.store.idempotent_reply(scope, ctx.idempotency_key)
+                    if idem is not None:
+                        stored = await self.store.idempotent_reply(idem.scope, idem.key)
                         if stored is not None:
-                            return stored
+                            return replay(stored, idem)
                     raise
                 commit, reply = session.prepare(decided.primary, decided.kind, decided.data)
                 if commit is None:
                     if session.speculated:
                         continue
                     return reply
-                if ctx.idempotency_key:
-                    commit = msgspec.structs.replace(commit, idempotency=(scope, ctx.idempotency_key))
+                if idem is not None:
+                    commit = msgspec.structs.replace(commit, idempotency=idem)
                 try:
                     result = await self.store.append(commit)
                 except ConcurrencyError as e:
@@ -107,7 +143,8 @@ class CommandBus:
                         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                     continue
                 except DuplicateCommand as dup:
-                    return dup.reply  # the twin that committed sent the mail
+                    assert idem is not None
+                    return replay(KeptReply(dup.reply, dup.fingerprint), idem)  # the twin sent the mail
                 assert result.reply is not None
                 if session.outbox:
                     await self._send(session.outbox)

@@ -31,3 +31,11 @@ class TooMuchContention(Conflict):
 
 class UnknownCommand(DomainError):
     code = "unknown_command"
+
+
+class IdempotencyKeyReused(RuleViolation):
+    """An Idempotency-Key came back with another request than the one it was first sent with
+    (another body, another command or route, another caller): refused, never answered with the
+    first request's reply (draft-ietf-httpapi-idempotency-key-header: 422)."""
+
+    code = "idempotency_key_reused"

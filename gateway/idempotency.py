@@ -2,10 +2,13 @@
 
 Commands keep their first reply in the event store, in the same transaction as their events
 (commands/bus.py). The identity endpoints change state outside the event log (refresh-token
-rotation, revocations), so their first answer is kept here, in Redis, for the same 24 hours:
-a retry with the same key and the same body gets the same answer, a retry with another body is
-refused (422), and a retry while the first is still running waits for a moment and then gets 409.
-Refusals are raised as errors, so gateway/problems.py answers them like any other.
+rotation, revocations), so their first answer is kept here, in Redis, for the same 24 hours.
+A key lives in the namespace of the credential that sent it (the bearer token, or for sign-in
+the client's address) and is bound to its first request: a retry with the same key, route and
+body (JSON compared whatever its spelling) gets the same answer; the same key on another route
+or with another body is refused (422 `idempotency_key_reused`, as for commands); a retry while
+the first is still running gets 409. Refusals are raised as errors, so gateway/problems.py
+answers them like any other.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPDisconnectEvent, HTTPRequestEvent, Message, Receive, Scope, Send
 
+from commands.errors import IdempotencyKeyReused
 from domain.errors import Conflict, RuleViolation
 from gateway.scope import header
 from infra.availability import Availability
@@ -32,10 +36,6 @@ class RequestInProgress(Conflict):
     code = "request_in_progress"
 
 
-class KeyReused(RuleViolation):
-    code = "idempotency_key_reused"
-
-
 class BodyTooLarge(RuleViolation):
     code = "request_entity_too_large"
 
@@ -45,6 +45,7 @@ class _Kept(msgspec.Struct):
     status: int
     headers: list[tuple[str, str]]
     body: str  # base64
+    route: str = ""  # the path it was first sent to ("" in answers kept before routes were)
 
 
 async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -85,8 +86,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
             raise BodyTooLarge("the request body is too large")
         # The header bytes as sent (header() decodes them as latin-1).
         who = (header(scope, b"authorization") or "").encode("latin-1") or (scope.get("client") or ("?",))[0].encode()
-        ident = hashlib.sha256(b"\x1f".join([who, scope["path"].encode(), key.encode("latin-1")])).hexdigest()
-        body_hash = hashlib.sha256(body).hexdigest()
+        ident = hashlib.sha256(b"\x1f".join([who, key.encode("latin-1")])).hexdigest()
+        route, body_hash = scope["path"], hashlib.sha256(_canonical(body)).hexdigest()
         slot, lock = f"{self.namespace}:idem:{ident}", f"{self.namespace}:idem-lock:{ident}"
         try:
             kept = await self.redis.get(slot)
@@ -98,8 +99,10 @@ class IdempotencyMiddleware(ASGIMiddleware):
             return
         if kept is not None:
             first = msgspec.json.decode(kept, type=_Kept)
+            if first.route and first.route != route:
+                raise IdempotencyKeyReused(f"this Idempotency-Key was first used on POST {first.route}")
             if first.body_hash != body_hash:
-                raise KeyReused("this Idempotency-Key came with another body")
+                raise IdempotencyKeyReused("this Idempotency-Key was first used with another body")
             replay = [(k.encode(), v.encode()) for k, v in first.headers] + [(b"idempotent-replayed", b"true")]
             await _send_whole(send, first.status, replay, base64.b64decode(first.body))
             return
@@ -123,6 +126,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     captured["status"],
                     captured["headers"],
                     base64.b64encode(bytes(captured["body"])).decode(),
+                    route,
                 )
                 await self.redis.set(slot, msgspec.json.encode(kept_now), ex=self.ttl)
         finally:
@@ -130,6 +134,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 await self.redis.delete(lock)
             except Exception as e:
                 self.redis_health.failed(e, UNKEPT)
+
+
+def _canonical(body: bytes) -> bytes:
+    """A JSON body in one spelling (keys sorted, no spaces); any other body as it came."""
+    try:
+        return msgspec.json.encode(msgspec.json.decode(body), order="deterministic")
+    except msgspec.DecodeError:
+        return body
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -30,11 +30,13 @@ class ConcurrencyError(InfraError):
 
 
 class DuplicateCommand(InfraError):
-    """The idempotency key was used before: carries the first answer."""
+    """The idempotency key was used before: carries the first answer and the fingerprint of the
+    request it answered."""
 
-    def __init__(self, reply: CommandResult) -> None:
+    def __init__(self, reply: CommandResult, fingerprint: str = "") -> None:
         super().__init__("command already applied")
         self.reply = reply
+        self.fingerprint = fingerprint
 
 
 class RecordRejected(InfraError):

@@ -33,7 +33,10 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "Authorization": {"type": "string", "description": "Bearer <access token>"},
-            "Idempotency-Key": {"type": "string", "description": "replays the first answer; another body is refused"},
+            "Idempotency-Key": {
+                "type": "string",
+                "description": "the same request again gets the first answer; another body, subject or caller gets 422",
+            },
             "Cw-Request-Id": {"type": "string", "description": "correlation id (one is made when absent)"},
         },
     }

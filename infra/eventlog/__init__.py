@@ -6,7 +6,7 @@ module names the log's tables.
 
 from infra.eventlog.catalogue import EventCatalogue, UnknownEventType, decoder_for, encode, wire_name
 from infra.eventlog.port import EventStore
-from infra.eventlog.records import AppendResult, Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.records import AppendResult, Commit, EventMeta, Idempotency, KeptReply, NewEvent, StreamWrite
 from schemas.envelope import EventEnvelope
 
 __all__ = [
@@ -16,6 +16,8 @@ __all__ = [
     "EventEnvelope",
     "EventMeta",
     "EventStore",
+    "Idempotency",
+    "KeptReply",
     "NewEvent",
     "StreamWrite",
     "UnknownEventType",

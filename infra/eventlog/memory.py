@@ -11,9 +11,8 @@ import msgspec
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
 from infra.eventlog.hashing import GENESIS, chained
 from infra.eventlog.port import EventStore
-from infra.eventlog.records import AppendResult, Commit
+from infra.eventlog.records import AppendResult, Commit, KeptReply
 from schemas.envelope import EventEnvelope
-from schemas.results import CommandResult
 
 
 class InMemoryEventStore(EventStore):
@@ -22,12 +21,12 @@ class InMemoryEventStore(EventStore):
     def __init__(self) -> None:
         self.log: list[EventEnvelope] = []
         self.streams: dict[UUID, list[EventEnvelope]] = {}
-        self.replies: dict[tuple[str, str], CommandResult] = {}
+        self.replies: dict[tuple[str, str], KeptReply] = {}
 
     async def append(self, commit: Commit) -> AppendResult:
         # Checked before anything is written, in the order the Postgres store explains a refusal.
-        if commit.idempotency and commit.idempotency in self.replies:
-            raise DuplicateCommand(self._replayed(commit.idempotency))
+        if commit.idempotency and (kept := self._kept(commit.idempotency.scope, commit.idempotency.key)):
+            raise DuplicateCommand(kept.reply, kept.fingerprint)
         for sid, seen in commit.reads:
             if len(self.streams.get(sid, [])) != seen:
                 raise ConcurrencyError(sid, seen, len(self.streams.get(sid, [])))
@@ -76,11 +75,15 @@ class InMemoryEventStore(EventStore):
             )
             reply = msgspec.structs.replace(commit.reply, version=version, position=position)
             if commit.idempotency:
-                self.replies[commit.idempotency] = reply
+                key = (commit.idempotency.scope, commit.idempotency.key)
+                self.replies[key] = KeptReply(reply, commit.idempotency.fingerprint)
         return AppendResult(position, versions, reply)
 
-    def _replayed(self, key: tuple[str, str]) -> CommandResult:
-        return msgspec.structs.replace(self.replies[key], replayed=True)
+    def _kept(self, scope: str, key: str) -> KeptReply | None:
+        kept = self.replies.get((scope, key))
+        if kept is None:
+            return None
+        return KeptReply(msgspec.structs.replace(kept.reply, replayed=True), kept.fingerprint)
 
     async def read_streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[EventEnvelope]]:
         return {sid: list(self.streams.get(sid, [])) for sid in dict.fromkeys(stream_ids)}
@@ -94,5 +97,5 @@ class InMemoryEventStore(EventStore):
     async def head(self) -> int:
         return len(self.log)
 
-    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
-        return self._replayed((scope, key)) if (scope, key) in self.replies else None
+    async def idempotent_reply(self, scope: str, key: str) -> KeptReply | None:
+        return self._kept(scope, key)

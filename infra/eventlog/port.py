@@ -6,9 +6,8 @@ import abc
 from collections.abc import Iterable
 from uuid import UUID
 
-from infra.eventlog.records import AppendResult, Commit
+from infra.eventlog.records import AppendResult, Commit, KeptReply
 from schemas.envelope import EventEnvelope
-from schemas.results import CommandResult
 
 
 class EventStore(abc.ABC):
@@ -45,5 +44,6 @@ class EventStore(abc.ABC):
         """The position of the last committed event (0 for an empty log)."""
 
     @abc.abstractmethod
-    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
-        """The stored reply of a command already applied under this key, if any."""
+    async def idempotent_reply(self, scope: str, key: str) -> KeptReply | None:
+        """The stored reply of a command already applied under this key, if any, with the
+        fingerprint of the request it answered (the caller compares it with its own)."""

@@ -31,7 +31,7 @@ from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Una
 from infra.eventlog.hashing import GENESIS, chained, uuid_text
 from infra.eventlog.port import EventStore
 from infra.eventlog.reader import COLUMNS, LogReader, envelope, flush_wal
-from infra.eventlog.records import AppendResult, Commit
+from infra.eventlog.records import AppendResult, Commit, KeptReply
 from infra.logging import get_logger
 from infra.lru import Lru
 from schemas.envelope import EventEnvelope
@@ -73,9 +73,10 @@ events AS (
     FROM head, rows AS t
 ),
 keys AS (
-    INSERT INTO cw_idempotency (scope, key, reply, position)
-    SELECT k.scope, k.key, convert_to(k.reply, 'UTF8'), head.position - %(n)s + k.last_ord
-    FROM head, json_to_recordset(%(keys)s::json) AS k(scope text, key text, reply text, last_ord bigint)
+    INSERT INTO cw_idempotency (scope, key, reply, position, fingerprint)
+    SELECT k.scope, k.key, convert_to(k.reply, 'UTF8'), head.position - %(n)s + k.last_ord, k.fingerprint
+    FROM head, json_to_recordset(%(keys)s::json)
+        AS k(scope text, key text, reply text, last_ord bigint, fingerprint text)
 ),
 -- Read-set validation, once the head row's lock is held (see migration 030).
 checks AS (
@@ -116,6 +117,7 @@ class _Key(msgspec.Struct):
     key: str
     reply: str
     last_ord: int
+    fingerprint: str
 
 
 _encoder = msgspec.json.Encoder()  # group parameters and idempotency replies
@@ -388,7 +390,8 @@ class PostgresEventStore(EventStore):
             if commit.idempotency:
                 reply = self._reply(commit, versions, 0)
                 encoded = _encoder.encode(reply).decode() if reply else "{}"
-                keys.append(_Key(commit.idempotency[0], commit.idempotency[1], encoded, ordinal))
+                kept = commit.idempotency
+                keys.append(_Key(kept.scope, kept.key, encoded, ordinal, kept.fingerprint))
         n = ordinal
         # A stream that a commit of this group writes is validated by that write (a later reader
         # of it would have clashed above); the others are checked in the statement.
@@ -462,9 +465,9 @@ class PostgresEventStore(EventStore):
             return _stale_error(commit, _stale_reads(e)) or Unavailable("postgres", str(e))
         constraint = e.diag.constraint_name or ""
         if constraint.startswith("cw_idempotency") and commit.idempotency:
-            reply = await self.idempotent_reply(*commit.idempotency)
-            if reply is not None:
-                return DuplicateCommand(reply)
+            kept = await self.idempotent_reply(commit.idempotency.scope, commit.idempotency.key)
+            if kept is not None:
+                return DuplicateCommand(kept.reply, kept.fingerprint)
         if "stream_id_version" in constraint:
             ids = [w.stream_id for w in commit.writes]
             rows = await self._fetch(
@@ -529,14 +532,14 @@ class PostgresEventStore(EventStore):
         except psycopg.OperationalError as e:
             raise Unavailable("postgres", str(e)) from e
 
-    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
+    async def idempotent_reply(self, scope: str, key: str) -> KeptReply | None:
         rows = await self._fetch(
-            "SELECT reply, position FROM cw_idempotency WHERE scope = %s AND key = %s", [scope, key]
+            "SELECT reply, position, fingerprint FROM cw_idempotency WHERE scope = %s AND key = %s", [scope, key]
         )
         if not rows:
             return None
         reply = _reply_decoder.decode(bytes(rows[0][0]))
-        return msgspec.structs.replace(reply, position=int(rows[0][1]), replayed=True)
+        return KeptReply(msgspec.structs.replace(reply, position=int(rows[0][1]), replayed=True), rows[0][2])
 
     async def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         try:

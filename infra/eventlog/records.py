@@ -36,12 +36,29 @@ class EventMeta(msgspec.Struct, frozen=True):
     causation_id: str | None = None
 
 
+class Idempotency(msgspec.Struct, frozen=True):
+    """A command's Idempotency-Key: the namespace it lives in, the key, and the fingerprint of
+    the request it came with (who sent which command with which body), kept with the reply."""
+
+    scope: str
+    key: str
+    fingerprint: str = ""
+
+
+class KeptReply(msgspec.Struct, frozen=True):
+    """The first reply given under a key, and the fingerprint of the request it answered
+    ("" for a record kept before fingerprints were)."""
+
+    reply: CommandResult
+    fingerprint: str = ""
+
+
 class Commit(msgspec.Struct, frozen=True):
     """Everything one command writes, atomically: events of one or more streams."""
 
     writes: Sequence[StreamWrite]
     meta: EventMeta
-    idempotency: tuple[str, str] | None = None  # (scope, key)
+    idempotency: Idempotency | None = None
     reply: CommandResult | None = None  # stored under the key; version/position filled in
     # Streams the decision read but does not write, each with the version it saw: the commit
     # fails with a conflict if one of them has moved on by the time it is written.

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected
-from infra.eventlog import Commit, EventStore, NewEvent, StreamWrite
+from infra.eventlog import Commit, EventStore, Idempotency, KeptReply, NewEvent, StreamWrite
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.memory import InMemoryEventStore
 from infra.eventlog.postgres import PostgresEventStore
@@ -54,14 +54,15 @@ class EventStoreContract:
 
     async def test_idempotency_key_returns_first_reply(self, store: EventStore) -> None:
         a = uuid.uuid4()
-        key = ("test", str(uuid.uuid4()))
+        key = Idempotency("test", str(uuid.uuid4()), "fingerprint")
         reply = CommandResult(id=str(a), kind="thing")
         first = await store.append(Commit([_write(a, 0)], _meta(), idempotency=key, reply=reply))
         assert first.reply is not None and first.reply.version == 1
         with pytest.raises(DuplicateCommand) as info:
             await store.append(Commit([_write(uuid.uuid4(), 0)], _meta(), idempotency=key, reply=reply))
         assert info.value.reply.version == 1 and info.value.reply.position == first.position
-        assert await store.idempotent_reply(*key) == info.value.reply
+        assert info.value.fingerprint == "fingerprint"
+        assert await store.idempotent_reply(key.scope, key.key) == KeptReply(info.value.reply, "fingerprint")
 
     async def test_bad_payload_is_rejected_without_failing_neighbours(self, store: EventStore) -> None:
         good, bad = uuid.uuid4(), uuid.uuid4()

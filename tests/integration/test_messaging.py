@@ -184,6 +184,32 @@ async def test_an_idempotency_key_replays_the_first_answer(api: Api, nc: Client)
     assert len(listed.body["items"]) == 1
 
 
+async def test_an_idempotency_key_is_bound_to_its_request(api: Api, nc: Client) -> None:
+    org, admin = await api.organisation()
+    prefix = api.services.settings.subject_prefix
+    sales, colleague = [Machine(nc, prefix, (await api.member(org, admin, "sales"))[1]) for _ in range(2)]
+    key = {"Idempotency-Key": f"crm-{uuid.uuid4()}"}
+    first = await sales.ask("orders.place", ORDER, **key)
+    assert first.status == 202, first.body
+    # The same request by HTTP is the same decision: the first answer again.
+    over_http = await api.client.post("/orders", json=ORDER, headers=sales.headers | key)
+    assert (over_http.status_code, over_http.json()["id"]) == (201, first.body["id"])
+    refused = {
+        "with another body": await sales.ask("orders.place", ORDER | {"learners": 13}, **key),
+        "for another command": await sales.ask("orders.cancel", {"order_id": first.body["id"]}, **key),
+        "by another caller": await colleague.ask("orders.place", ORDER, **key),
+    }
+    for why, reply in refused.items():
+        assert (reply.status, reply.body["code"]) == (422, "idempotency_key_reused"), (why, reply.body)
+        assert why in reply.body["detail"]
+    # Another organisation's key of the same spelling is its own.
+    elsewhere = await machine(api, nc)
+    theirs = await elsewhere.ask("orders.place", ORDER, **key)
+    assert theirs.status == 202 and theirs.body["id"] != first.body["id"]
+    listed = await sales.ask("orders.list", {"position": theirs.body["position"]})
+    assert [i["order_id"] for i in listed.body["items"]] == [first.body["id"]]
+
+
 async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -> None:
     sales = await machine(api, nc)
     await sales.ask("orders.place", ORDER)

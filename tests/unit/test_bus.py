@@ -6,18 +6,19 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from commands import codec
-from commands.bus import CommandBus
+from commands.bus import CommandBus, idempotency_of
 from commands.context import Context
-from commands.errors import PermissionDenied, TooMuchContention, UnknownCommand
+from commands.errors import IdempotencyKeyReused, PermissionDenied, TooMuchContention, UnknownCommand
 from commands.routes import ROUTES
 from commands.session import Session
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
-from infra.eventlog import AppendResult, Commit, EventMeta, NewEvent, StreamWrite, encode, wire_name
+from infra.eventlog import AppendResult, Commit, EventMeta, KeptReply, NewEvent, StreamWrite, encode, wire_name
 from infra.eventlog.memory import InMemoryEventStore
 from schemas import commands as c
 from schemas.access import Reach
@@ -175,17 +176,39 @@ async def test_an_idempotency_key_replays_the_first_reply_and_writes_nothing() -
         await bus.handle(command, ctx("instructor"))
 
 
-async def test_keys_are_scoped_to_the_actor_and_the_command() -> None:
+async def test_a_key_is_bound_to_its_caller_command_and_body() -> None:
     store = CountingStore()
     bus = CommandBus(store, ROUTES, make_ports())
-    mine = await bus.handle(c.CreateCourse(title="A", cefr_level="B1", category="s"), ctx("instructor", key="same"))
-    other_actor = await bus.handle(
-        c.CreateCourse(title="B", cefr_level="B1", category="s"),
-        ctx("instructor", actor=uuid4(), key="same"),
-    )
-    other_command = await bus.handle(c.AddModule(course_id=UUID(mine.id), title="M"), ctx("instructor", key="same"))
-    assert not (other_actor.replayed or other_command.replayed)
-    assert len({mine.id, other_actor.id}) == 2 and store.attempts == 3
+    create = c.CreateCourse(course_id=uuid4(), title="A", cefr_level="B1", category="s")
+    mine = await bus.handle(create, ctx("instructor", key="same"))
+    refused = {
+        "with another body": (msgspec.structs.replace(create, title="B"), ctx("instructor", key="same")),
+        "for another command (CreateCourse, not AddModule)": (
+            c.AddModule(course_id=UUID(mine.id), title="M"),
+            ctx("instructor", key="same"),
+        ),
+        "by another caller of the organisation": (create, ctx("instructor", actor=uuid4(), key="same")),
+    }
+    for why, (command, context) in refused.items():
+        with pytest.raises(IdempotencyKeyReused) as info:
+            await bus.handle(command, context)
+        assert f"first used {why}" in str(info.value)
+    assert store.attempts == 1
+    # Another organisation's key of the same spelling is its own.
+    elsewhere = Context(uuid4(), uuid4(), frozenset({"instructor"}), idempotency_key="same")
+    theirs = await bus.handle(c.CreateCourse(title="B", cefr_level="B1", category="s"), elsewhere)
+    assert not theirs.replayed and theirs.id != mine.id
+    # The same request again is the first answer.
+    assert (await bus.handle(create, ctx("instructor", key="same"))).replayed
+
+
+def test_the_fingerprint_does_not_depend_on_how_the_body_was_spelled() -> None:
+    review = uuid4()
+    a = c.SubmitQuiz(course_id=review, lesson_id=review, assessment_id="a", answers={"q1": [0], "q2": [1]})
+    b = c.SubmitQuiz(course_id=review, lesson_id=review, assessment_id="a", answers={"q2": [1], "q1": [0]})
+    key = ctx("student", key="k")
+    assert idempotency_of(a, key) == idempotency_of(b, key)
+    assert idempotency_of(a, ctx("student")) is None
 
 
 class TwinStore(CountingStore):
@@ -203,7 +226,7 @@ class TwinStore(CountingStore):
             self.twin = None
             self.twin_reply = await bus.handle(command, context)
 
-    async def idempotent_reply(self, scope: str, key: str) -> CommandResult | None:
+    async def idempotent_reply(self, scope: str, key: str) -> KeptReply | None:
         found = await super().idempotent_reply(scope, key)
         if self.moment == "after_lookup":
             await self._run_twin()
