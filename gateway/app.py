@@ -23,7 +23,7 @@ from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
 from gateway.controllers.orders import OrderController
-from gateway.controllers.organisations import OrganisationController, PlatformAdminController
+from gateway.controllers.organisations import ApiKeyController, OrganisationController, PlatformAdminController
 from gateway.controllers.paths import LearningPathController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
@@ -48,6 +48,7 @@ COMMAND_CONTROLLERS = [
     AuthController,
     UserController,
     OrganisationController,
+    ApiKeyController,
     PlatformAdminController,
     CourseController,
     ReviewController,
@@ -79,6 +80,7 @@ def authenticator(services: Services) -> Authenticator:
         AccessTokens(secret, ttl),
         RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
         Revocations(services.pool, settings.pg_dsn, ttl, services.dependencies.postgres),
+        services.api_keys,
     )
 
 
@@ -136,11 +138,13 @@ def create_app(services: Services) -> Litestar:
     async def housekeeping(_: Litestar) -> AsyncIterator[None]:
         ttl = timedelta(hours=settings.idempotency_hours)
         await auth.revocations.load()  # before the first request: no ended sign-in gets in
+        await auth.api_keys.load()  # nor a revoked key
         await probes.probe()  # /ready's first answer is a real one
         tune_for_server()  # what startup built lives as long as the process
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),
             asyncio.create_task(auth.revocations.follow(), name="gateway-revocations"),
+            asyncio.create_task(auth.api_keys.follow(), name="gateway-api-keys"),
             asyncio.create_task(probes.run(), name="gateway-probes"),
         ]
         try:

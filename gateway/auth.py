@@ -1,4 +1,5 @@
-"""Who is calling: the bearer token becomes a `Caller`; sign-in, refresh and sign-out."""
+"""Who is calling: the bearer token (a user's access token, or an organisation's API key)
+becomes a `Caller`; sign-in, refresh and sign-out."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar import Request
 from commands import identity
 from domain.identity import Organisation, OrganisationNotFound, User
 from gateway.scope import header
+from infra.apikeys import ApiKeys, is_api_key
 from infra.eventlog import EventStore
 from infra.passwords import Passwords
 from infra.revocations import Revocations
@@ -30,7 +32,9 @@ NO_ORG = UUID(int=0)  # the organisation of a user who belongs to none yet
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated user, the organisation the token was issued for, and their roles there."""
+    """The authenticated user, the organisation the token was issued for, and their roles there.
+    For an API key: the key's id as `user_id` (so its commands name it as their actor), its
+    organisation, its one role, and no email."""
 
     user_id: UUID
     org_id: UUID
@@ -56,12 +60,14 @@ class Authenticator:
         access: AccessTokens,
         refresh: RefreshTokens,
         revocations: Revocations,
+        api_keys: ApiKeys,
     ) -> None:
         self.store = store
         self.passwords = passwords
         self.access = access
         self.refresh = refresh
         self.revocations = revocations
+        self.api_keys = api_keys
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -89,10 +95,17 @@ class Authenticator:
         return claims
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
+        scheme, _, token = (header(request.scope, b"authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and is_api_key(token.strip()):
+            return await self.caller_of_token(token.strip())
         return await self._unrevoked(self.claims(request))
 
     async def caller_of_token(self, token: str) -> Caller:
-        """The caller a bearer token names, outside HTTP (the NATS API): verified, not revoked."""
+        """The caller a bearer token names (an access token or an API key): verified, not
+        revoked, not expired."""
+        if is_api_key(token):
+            key = await self.api_keys.verify(token)
+            return Caller(key.key_id, key.org_id, cast(frozenset[Role], frozenset({key.role})), "")
         return await self._unrevoked(self.access.verify(token))
 
     async def _unrevoked(self, claims: AccessClaims) -> Caller:

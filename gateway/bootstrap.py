@@ -32,6 +32,7 @@ from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command
 from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
+from infra.apikeys import ApiKeys
 from infra.availability import Dependencies
 from infra.blobs.s3 import S3BlobStore
 from infra.cache import Cache
@@ -106,6 +107,7 @@ class Root:
             ),
         )
         self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
+        self.api_keys = ApiKeys(self.store.pool, settings.pg_dsn, self.dependencies.postgres)
         self.redis: redis_asyncio.Redis | None = None  # None until started, or when Redis is away
         self.cache = self._query_cache()
         self._started = False
@@ -160,6 +162,7 @@ class Root:
             dependencies=self.dependencies,
             labs=self.labs,
             nats=self.nats,
+            api_keys=self.api_keys,
         )
 
     # -- the components ------------------------------------------------------------------------

@@ -31,8 +31,9 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 @functools.cache
-def body(command: type[Command], *path_fields: str) -> type[msgspec.Struct]:
-    """The JSON body of `command` over HTTP: its fields less those named by the path.
+def body(command: type[msgspec.Struct], *path_fields: str) -> type[msgspec.Struct]:
+    """The JSON body of `command` (or another request) over HTTP: its fields less those named
+    by the path.
 
     Derived from the command's one declaration, so validation and the OpenAPI schema follow it.
     """

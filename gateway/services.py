@@ -8,6 +8,7 @@ from typing import Any
 from commands.bus import CommandBus
 from commands.ports import Ports
 from gateway.audit.service import AuditLog
+from infra.apikeys import ApiKeys
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import NatsConnector
@@ -28,6 +29,7 @@ class Services:
     audit: AuditLog  # histories, past states and verification of the log, on the store's pool
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
     nats: NatsConnector  # the process's NATS connections (the probes')
+    api_keys: ApiKeys  # the organisations' API keys, held in memory by the process
     redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
     labs: LabRunner | None = None  # the lab runner of this process, if it runs one
 

@@ -7,15 +7,14 @@ one transaction, and NOTIFYs `cw_revocations`. PostgreSQL is the only record: no
 when Redis, or a process, restarts.
 
 Access tokens are checked on every request, so each process holds the live rows in memory:
-it reads them all before it serves (`load`), then follows them (`follow`): LISTEN, and a read of
-the rows committed since the last read on every notification and every few seconds in any case
-(a notification sent while the listening connection was down is never delivered). A check is a
+it reads them all before it serves (`load`), then follows them (`follow`, `infra/following.py`):
+LISTEN, and a read of the rows committed since the last read on every notification and every few
+seconds in any case. A check is a
 dictionary lookup: no round trip, and it holds while Redis or PostgreSQL is down.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -27,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from infra.availability import Availability
 from infra.errors import Unavailable
+from infra.following import Followed
 
 CHANNEL = "cw_revocations"
 LISTENER = "cw-revocations"  # application_name of the listening connections
@@ -39,19 +39,16 @@ LEEWAY = timedelta(seconds=60)
 LOCK_FAMILY_SQL = "pg_advisory_xact_lock(7260045, hashtext(family::text))"
 
 
-class Revocations:
+class Revocations(Followed):
     """The ended sign-ins whose access tokens may still be presented, by family."""
 
+    channel, listener, during = CHANNEL, LISTENER, "revocations"
+
     def __init__(self, pool: AsyncConnectionPool, dsn: str, access_ttl: timedelta, postgres: Availability) -> None:
+        super().__init__(dsn, postgres)
         self._pool = pool
-        self._dsn = dsn  # of the listening connection, which lives outside the pool
         self._keep = access_ttl + LEEWAY
-        self._postgres = postgres
         self._revoked: dict[UUID, float] = {}  # family -> time.time() after which it may go
-        # xmin of the last read's snapshot: every transaction that read did not see has an id at
-        # or above it, so the next read asks only for rows from there on.
-        self._fence = 0
-        self.loaded = False  # every revocation committed before the first read is held
 
     def is_revoked(self, family: UUID) -> bool:
         """True when the sign-in has ended (no I/O: read from this process's copy)."""
@@ -115,23 +112,6 @@ class Revocations:
         """Read every revocation committed since the last read (all of them the first time)."""
         async with self._pool.connection() as conn:
             await self._read(conn)
-
-    async def follow(self, poll_seconds: float = 5.0, retry_seconds: float = 1.0) -> None:
-        """Keep this process's copy current until cancelled."""
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, connect_timeout=5, application_name=LISTENER
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    while True:
-                        await self._read(conn)  # listening first: a revocation is in this read or wakes the next
-                        self._postgres.answered()
-                        async for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
-                            pass
-            except (psycopg.Error, OSError) as e:
-                self._postgres.failed(e, during="revocations")
-            await asyncio.sleep(retry_seconds)
 
     async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
         # One statement, so the fence is the xmin of the very snapshot the rows were read in.

@@ -88,6 +88,8 @@ COHORTS = Permission(MANAGERS)
 COACHING = Permission(TRAINERS | MANAGERS, org_wide=MANAGERS)
 # Course managers and organisation admins lay out the organisation's learning paths.
 PATHS = Permission(MANAGERS)
+# An organisation's API keys (machine clients) are created, listed and revoked by its admins.
+API_KEYS = Permission(ORG_ADMINS)
 
 COMMANDS: dict[type[Command], Permission] = {
     c.CreateCourse: Permission(AUTHORS),

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from commands.errors import PermissionDenied
 from commands.identity import read, users
 from domain.identity import Organisation, OrganisationNotFound
+from gateway import apikeys
 from gateway.auth import Authenticator
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
+from schemas import apikeys as k
 from schemas import identity as i
 from schemas.access import QUERIES, Query, Reach
 from schemas.results import CommandResult
@@ -22,6 +25,7 @@ CreateOrganisationBody = body(i.CreateOrganisation)
 RenameOrganisationBody = body(i.RenameOrganisation, "org_id")
 AddMemberBody = body(i.AddMember, "org_id")
 GrantPlatformAdminBody = body(i.GrantPlatformAdmin, "bootstrap")
+CreateApiKeyBody = body(k.CreateApiKey, "org_id")
 Answer = Response[CommandResult]
 Req = Request[Any, Any, Any]
 
@@ -139,3 +143,44 @@ class PlatformAdminController(Controller):
     ) -> Answer:
         cmd = command_of(i.GrantPlatformAdmin, data)
         return await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
+
+
+class ApiKeyController(Controller):
+    path = "/organisations/{org_id:uuid}/api-keys"
+    tags = ["organisations"]
+
+    @route(
+        post,
+        "/",
+        summary="Create an API key for a machine client (org admins); its secret is shown this once",
+        status=201,
+        description="The key acts for the organisation with one role until it expires or is revoked; "
+        "send it as `Authorization: Bearer <key>` (NATS or HTTP). Only its hash is stored, so a retried "
+        "creation is not replayed: it makes another key.",
+    )
+    async def create_key(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID], data: JSONBody[CreateApiKeyBody]
+    ) -> Response[k.NewApiKey]:
+        req = k.CreateApiKey(org_id=org_id, **msgspec.structs.asdict(data))
+        key = await apikeys.create_key(services.store, services.api_keys, caller, req)
+        return Response(key, status_code=201, headers={"Location": f"/organisations/{org_id}/api-keys/{key.key_id}"})
+
+    @route(get, "/", summary="The organisation's API keys, without their secrets (org admins)", status=200)
+    async def list_keys(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID], include_revoked: FromQuery[bool] = False
+    ) -> k.ApiKeyList:
+        req = k.ListApiKeys(org_id=org_id, include_revoked=include_revoked)
+        return await apikeys.list_keys(services.store, services.api_keys, caller, req)
+
+    @route(get, "/{key_id:uuid}", summary="One API key, without its secret (org admins)", status=200)
+    async def show_key(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID], key_id: FromPath[UUID]
+    ) -> k.ApiKeyView:
+        return await apikeys.get_key(services.store, services.api_keys, caller, org_id, key_id)
+
+    @route(delete, "/{key_id:uuid}", summary="Revoke an API key: every process refuses it from now on", status=200)
+    async def revoke_key(
+        self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID], key_id: FromPath[UUID]
+    ) -> k.KeyRevoked:
+        req = k.RevokeApiKey(org_id=org_id, key_id=key_id)
+        return await apikeys.revoke_key(services.store, services.api_keys, caller, req)

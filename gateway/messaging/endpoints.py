@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 
 from commands.routes import ROUTES
+from gateway import apikeys
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
 from projections import queries as rq
 from projections.queries import orders as oq
+from schemas import apikeys as k
 from schemas import orders as o
 from schemas import readmodels as rm
 from schemas.commands import Command
@@ -96,6 +98,18 @@ QUERY_ENDPOINTS = [
 ]
 
 
+async def _create_key(services: Services, call: Call) -> k.NewApiKey:
+    return await apikeys.create_key(services.store, services.api_keys, call.caller, call.payload)
+
+
+async def _list_keys(services: Services, call: Call) -> k.ApiKeyList:
+    return await apikeys.list_keys(services.store, services.api_keys, call.caller, call.payload)
+
+
+async def _revoke_key(services: Services, call: Call) -> k.KeyRevoked:
+    return await apikeys.revoke_key(services.store, services.api_keys, call.caller, call.payload)
+
+
 def endpoints() -> list[Endpoint]:
     """The API's endpoints, in a stable order (the AsyncAPI document lists them so)."""
     named = {command: subject for subject, (command, _) in ORDER_COMMANDS.items()}
@@ -105,6 +119,16 @@ def endpoints() -> list[Endpoint]:
         Endpoint("orders.get", o.GetOrder, o.OrderDetail, _get_order, "One order with its documents and timeline"),
         Endpoint("orders.documents.url", o.GetDocumentUrl, o.DocumentUrl, _document_url, "A presigned download URL"),
         *QUERY_ENDPOINTS,
+        Endpoint(
+            "organisations.api_keys.create",
+            k.CreateApiKey,
+            k.NewApiKey,
+            _create_key,
+            "Create an API key (org admins); its secret is in this reply only",
+            status=201,
+        ),
+        Endpoint("organisations.api_keys.list", k.ListApiKeys, k.ApiKeyList, _list_keys, "The organisation's API keys"),
+        Endpoint("organisations.api_keys.revoke", k.RevokeApiKey, k.KeyRevoked, _revoke_key, "Revoke an API key"),
     ]
     for command in ROUTES:
         if command in named:

@@ -37,7 +37,9 @@ async def serve_messaging(services: Services, nats: NatsConnector) -> None:
     """Answer `<prefix>.api.v1.>` until cancelled (several processes share the queue group)."""
     auth = authenticator(services)
     await auth.revocations.load()  # before the first request: no ended sign-in gets in
+    await auth.api_keys.load()  # nor a revoked key
     follow = asyncio.create_task(auth.revocations.follow(), name="messaging-revocations")
+    follow_keys = asyncio.create_task(auth.api_keys.follow(), name="messaging-api-keys")
     sweep = asyncio.create_task(sweep_uploads_forever(services), name="messaging-sweep")
     nc = await nats.connect("coursewright-api")
     api = MessagingApi(services, endpoints(), auth.caller_of_token)
@@ -48,7 +50,7 @@ async def serve_messaging(services: Services, nats: NatsConnector) -> None:
     finally:
         with contextlib.suppress(Exception):
             await api.stop()
-        for task in (follow, sweep):
+        for task in (follow, follow_keys, sweep):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -104,11 +104,18 @@ async def nc() -> AsyncIterator[Client]:
     await client.close()
 
 
-@pytest.fixture
-async def api(settings: Settings, blobs: S3BlobStore, nats_cleanup: Settings, nc: Client) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, blobs: S3BlobStore, nc: Client) -> AsyncIterator[Api]:
+    """The gateway, the relay, the orders projector and one messaging service, on real S3."""
     documents = SopDocuments(blobs, max_bytes=2_000_000, order_max_bytes=3_000_000)
     gateway = running_gateway(settings, ports=make_ports(documents=documents), max_body_bytes=200_000)
     async with gateway as a, relay(settings), projectors(settings, "orders", cache=a.root.cache), messaging(a, nc):
+        yield a
+
+
+@pytest.fixture
+async def api(settings: Settings, blobs: S3BlobStore, nats_cleanup: Settings, nc: Client) -> AsyncIterator[Api]:
+    async with serving(settings, blobs, nc) as a:
         yield a
 
 

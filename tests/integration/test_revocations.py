@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
@@ -13,10 +14,12 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from infra.availability import Availability
+from infra.following import Followed
 from infra.revocations import LISTENER, Revocations
 from infra.tokens import InvalidToken, RefreshTokens, TokenReused
 
 TTL = timedelta(minutes=15)
+F = TypeVar("F", bound=Followed)
 
 
 @pytest.fixture
@@ -39,7 +42,8 @@ async def eventually_revoked(revocations: Revocations, family: UUID) -> None:
 
 
 @contextlib.asynccontextmanager
-async def following(revocations: Revocations, poll_seconds: float = 5.0) -> AsyncIterator[Revocations]:
+async def following(revocations: F, poll_seconds: float = 5.0) -> AsyncIterator[F]:
+    """`revocations` (or any followed table) followed for the block, loaded when it starts."""
     task = asyncio.create_task(revocations.follow(poll_seconds=poll_seconds, retry_seconds=0.05))
     try:
         async with asyncio.timeout(10):
