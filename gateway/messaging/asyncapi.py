@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from domain.order import Order
+from gateway.messaging.push import push_subject
 from gateway.messaging.service import API_VERSION, QUEUE_GROUP, SERVICE, STATUS_HEADER, VERSION, Endpoint, api_subject
 from gateway.problems import Problem
 from infra.eventlog.catalogue import wire_name
@@ -93,12 +94,27 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
             "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
         }
         operations[key] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
+        push = f"push_{name}"
+        channels[push] = {
+            "address": push_subject(prefix, "{org_id}", name),
+            "description": f"{name} events of the organisation's orders, pushed as they happen (at least once: "
+            "drop an event id seen before; after a reconnect read the order to catch up). The NATS server's "
+            "permissions give a machine client its own organisation's subjects only.",
+            "parameters": {"org_id": {"description": "the organisation's id (a UUID)"}},
+            "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
+        }
+        operations[push] = {
+            "action": "send",
+            "summary": f"{name} of one of the organisation's orders",
+            "channel": {"$ref": f"#/channels/{push}"},
+        }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": f"{SERVICE} messaging API",
             "version": VERSION,
-            "description": f"Request/reply on {prefix}.api.{API_VERSION}.> (nats.micro service {SERVICE!r}).",
+            "description": f"Request/reply on {prefix}.api.{API_VERSION}.> (nats.micro service {SERVICE!r}); "
+            f"each organisation's order events pushed on {push_subject(prefix, '{org_id}', '>')}.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
@@ -116,5 +132,5 @@ def subjects(document: dict[str, Any]) -> set[str]:
     return {
         c["address"]
         for key, c in document["channels"].items()
-        if c["address"] and not key.startswith("event_") and not key.endswith("_reply")
+        if c["address"] and not key.startswith(("event_", "push_")) and not key.endswith("_reply")
     }

@@ -1,4 +1,5 @@
-"""Run the messaging API in a process: its own NATS connection, the gateway's services."""
+"""Run the messaging API in a process: its own NATS connection, the gateway's services, and the
+push of order events to their organisations' subjects."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 
 from gateway.app import authenticator
 from gateway.messaging.endpoints import endpoints
+from gateway.messaging.push import OrderPush
 from gateway.messaging.service import MessagingApi
 from gateway.services import Services
 from infra.errors import Unavailable
@@ -43,6 +45,7 @@ async def serve_messaging(services: Services, nats: NatsConnector) -> None:
     sweep = asyncio.create_task(sweep_uploads_forever(services), name="messaging-sweep")
     nc = await nats.connect("coursewright-api")
     api = MessagingApi(services, endpoints(), auth.caller_of_token)
+    push = asyncio.create_task(OrderPush(nc, services.settings, services.store).run(), name="messaging-push")
     try:
         await api.start(nc)
         log.info("messaging.serving", endpoints=len(api.endpoints), prefix=api.prefix)
@@ -50,7 +53,7 @@ async def serve_messaging(services: Services, nats: NatsConnector) -> None:
     finally:
         with contextlib.suppress(Exception):
             await api.stop()
-        for task in (follow, follow_keys, sweep):
+        for task in (follow, follow_keys, sweep, push):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -23,6 +23,7 @@ import nats.errors
 import pytest
 from nats.aio.client import Client
 
+from commands.context import Context
 from commands.documents import SopDocuments
 from gateway.messaging.asyncapi import asyncapi, subjects
 from gateway.messaging.endpoints import endpoints
@@ -30,7 +31,7 @@ from gateway.messaging.serve import serve_messaging
 from gateway.messaging.service import STATUS_HEADER
 from infra.blobs.s3 import S3BlobStore
 from infra.settings import Settings
-from schemas.orders import INLINE_DOCUMENT_BYTES
+from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
 from tests.conftest import NATS_URL, service_env
 from tests.integration.gateway_harness import Api, running_gateway
 from tests.integration.projections_support import projectors, relay
@@ -242,6 +243,40 @@ async def test_two_services_in_one_queue_group_share_the_requests(api: Api, nc: 
             for stats in await discover(nc, "STATS", sales.prefix)
         ]
     assert sum(per_service) == 40 and all(n > 0 for n in per_service)
+
+
+async def org_of(api: Api, m: Machine) -> str:
+    me = await api.client.get("/auth/me", headers=m.headers)
+    return str(me.json()["org_id"])
+
+
+async def test_order_events_are_pushed_to_their_organisation_only(api: Api, nc: Client) -> None:
+    sales, elsewhere = await machine(api, nc), await machine(api, nc)
+    mine, theirs = await org_of(api, sales), await org_of(api, elsewhere)
+    prefix = sales.prefix
+    ours = await nc.subscribe(f"{prefix}.push.v1.orgs.{mine}.orders.>")
+    every = await nc.subscribe(f"{prefix}.push.v1.orgs.*.orders.>")
+    placed = await sales.ask("orders.place", ORDER)
+    other = await elsewhere.ask("orders.place", ORDER)
+    # A platform admin acting from outside the organisation: pushed to the order's organisation.
+    admin = Context(uuid.uuid4(), uuid.UUID(int=0), frozenset({"platform_admin"}))
+    await api.services.bus.handle(CancelOrder(order_id=uuid.UUID(placed.body["id"]), reason="test"), admin)
+    got = [await ours.next_msg(timeout=30) for _ in range(2)]
+    assert [m.subject.rsplit(".", 1)[1] for m in got] == ["OrderPlaced", "OrderCancelled"]
+    assert {json.loads(m.data)["stream_id"] for m in got} == {placed.body["id"]}
+    assert got[0].headers is not None and got[0].headers["Cw-Order-Id"] == placed.body["id"]
+    # Everything pushed, up to a last order of theirs, went to the order's own organisation.
+    orgs = {placed.body["id"]: mine, other.body["id"]: theirs}
+    last = await elsewhere.ask("orders.place", ORDER)
+    orgs[last.body["id"]] = theirs
+    pushed = []
+    while not pushed or json.loads(pushed[-1].data)["stream_id"] != last.body["id"]:
+        pushed.append(await every.next_msg(timeout=30))
+    assert len(pushed) == 4
+    for m in pushed:
+        event = json.loads(m.data)
+        assert m.subject == f"{prefix}.push.v1.orgs.{orgs[event['stream_id']]}.orders.{event['event_type']}"
+    assert ours.pending_msgs == 0  # delivered in order on this connection: nothing of theirs came
 
 
 async def _cli(settings: Settings, token: str, *args: str) -> str:

@@ -44,3 +44,6 @@ def test_the_asyncapi_document_names_every_subject_with_its_schemas() -> None:
         assert operation["action"] == "receive"
     assert "Problem" in schemas and "OrderPlaced" in doc["components"]["messages"]
     assert doc["channels"]["event_OrderPlaced"]["address"] == "cw.evt.order.OrderPlaced"
+    push = doc["channels"]["push_OrderPlaced"]
+    assert push["address"] == "cw.push.v1.orgs.{org_id}.orders.OrderPlaced" and "org_id" in push["parameters"]
+    assert doc["operations"]["push_OrderPlaced"]["action"] == "send"
