@@ -1,22 +1,30 @@
 """The blob store port's contract, run against the S3 adapter on a real `weed mini` server; then
-what only a real server shows: presigned URLs, and S3 stopped and started again."""
+what only a real server shows: presigned URLs, and S3 stopped and started again (under the store,
+and under the document commands)."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from commands.bus import CommandBus
+from commands.routes import ROUTES
 from infra.blobs import BlobNotFound, BlobStore
 from infra.blobs.s3 import S3BlobStore
 from infra.devprocess import ManagedProcess
 from infra.errors import Unavailable
+from infra.eventlog.postgres import PostgresEventStore
 from infra.seaweed import free_port_pairs, start_weed
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.integration.presigned import http
+from tests.integration.test_orders import MD, Sales, documents_on, order_of
 from tests.memory_blobstore import MemoryBlobStore
+from tests.ports import make_ports
 
 
 class BlobStoreContract:
@@ -134,3 +142,42 @@ async def test_s3_down_is_unavailable_and_kept_objects_survive_a_restart(
     procs.append(start_weed(folder, port, folder, S3_ACCESS_KEY, S3_SECRET_KEY))
     assert await own_store.get("kept") == b"before the outage"
     assert await own_store.stat("lost") is None
+
+
+async def test_document_commands_across_an_s3_restart_succeed_or_fail_cleanly(
+    own_s3: tuple[int, Path, list[ManagedProcess]], own_store: S3BlobStore, store: PostgresEventStore
+) -> None:
+    """Documents attached while S3 stops, while it is down and after it is back: each command
+    either succeeds (its event and its whole object) or fails with 503 and changes nothing; a
+    retry after the restart succeeds; no object is left that is not a whole attached document."""
+    port, folder, procs = own_s3
+    world = Sales(CommandBus(store, ROUTES, make_ports(documents=documents_on(own_store))))
+    order = await world.place()
+    docs = {f"sop-{i}.md": MD + f"\n{i}. Step {i} of the procedure.\n".encode() for i in range(20)}
+
+    async def add(name: str) -> bool:
+        try:
+            await world.add(order, docs[name], name)
+        except Unavailable:
+            return False
+        return True
+
+    names = list(docs)
+    stopping = [asyncio.create_task(add(name)) for name in names[:12]]
+    await asyncio.to_thread(procs[0].stop)  # while those run
+    outcomes = dict(zip(names[:12], await asyncio.gather(*stopping), strict=True))
+    outcomes |= {name: await add(name) for name in names[12:]}
+    assert not any(outcomes[name] for name in names[12:])  # down: refused, every one
+    kept = await order_of(store, order)
+    assert sorted(d.name for d in kept.documents.values()) == sorted(n for n, ok in outcomes.items() if ok)
+    assert len(await store.read_stream(order)) == 1 + len(kept.documents)  # nothing else was written
+
+    procs.append(start_weed(folder, port, folder, S3_ACCESS_KEY, S3_SECRET_KEY))
+    for name in [n for n, ok in outcomes.items() if not ok]:
+        assert await add(name)  # the caller was told to retry: now it works
+    final = await order_of(store, order)
+    assert sorted(d.name for d in final.documents.values()) == sorted(names)  # each once
+    objects = await own_store.list(f"orgs/{world.org}/")
+    assert sorted(b.key.rsplit("/", 1)[1] for b in objects) == sorted(final.documents)
+    for b in objects:  # whole objects only: each one's content is its address
+        assert hashlib.sha256(await own_store.get(b.key)).hexdigest() == b.key.rsplit("/", 1)[1]

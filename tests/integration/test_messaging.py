@@ -245,6 +245,58 @@ async def test_two_services_in_one_queue_group_share_the_requests(api: Api, nc: 
     assert sum(per_service) == 40 and all(n > 0 for n in per_service)
 
 
+async def test_a_messaging_process_killed_mid_request_loses_and_doubles_nothing(api: Api, nc: Client) -> None:
+    """A second messaging process (`coursewright run messaging`) in the queue group is SIGKILLed
+    in the middle of a burst; every request it took and never answered is retried with its
+    Idempotency-Key: each key ends with exactly one order, whichever process answered."""
+    sales = await machine(api, nc)
+    settings = api.services.settings
+    env = {**os.environ, **service_env(settings), "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "run", "messaging", env=env, stdout=PIPE, stderr=PIPE, cwd=ROOT
+    )
+    try:
+        while len(await discover(nc, "PING", sales.prefix)) < 2:
+            assert proc.returncode is None, "the messaging process exited"
+        keys = [f"crm-{uuid.uuid4()}" for _ in range(120)]
+        answered: dict[str, Reply] = {}
+        lost: list[str] = []
+        some_answered = asyncio.Event()
+
+        async def place(key: str, wait: float) -> None:
+            try:
+                msg = await nc.request(
+                    f"{sales.prefix}.api.v1.orders.place",
+                    json.dumps(ORDER).encode(),
+                    timeout=wait,
+                    headers=sales.headers | {"Idempotency-Key": key},
+                )
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                lost.append(key)
+                return
+            got = dict(msg.headers or {})
+            answered[key] = Reply(int(got[STATUS_HEADER]), json.loads(msg.data), got)
+            if len(answered) >= 10:
+                some_answered.set()
+
+        burst = [asyncio.create_task(place(key, 5)) for key in keys]
+        await some_answered.wait()
+        proc.kill()  # mid-burst: whatever it took and had not answered is never answered
+        await asyncio.gather(*burst)
+        for key in lost:  # the client retries with the same key
+            await place(key, 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+    assert sorted(answered) == sorted(keys) and {r.status for r in answered.values()} == {202}
+    ids = {r.body["id"] for r in answered.values()}
+    assert len(ids) == len(keys)  # one order per key
+    last = max(r.body["position"] for r in answered.values())
+    listed = await sales.ask("orders.list", {"position": last, "limit": 500})
+    assert sorted(i["order_id"] for i in listed.body["items"]) == sorted(ids)  # and no other
+
+
 async def org_of(api: Api, m: Machine) -> str:
     me = await api.client.get("/auth/me", headers=m.headers)
     return str(me.json()["org_id"])
