@@ -3,6 +3,10 @@ pipeline reports its progress; sales cancel, retry and deliver."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+from uuid import UUID
+
 from commands.bus import Decided
 from commands.session import Session
 from domain.course import Course
@@ -10,6 +14,14 @@ from domain.documents import DocumentTooLarge, UnsupportedDocument, UploadMismat
 from domain.ids import new_id
 from domain.order import Brief, Learners, Order
 from schemas import orders as o
+
+
+class _OnOrder(Protocol):
+    @property
+    def order_id(self) -> UUID: ...
+
+
+C = TypeVar("C", bound=_OnOrder)
 
 
 def _order(order: Order, **data: object) -> Decided:
@@ -78,28 +90,28 @@ async def complete_document_upload(cmd: o.CompleteDocumentUpload, s: Session) ->
     return _order(order, sha256=document.sha256, media_type=document.media_type, size=document.size)
 
 
-async def remove_document(cmd: o.RemoveDocument, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.remove_document(cmd.sha256)
-    return _order(order)
+def _decided_on_order(
+    kind: type[C], decide: Callable[[Order, C, Session], object]
+) -> Callable[[C, Session], Awaitable[Decided]]:
+    """The handler of a command that loads its order and calls one of its decisions."""
+
+    async def handle(cmd: C, s: Session) -> Decided:
+        order = await s.existing(Order, cmd.order_id)
+        decide(order, cmd, s)
+        return _order(order)
+
+    handle.__name__ = handle.__qualname__ = f"handle_{kind.__name__}"
+    return handle
 
 
-async def accept_documents(cmd: o.AcceptDocuments, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.accept_documents(s.ctx.actor_id)
-    return _order(order)
-
-
-async def cancel_order(cmd: o.CancelOrder, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.cancel(s.ctx.actor_id, cmd.reason)
-    return _order(order)
-
-
-async def retry_order(cmd: o.RetryOrder, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.retry(s.ctx.actor_id)
-    return _order(order)
+# One decision each, named by the command (commands/routes.py maps the commands to them).
+remove_document = _decided_on_order(o.RemoveDocument, lambda order, cmd, s: order.remove_document(cmd.sha256))
+accept_documents = _decided_on_order(o.AcceptDocuments, lambda order, cmd, s: order.accept_documents(s.ctx.actor_id))
+cancel_order = _decided_on_order(o.CancelOrder, lambda order, cmd, s: order.cancel(s.ctx.actor_id, cmd.reason))
+retry_order = _decided_on_order(o.RetryOrder, lambda order, cmd, s: order.retry(s.ctx.actor_id))
+advance_generation = _decided_on_order(o.AdvanceGeneration, lambda order, cmd, s: order.start_stage(cmd.stage))
+record_draft = _decided_on_order(o.RecordDraft, lambda order, cmd, s: order.draft_ready(cmd.course_id))
+fail_generation = _decided_on_order(o.FailGeneration, lambda order, cmd, s: order.fail(cmd.reason))
 
 
 async def deliver_order(cmd: o.DeliverOrder, s: Session) -> Decided:
@@ -113,21 +125,3 @@ async def start_generation(cmd: o.StartGeneration, s: Session) -> Decided:
     order = await s.existing(Order, cmd.order_id)
     order.start_generation(tuple(cmd.stages))
     return _order(order, attempt=order.attempt)
-
-
-async def advance_generation(cmd: o.AdvanceGeneration, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.start_stage(cmd.stage)
-    return _order(order)
-
-
-async def record_draft(cmd: o.RecordDraft, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.draft_ready(cmd.course_id)
-    return _order(order)
-
-
-async def fail_generation(cmd: o.FailGeneration, s: Session) -> Decided:
-    order = await s.existing(Order, cmd.order_id)
-    order.fail(cmd.reason)
-    return _order(order)
