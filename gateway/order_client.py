@@ -3,8 +3,9 @@
     coursewright order place --client Acme --title "Forklift safety" --cefr B1 --sop a.pdf --sop b.docx
     coursewright order status ORDER_ID --follow
 
-It signs in with a bearer token (`--token` or CW_API_TOKEN), sends small documents inside the
-request and larger ones by presigned upload, and follows an order's progress as a bar.
+It authenticates with the organisation's API key (or a sales member's access token: `--token`
+or CW_API_TOKEN), sends small documents inside the request and larger ones by presigned upload,
+and follows an order's progress as a bar.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from schemas.orders import INLINE_DOCUMENT_BYTES
 app = typer.Typer(help="Place and follow course orders over the NATS messaging API.", no_args_is_help=True)
 console = Console()
 FINISHED = ("draft_ready", "delivered", "cancelled", "failed")
-Token = Annotated[str, typer.Option(envvar="CW_API_TOKEN", help="a bearer access token of a sales member")]
+Token = Annotated[
+    str, typer.Option(envvar="CW_API_TOKEN", help="an API key of the organisation (cwk_…) or an access token")
+]
 
 
 class ApiError(Exception):

@@ -88,7 +88,7 @@ async def serve(kind: str, dsn: str, prefix: str) -> None:
 
 # -- the load generator --------------------------------------------------------------------------
 
-Request = tuple[str, bytes, dict[str, str]]
+Call = tuple[str, bytes, dict[str, str]]  # subject, body, headers
 
 
 async def load(nc: Any, make: Any, requests: int) -> tuple[float, dict[str, list[float]]]:
@@ -134,13 +134,13 @@ async def main(requests: int, rounds: int) -> None:
             procs.append(proc)
         place = json.dumps(ORDER).encode()
 
-        def ours(i: int) -> Request:
+        def ours(i: int) -> Call:
             if i % 2:
                 return f"{prefix}.api.v1.orders.place", place, {"Authorization": f"Bearer {sales}"}
             body = json.dumps({"course_id": course, "student_id": str(uuid.uuid4())}).encode()
             return f"{prefix}.api.v1.courses.enrol", body, {"Authorization": f"Bearer {trainers[i % len(trainers)]}"}
 
-        def baseline(i: int) -> Request:
+        def baseline(i: int) -> Call:
             return f"{prefix}.bench.insert", place if i % 2 else json.dumps({"s": str(uuid.uuid4())}).encode(), {}
 
         client = await nats.connect(NATS_URL)

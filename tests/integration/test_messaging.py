@@ -342,8 +342,10 @@ async def _cli(settings: Settings, token: str, *args: str) -> str:
 
 
 async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: Client, tmp_path: Path) -> None:
-    sales = await machine(api, nc)
-    token = sales.headers["Authorization"].removeprefix("Bearer ")
+    org, admin = await api.organisation()
+    made = await api.client.post(f"/organisations/{org}/api-keys", json={"name": "CRM", "role": "sales"}, headers=admin)
+    token = made.json()["key"]  # the client authenticates with the organisation's API key
+    sales = Machine(nc, api.services.settings.subject_prefix, {"Authorization": f"Bearer {token}"})
     sop, scan = tmp_path / "forklift.md", tmp_path / "scan.pdf"
     sop.write_bytes(MD)
     scan.write_bytes(b"%PDF-1.7\n" + bytes(INLINE_DOCUMENT_BYTES))  # too large to travel inline
