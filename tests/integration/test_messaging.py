@@ -150,6 +150,35 @@ async def test_an_order_over_nats(api: Api, nc: Client) -> None:
     assert again.headers["Nats-Service-Error-Code"] == "order_not_cancellable"
 
 
+async def test_every_order_command_over_nats_through_the_lifecycle(api: Api, nc: Client) -> None:
+    sales = await machine(api, nc)
+    _, address = await api.platform_admin()
+    pipeline = Machine(nc, sales.prefix, api.bearer(await api.login(address)))
+    order = (await sales.ask("orders.place", ORDER)).body["id"]
+    doc = {"order_id": order, "name": "forklift.md", "content": base64.b64encode(MD).decode()}
+    sha = (await sales.ask("orders.documents.add", doc)).body["data"]["sha256"]
+    steps = [
+        (sales, "orders.documents.remove", {"sha256": sha}),
+        (sales, "orders.documents.add", {k: v for k, v in doc.items() if k != "order_id"}),
+        (sales, "orders.accept", {}),
+        (pipeline, "orders.generation.start", {"stages": ["extract", "draft"]}),
+        (pipeline, "orders.generation.advance", {"stage": 2}),
+        (pipeline, "orders.generation.fail", {"reason": "the model was away"}),
+        (sales, "orders.retry", {}),
+        (pipeline, "orders.generation.start", {"stages": ["extract", "draft"]}),
+        (pipeline, "orders.generation.draft", {"course_id": str(uuid.uuid4())}),
+    ]
+    for who, subject, body in steps:
+        reply = await who.ask(subject, {"order_id": order} | body)
+        assert reply.status == 202, (subject, reply.body)
+    seen = await sales.ask("orders.get", {"order_id": order, "position": reply.body["position"]})
+    assert seen.body["status"] == "draft_ready" and seen.body["document_count"] == 1
+    # Its course is not published: delivery is refused, as a problem.
+    refused = await sales.ask("orders.deliver", {"order_id": order})
+    assert refused.status in (409, 422) and refused.body["code"] != "internal_error", refused.body
+    assert (await sales.ask("orders.generation.start", {"order_id": order, "stages": ["x"]})).status == 403
+
+
 async def test_other_commands_are_served_through_the_same_bus(api: Api, nc: Client) -> None:
     author = await machine(api, nc, "instructor")
     r = await author.ask("courses.create_course", {"title": "Forklifts", "cefr_level": "B1", "category": "safety"})
