@@ -7,6 +7,12 @@ through the same decision as HTTP: the caller from the bearer token, the authori
 the command bus (idempotent under `Idempotency-Key`), the read-model queries, and the problem
 map of `gateway.problems`.
 
+nats.micro hands an endpoint's requests to its handler one at a time; the handler here only
+starts the request's own task and returns, so up to `MAX_IN_FLIGHT` requests of a process are
+answered side by side (and their commits share the store's group commits) instead of one after
+another. Beyond that, the endpoint waits for a slot and NATS holds the rest. nats.micro's per-
+endpoint stats count the requests; their processing time is the hand-over's.
+
 A reply carries `Cw-Status` (the HTTP status the same answer would have) and JSON: the answer,
 or on error the problem document (also in nats.micro's `Nats-Service-Error` headers). A subject
 nothing serves gets NATS's immediate no-responders answer, never a timeout.
@@ -14,7 +20,9 @@ nothing serves gets NATS's immediate no-responders answer, never a timeout.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +48,7 @@ VERSION = "1.0.0"
 QUEUE_GROUP = "cw-api"
 API_VERSION = "v1"
 STATUS_HEADER = "Cw-Status"
+MAX_IN_FLIGHT = 256  # requests one process answers at once
 _encode = msgspec.json.Encoder().encode
 
 
@@ -88,6 +97,8 @@ class MessagingApi:
         self.endpoints = endpoints
         self.authenticate = authenticate
         self.service: Service | None = None
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self, nc: NATS) -> Service:
         service = await add_service(
@@ -112,11 +123,33 @@ class MessagingApi:
         return service
 
     async def stop(self) -> None:
+        """Stop taking requests, then let those under way finish and answer."""
         if self.service is not None:
             await self.service.stop()
             self.service = None
+        if self._in_flight:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     def _handler(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+        """What nats.micro calls: start the request's task (once a slot is free) and return."""
+        answer = self._answerer(endpoint)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._in_flight.discard(task)
+            self._slots.release()
+            if not task.cancelled() and (error := task.exception()) is not None:  # the reply could not go
+                log.warning("nats_api.reply_failed", subject=endpoint.subject, error=repr(error))
+
+        async def hand_over(request: Request) -> None:
+            await self._slots.acquire()
+            task = asyncio.create_task(answer(request))
+            self._in_flight.add(task)
+            task.add_done_callback(done)
+
+        return hand_over
+
+    def _answerer(self, endpoint: Endpoint) -> Callable[[Request], Coroutine[Any, Any, None]]:
         decoder = msgspec.json.Decoder(endpoint.request)
 
         async def handle(request: Request) -> None:

@@ -11,8 +11,11 @@ process keeping 64 requests in flight:
   problem map around it all; half the requests place an order (`orders.place`, no documents, a
   sales member), half enrol a fresh student in a published course (`courses.enrol`, a trainer);
 - baseline: a nats.micro endpoint whose handler decodes the JSON and does one INSERT through a
-  psycopg pool of the same size.
-Rounds alternate the baseline and ours; the medians are compared. p50/p99 are over all rounds.
+  psycopg pool of the same size, each request in a task of its own (at most 256 at once), as
+  ours answers them;
+- bare: the same endpoint as nats.micro runs a handler by default, one request after another.
+Rounds alternate bare, the baseline and ours; the medians are compared (RESULT against the
+baseline; the bare endpoint's ratio is printed too). p50/p99 are over all rounds.
 """
 
 from __future__ import annotations
@@ -80,8 +83,17 @@ async def serve(kind: str, dsn: str, prefix: str) -> None:
             await conn.execute("INSERT INTO bench_baseline (id, body) VALUES (%s, %s)", [row_id, json.dumps(data)])
         await request.respond(json.dumps({"id": str(row_id)}).encode(), headers={"Cw-Status": "201"})
 
+    slots, tasks = asyncio.Semaphore(256), set()
+
+    async def insert_concurrently(request: Request) -> None:
+        await slots.acquire()
+        task = asyncio.create_task(insert(request))
+        tasks.add(task)
+        task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
+
     service = await add_service(nc, name="bench-baseline", version="1.0.0", queue_group="bench")
-    await service.add_endpoint(name="insert", subject=f"{prefix}.bench.insert", handler=insert)
+    await service.add_endpoint(name="bare", subject=f"{prefix}.bench.bare", handler=insert)
+    await service.add_endpoint(name="insert", subject=f"{prefix}.bench.insert", handler=insert_concurrently)
     print("serving", flush=True)
     await asyncio.Event().wait()
 
@@ -143,13 +155,17 @@ async def main(requests: int, rounds: int) -> None:
         def baseline(i: int) -> Call:
             return f"{prefix}.bench.insert", place if i % 2 else json.dumps({"s": str(uuid.uuid4())}).encode(), {}
 
+        def bare(i: int) -> Call:
+            return f"{prefix}.bench.bare", place if i % 2 else json.dumps({"s": str(uuid.uuid4())}).encode(), {}
+
         client = await nats.connect(NATS_URL)
-        for make in (ours, baseline):
+        kinds = (("bare", bare), ("baseline", baseline), ("ours", ours))
+        for _, make in kinds:
             await load(client, make, 400)  # warm up: connections, held streams, plans
-        rates: dict[str, list[float]] = {"ours": [], "baseline": []}
+        rates: dict[str, list[float]] = {kind: [] for kind, _ in kinds}
         latencies: dict[str, list[float]] = {}
         for _ in range(rounds):
-            for kind, make in (("baseline", baseline), ("ours", ours)):
+            for kind, make in kinds:
                 rate, lat = await load(client, make, requests)
                 rates[kind].append(rate)
                 for subject, values in lat.items():
@@ -160,6 +176,8 @@ async def main(requests: int, rounds: int) -> None:
             print(f"{name:16s} p50={percentile(lat, 50):6.1f} ms  p99={percentile(lat, 99):6.1f} ms  n={len(lat)}")
         for kind, values in rates.items():
             print(f"{kind:9s} rounds: " + ", ".join(f"{v:.0f}" for v in values) + " req/s")
+        bare_ratio = statistics.median(rates["ours"]) / statistics.median(rates["bare"])
+        print(f"against the bare (one-at-a-time) endpoint: ratio={bare_ratio:.2f}")
         result("nats-command", statistics.median(rates["ours"]), statistics.median(rates["baseline"]), " req/s")
     finally:
         for proc in procs:
