@@ -7,7 +7,9 @@ caller, the command (the route or subject it came by) and a hash of the command'
 encoding (its body and path fields, whatever JSON spelling or transport carried them). The same
 key and the same request is answered with the first reply, over HTTP or NATS alike; the same
 key with another body, command or caller of the organisation is refused (422
-`idempotency_key_reused`); organisations never see each other's keys.
+`idempotency_key_reused`); organisations never see each other's keys. That is a client's key
+(`Context.bind_key`, set by the edges). A worker's key, derived from an event and a step, lives
+per actor and command and replays its first answer whatever is sent again under it.
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ _canonical = msgspec.json.Encoder(order="deterministic").encode
 
 
 def idempotency_of(command: Command, ctx: Context) -> Idempotency | None:
-    """The key's namespace and the request's fingerprint, `caller:command:sha256(body)`."""
+    """The key's namespace and, for a client's key, the request's fingerprint,
+    `caller:command:sha256(body)`; a worker's key lives per actor and command, unbound."""
     if not ctx.idempotency_key:
         return None
+    name = type(command).__name__
+    if not ctx.bind_key:
+        return Idempotency(f"{ctx.actor_id}:{name}", ctx.idempotency_key)
     scope = f"org:{ctx.org_id}" if ctx.org_id.int else f"user:{ctx.actor_id}"  # int 0: no organisation
     body = hashlib.sha256(_canonical(command)).hexdigest()
-    return Idempotency(scope, ctx.idempotency_key, f"{ctx.actor_id}:{type(command).__name__}:{body}")
+    return Idempotency(scope, ctx.idempotency_key, f"{ctx.actor_id}:{name}:{body}")
 
 
 def replay(kept: KeptReply, wanted: Idempotency) -> CommandResult:

@@ -17,3 +17,7 @@ class Context:
     correlation_id: str = field(default_factory=lambda: str(new_id()))
     causation_id: str | None = None
     idempotency_key: str | None = None
+    # A client's key (HTTP, NATS) is bound to its request: another body, command or caller of the
+    # organisation is refused. A worker's key (derived from an event and a step) replays its first
+    # answer whatever it sends again, e.g. a lesson an LLM wrote anew after a restart.
+    bind_key: bool = False

@@ -91,6 +91,7 @@ def context(
         correlation_id=str(request.scope.get("state", {}).get("request_id") or ""),
         causation_id=causation if causation and _KEY.match(causation) else None,
         idempotency_key=idempotency_key(request),
+        bind_key=True,  # a client's key: bound to its request
     )
 
 

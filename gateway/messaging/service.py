@@ -199,5 +199,6 @@ class MessagingApi:
             correlation_id=request_id,
             causation_id=headers.get("Cw-Causation-Id"),
             idempotency_key=key or None,
+            bind_key=True,  # a client's key: bound to its request
         )
         return await endpoint.run(self.services, Call(caller, payload, ctx))

@@ -30,8 +30,8 @@ ORG = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 AUTHOR = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 
 
-def ctx(*roles: Role, actor: UUID = AUTHOR, key: str | None = None) -> Context:
-    return Context(actor, ORG, frozenset(roles), idempotency_key=key)
+def ctx(*roles: Role, actor: UUID = AUTHOR, key: str | None = None, bind: bool = True) -> Context:
+    return Context(actor, ORG, frozenset(roles), idempotency_key=key, bind_key=bind)
 
 
 class CountingStore(InMemoryEventStore):
@@ -195,11 +195,25 @@ async def test_a_key_is_bound_to_its_caller_command_and_body() -> None:
         assert f"first used {why}" in str(info.value)
     assert store.attempts == 1
     # Another organisation's key of the same spelling is its own.
-    elsewhere = Context(uuid4(), uuid4(), frozenset({"instructor"}), idempotency_key="same")
+    elsewhere = Context(uuid4(), uuid4(), frozenset({"instructor"}), idempotency_key="same", bind_key=True)
     theirs = await bus.handle(c.CreateCourse(title="B", cefr_level="B1", category="s"), elsewhere)
     assert not theirs.replayed and theirs.id != mine.id
     # The same request again is the first answer.
     assert (await bus.handle(create, ctx("instructor", key="same"))).replayed
+
+
+async def test_a_workers_key_replays_its_first_answer_whatever_it_sends_again() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES, make_ports())
+    create = c.CreateCourse(course_id=uuid4(), title="A", cefr_level="B1", category="s")
+    first = await bus.handle(create, ctx("instructor", key="step-1", bind=False))
+    again = await bus.handle(msgspec.structs.replace(create, title="B"), ctx("instructor", key="step-1", bind=False))
+    assert again.replayed and again.id == first.id and store.attempts == 1
+    # Per command, as before: another command under the same key is its own.
+    module = await bus.handle(
+        c.AddModule(course_id=UUID(first.id), title="M"), ctx("instructor", key="step-1", bind=False)
+    )
+    assert not module.replayed
 
 
 def test_the_fingerprint_does_not_depend_on_how_the_body_was_spelled() -> None:
