@@ -107,9 +107,18 @@ async def test_a_student_passes_a_lab_over_http(api: Api) -> None:
     assert "grade.py" not in r.text and "assert add" not in r.text and view["passed"] is True
     assert [(x["grading"], x["exit_code"]) for x in view["runs"]] == [(True, 1), (False, 0), (False, 0), (True, 0)]
 
-    # The organisation admin sees it too.
+    # The organisation admin sees it too; a trainer once they train the student's cohort.
     r = await api.client.get(session, headers=admin)
     assert r.status_code == 200
+    me = (await api.client.get("/auth/me", headers=student)).json()
+    org, student_id = me["org_id"], me["user_id"]
+    trainer_id, trainer = await api.member(org, admin, "trainer")
+    assert (await api.client.get(session, headers=trainer)).status_code == 404
+    cohort = {"course_id": cid, "name": "May", "starts_on": "2026-05-04"}
+    cohort_id = (await post("/cohorts", json=cohort, headers=admin)).json()["id"]
+    assert (await api.client.put(f"/cohorts/{cohort_id}/trainers/{trainer_id}", headers=admin)).status_code == 202
+    assert (await api.client.put(f"/cohorts/{cohort_id}/students/{student_id}", headers=admin)).status_code == 202
+    assert (await api.client.get(session, headers=trainer)).status_code == 200
 
     r = await post(f"{session}/pause", headers=student)
     assert r.status_code == 202
