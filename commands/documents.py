@@ -63,7 +63,7 @@ class SopDocuments:
             raise DocumentTooLarge(f"{name} has {len(content)} bytes; a document may have at most {self.max_bytes}")
         media_type = media_type_of(content)
         if media_type is None:
-            raise UnsupportedDocument(f"{name} is not a PDF, DOCX, Markdown, text, PNG or JPEG document")
+            raise UnsupportedDocument(f"{name} is not a PDF, DOCX, HTML, Markdown, text, PNG or JPEG document")
         return Document(hashlib.sha256(content).hexdigest(), name.strip(), media_type, len(content), uploaded_by)
 
     async def store(self, org_id: UUID, document: Document, content: bytes) -> None:

@@ -1,8 +1,10 @@
 """What an SOP document is: its type, told by its content and never by its name.
 
-PDF, DOCX, Markdown, plain text, and PNG or JPEG (a scanned page). A DOCX is a ZIP whose parts
-name a Word document; text is UTF-8 with no control characters but layout ones, and it is
-Markdown when a line has Markdown's own structure (a heading, a fence, a link, a table rule).
+PDF, DOCX, HTML, Markdown, plain text, and PNG or JPEG (a scanned page). A DOCX is a ZIP whose
+parts name a Word document; text is UTF-8 with no control characters but layout ones; it is HTML
+when it opens as an HTML page does (`<!DOCTYPE html>` or `<html>`, after an XML declaration or
+comments), and Markdown when a line has Markdown's own structure (a heading, a fence, a link, a
+table rule).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ MARKDOWN = "text/markdown"
 TEXT = "text/plain"
 PNG = "image/png"
 JPEG = "image/jpeg"
-MEDIA_TYPES = (PDF, DOCX, MARKDOWN, TEXT, PNG, JPEG)
+HTML = "text/html"
+MEDIA_TYPES = (PDF, DOCX, HTML, MARKDOWN, TEXT, PNG, JPEG)
 
 _WORD_MAIN = b"wordprocessingml.document.main+xml"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_HTML = re.compile(
+    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE | re.DOTALL
+)
 _MARKDOWN = re.compile(r"^(#{1,6} \S|```|~~~|\|?\s*:?-{3,}:?\s*\||.*\]\([^)\s]+\))", re.MULTILINE)
 
 
@@ -42,7 +48,14 @@ def media_type_of(content: bytes) -> str | None:
         return None
     if not text.strip() or _CONTROL.search(text):
         return None
+    if is_html(text):
+        return HTML
     return MARKDOWN if _MARKDOWN.search(text) else TEXT
+
+
+def is_html(text: str) -> bool:
+    """Whether the text opens as an HTML page does (a page, not Markdown with some tags in it)."""
+    return bool(_HTML.match(text[:4096]))
 
 
 def _is_word(content: bytes) -> bool:

@@ -53,3 +53,43 @@ def empty_docx() -> bytes:
             "<w:body/></w:document>",
         )
     return out.getvalue()
+
+
+# An SOP as an intranet page exports it, made here (none of the samples is HTML): navigation, a script and a
+# style that are not its text, numbered headings, nested ordered lists, bullets, a table with a header row.
+SOP_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>QA-SOP-014 Cold room</title>
+<style>h2 { color: navy }</style><script>track("sop")</script></head>
+<body>
+<nav><a href="/">Intranet home</a> &gt; <a href="/sops">SOPs</a></nav>
+<h1>QA-SOP-014 Cold Room Entry and Stock Rotation</h1>
+<table class="meta"><tr><th>Document No.</th><td>QA-SOP-014</td><th>Revision</th><td>3.1</td></tr></table>
+<h2>1. Scope</h2>
+<p>This procedure applies to every person who enters the <b>walk-in cold room</b> (store 2).</p>
+<h2>2. Responsibilities</h2>
+<ul><li>The <em>shift supervisor</em> keeps the entry log.</li><li>Stock handlers rotate stock.</li></ul>
+<h2>3. Entry</h2>
+<div class="callout">Never enter alone<br>after 22:00.</div>
+<ol>
+  <li>Put on the insulated gloves and jacket.</li>
+  <li>Sign the entry log with the time of entry.
+    <ol type="a"><li>Write the room temperature shown on the display;</li>
+      <li>report any reading above 5 &deg;C.</li></ol>
+  </li>
+  <li value="4">Never stay inside longer than 20 minutes.</li>
+</ol>
+<h3>3.1 Temperature limits</h3>
+<table>
+  <thead><tr><th>Product</th><th>Maximum</th><th>Action</th></tr></thead>
+  <tbody>
+    <tr><td>Dairy</td><td>5 &deg;C</td><td>Move to store 1</td></tr>
+    <tr><td>Fresh meat</td><td>3 &deg;C</td><td>Call the QA manager</td></tr>
+  </tbody>
+</table>
+<h2>4. Stock rotation</h2>
+<p>4.1 Oldest stock is placed at the front of the shelf.</p>
+<p>a) Check the use-by date of every case.</p>
+<!-- reviewed 2026-03 -->
+<footer>Uncontrolled when printed</footer>
+</body></html>
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from genpipeline.extraction.document import Block, Document, ExtractionError
 from genpipeline.extraction.docx import DocxExtractor
 from genpipeline.extraction.extractor import Extraction, Extractor, sniff
+from genpipeline.extraction.html import HtmlExtractor
 from genpipeline.extraction.image import ImageExtractor
 from genpipeline.extraction.markdown import MarkdownExtractor, TextExtractor
 from genpipeline.extraction.pdf import PdfExtractor
@@ -14,7 +15,14 @@ __all__ = ["Block", "Document", "Extraction", "ExtractionError", "Extractor", "e
 
 
 def every_format(ocr: OcrEngine | None, *, max_bytes: int = 50 * 1024 * 1024) -> Extraction:
-    """PDF (OCR for pages without text when `ocr` is given), DOCX, Markdown, plain text, and
-    scanned pages sent as PNG or JPEG (OCR)."""
-    extractors = [PdfExtractor(ocr), DocxExtractor(), MarkdownExtractor(), TextExtractor(), ImageExtractor(ocr)]
+    """PDF (OCR for pages without text when `ocr` is given), DOCX, HTML, Markdown, plain text,
+    and scanned pages sent as PNG or JPEG (OCR)."""
+    extractors = [
+        PdfExtractor(ocr),
+        DocxExtractor(),
+        HtmlExtractor(),
+        MarkdownExtractor(),
+        TextExtractor(),
+        ImageExtractor(ocr),
+    ]
     return Extraction(extractors, max_bytes=max_bytes)

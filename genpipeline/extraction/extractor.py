@@ -6,6 +6,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from io import BytesIO
 
+from domain.documents import is_html
 from genpipeline.extraction.document import Document, ExtractionError
 from infra.errors import InfraError
 
@@ -13,6 +14,7 @@ PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MARKDOWN = "text/markdown"
 TEXT = "text/plain"
+HTML = "text/html"
 PNG = "image/png"
 JPEG = "image/jpeg"
 
@@ -28,7 +30,8 @@ class Extractor(ABC):
 
 
 def sniff(name: str, data: bytes) -> str:
-    """The media type, judged by content (the name only tells Markdown from plain text)."""
+    """The media type, judged by content (the name only tells Markdown from plain text, and an HTML
+    fragment without `<html>` from text)."""
     if not data:
         raise ExtractionError(name, "the file is empty (0 bytes)")
     if data.startswith(b"%PDF-"):
@@ -48,10 +51,13 @@ def sniff(name: str, data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ExtractionError(name, "not a supported type (PDF, DOCX, Markdown, text, PNG, JPEG)") from e
+        raise ExtractionError(name, "not a supported type (PDF, DOCX, HTML, Markdown, text, PNG, JPEG)") from e
     if "\x00" in text:
         raise ExtractionError(name, "binary content, not text")
-    return MARKDOWN if name.lower().endswith((".md", ".markdown")) else TEXT
+    lowered = name.lower()
+    if is_html(text.removeprefix("\ufeff")) or (lowered.endswith((".html", ".htm")) and text.lstrip().startswith("<")):
+        return HTML
+    return MARKDOWN if lowered.endswith((".md", ".markdown")) else TEXT
 
 
 class Extraction:

@@ -22,7 +22,9 @@ import msgspec
 import nats
 import pytest
 
+from commands.documents import document_key
 from domain.course import Course
+from domain.order import Order
 from genpipeline.course_builder import CourseBuilder
 from genpipeline.drafting.grounded import GroundedWriter
 from genpipeline.extraction import every_format
@@ -35,7 +37,7 @@ from schemas import commands as c
 from schemas.envelope import Headers
 from tests.conftest import S3Server, make_settings, service_env
 from tests.integration.pipeline_support import World, open_world
-from tests.sop_samples import empty_docx, sample
+from tests.sop_samples import SOP_HTML, empty_docx, sample
 
 FORKLIFT = "warehouse-forklift-inspection-safe-operation.md"
 HOTEL = "hotel-front-desk-check-in-check-out.pdf"
@@ -178,6 +180,47 @@ async def test_poison_documents_fail_their_orders_with_a_reason_and_the_next_ord
     # The failed orders made no course.
     for order_id in (corrupt, empty):
         assert await world.events(course_id_of(order_id)) == []
+
+
+async def test_an_empty_or_too_large_document_fails_its_order_and_an_html_sop_is_drafted_for_its_organisation_only(
+    world: World, qdrant: QdrantVectorStore, minilm: Embedder
+) -> None:
+    # The pipeline reads documents up to 100 kB here (CW_DOCUMENT_MAX_BYTES lowered after the order took a larger one).
+    builder = CourseBuilder(every_format(None, max_bytes=100_000), minilm, qdrant, GroundedWriter())
+    pipeline = GenerationPipeline(world.bus, world.documents, builder)
+    huge = await world.place([("all-sops.txt", b"1. Scope\nEvery step is logged.\n" * 8_000)])
+    # An order never takes a 0-byte file; a stored document read back empty (storage lost it) is one.
+    emptied = await world.place([("cold-room.txt", b"1. Scope\nThe room is kept below 5 degrees.\n")])
+    (sha,) = (await world.order(emptied)).documents
+    await world.blobs.put(document_key(world.org, sha), b"", "text/plain")
+    html = await world.place([("QA-SOP-014.html", SOP_HTML.encode())])
+    async with world.running(pipeline):
+        too_large = await world.until_order(huge, "failed", "draft_ready")
+        assert too_large.failure is not None and too_large.failure.stage_name == "extract"
+        assert "all-sops.txt" in too_large.failure.reason and "too large" in too_large.failure.reason
+        empty = await world.until_order(emptied, "failed", "draft_ready")
+        assert empty.failure is not None and empty.failure.stage_name == "extract"
+        assert "cold-room.txt" in empty.failure.reason and "0 bytes" in empty.failure.reason
+        await world.until_order(html, "draft_ready", "failed")
+    course = await assert_one_draft(world, html)
+    placed = await world.order(html)
+    assert placed.documents[sha_of(placed)].media_type == "text/html"
+    sources = " ".join(sources_of(course))
+    assert "QA-SOP-014.html" in sources and "section 3 step 2" in sources
+    # Its chunks are found for its organisation and order, with their provenance, and for no other organisation.
+    (vector,) = minilm.embed(["How long may a person stay inside the cold room?"])
+    hits = await qdrant.search(vector, org_id=str(world.org), order_id=str(html), limit=3)
+    assert hits and all(h.payload["document"] == "QA-SOP-014.html" for h in hits)
+    text = (await world.blobs.get(text_key(world.org, sha_of(placed)))).decode()
+    assert all(text[h.payload["start"] : h.payload["end"]] == h.payload["text"] for h in hits)
+    assert await qdrant.search(vector, org_id=str(uuid.uuid4()), limit=3) == []
+    for order_id in (huge, emptied):
+        assert await world.events(course_id_of(order_id)) == []
+
+
+def sha_of(order: Order) -> str:
+    (sha,) = order.documents
+    return sha
 
 
 async def test_a_rejection_naming_a_lesson_has_it_written_again_and_the_course_submitted_again(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.documents import DOCX, JPEG, MARKDOWN, PDF, PNG, TEXT, media_type_of
+from domain.documents import DOCX, HTML, JPEG, MARKDOWN, PDF, PNG, TEXT, media_type_of
 from tests.unit.test_properties import PROPERTIES
 
 
@@ -42,6 +42,9 @@ DOCX_BYTES = zip_of({"[Content_Types].xml": WORD_TYPES, "word/document.xml": b"<
         (b"| step | who |\n|---|---|\n| 1 | driver |\n", MARKDOWN),
         (b"1. Check the forks.\n2. Check the mast.\n#not a heading\n", TEXT),
         ("\ufeffStandard procédure: 5 °C max.\r\n\tIndented.\f".encode(), TEXT),
+        (b"<!DOCTYPE html>\n<html><body><h1>1. Scope</h1></body></html>", HTML),
+        (b'<?xml version="1.0"?>\n<!-- exported -->\n<HTML lang="en"><p>Wear gloves.</p></HTML>', HTML),
+        (b"<div>Markdown may hold a tag</div>\n\n# Heading\n", MARKDOWN),
     ],
 )
 def test_accepted_types_are_told_by_content(content: bytes, expected: str) -> None:
@@ -70,7 +73,7 @@ def test_other_content_is_refused_whatever_it_is_called(content: bytes) -> None:
 @PROPERTIES
 @given(st.binary(max_size=200) | st.builds(lambda b: b"PK\x03\x04" + b, st.binary(max_size=200)))
 def test_any_bytes_get_a_type_or_none_and_never_an_error(content: bytes) -> None:
-    assert media_type_of(content) in (PDF, DOCX, MARKDOWN, TEXT, PNG, JPEG, None)
+    assert media_type_of(content) in (PDF, DOCX, HTML, MARKDOWN, TEXT, PNG, JPEG, None)
 
 
 @PROPERTIES
@@ -78,4 +81,4 @@ def test_any_bytes_get_a_type_or_none_and_never_an_error(content: bytes) -> None
 def test_printable_text_is_text_or_markdown(text: str) -> None:
     content = text.encode()
     if text.strip() and not content.startswith((b"%PDF-", b"PK\x03\x04")):
-        assert media_type_of(content) in (TEXT, MARKDOWN)
+        assert media_type_of(content) in (TEXT, MARKDOWN, HTML)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from genpipeline.extraction import Document, ExtractionError, every_format
-from tests.sop_samples import empty_docx, facts, sample
+from tests.sop_samples import SOP_HTML, empty_docx, facts, sample
 
 PDF = "hotel-front-desk-check-in-check-out.pdf"
 DOCX = "customer-support-phone-complaints-escalations.docx"
@@ -118,3 +118,77 @@ def test_poison_documents_raise_one_clear_error(name: str, data: bytes, reason: 
 def test_a_file_over_the_limit_is_refused_before_parsing() -> None:
     with pytest.raises(ExtractionError, match="too large"):
         every_format(None, max_bytes=1000).extract(PDF, sample(PDF))
+
+
+def test_html_headings_lists_and_tables_keep_their_sections_and_spans() -> None:
+    doc = every_format(None).extract("QA-SOP-014.html", SOP_HTML.encode())
+    assert doc.media_type == "text/html" and doc.pages is None
+    got = [(b.kind, b.section, b.section_title, b.text) for b in doc.blocks]
+    title = "QA-SOP-014 Cold Room Entry and Stock Rotation"
+    assert got == [
+        ("heading", "", title, title),
+        ("table_row", "", title, "Document No. | QA-SOP-014 | Revision | 3.1"),
+        ("heading", "1", "Scope", "1. Scope"),
+        (
+            "paragraph",
+            "1",
+            "Scope",
+            "This procedure applies to every person who enters the walk-in cold room (store 2).",
+        ),
+        ("heading", "2", "Responsibilities", "2. Responsibilities"),
+        ("item", "2", "Responsibilities", "\u2022 The shift supervisor keeps the entry log."),
+        ("item", "2", "Responsibilities", "\u2022 Stock handlers rotate stock."),
+        ("heading", "3", "Entry", "3. Entry"),
+        ("paragraph", "3", "Entry", "Never enter alone after 22:00."),
+        ("step", "3 step 1", "Entry", "1. Put on the insulated gloves and jacket."),
+        ("step", "3 step 2", "Entry", "2. Sign the entry log with the time of entry."),
+        ("step", "3 step 2 (a)", "Entry", "(a) Write the room temperature shown on the display;"),
+        ("step", "3 step 2 (b)", "Entry", "(b) report any reading above 5 \u00b0C."),
+        ("step", "3 step 4", "Entry", "4. Never stay inside longer than 20 minutes."),
+        ("heading", "3.1", "Temperature limits", "3.1 Temperature limits"),
+        ("table_row", "3.1", "Temperature limits", "Product | Maximum | Action"),
+        ("table_row", "3.1", "Temperature limits", "Dairy | 5 \u00b0C | Move to store 1"),
+        ("table_row", "3.1", "Temperature limits", "Fresh meat | 3 \u00b0C | Call the QA manager"),
+        ("heading", "4", "Stock rotation", "4. Stock rotation"),
+        ("step", "4.1", "Stock rotation", "4.1 Oldest stock is placed at the front of the shelf."),
+        ("step", "4.1 (a)", "Stock rotation", "a) Check the use-by date of every case."),
+        ("paragraph", "4", "Stock rotation", "Uncontrolled when printed"),
+    ]
+    text = doc.text
+    assert all(text[b.start : b.end] == b.text for b in doc.blocks)
+    assert "track(" not in text and "navy" not in text and "Intranet home" not in text
+
+
+def test_html_is_told_by_content_and_a_fragment_by_its_name() -> None:
+    page = b"\xef\xbb\xbf<!-- export -->\n<HTML><BODY><H2>2.1 Gloves</H2><P>Wear them.</P></BODY></HTML>"
+    assert every_format(None).extract("page.txt", page).media_type == "text/html"
+    fragment = b"<h2>5. Waste</h2><ol><li>Bag it.</li></ol>"
+    assert [b.section for b in every_format(None).extract("waste.htm", fragment).blocks] == ["5", "5 step 1"]
+    # The same fragment named as text stays text: the name alone never makes a document HTML it does not open as.
+    assert every_format(None).extract("waste.txt", fragment).media_type == "text/plain"
+    with pytest.raises(ExtractionError, match="no text"):
+        every_format(None).extract(
+            "blank.html", b"<!DOCTYPE html><html><head><title>x</title></head><body></body></html>"
+        )
+
+
+def test_plain_text_numbered_headings_give_sections() -> None:
+    text = (
+        b"COLD ROOM ENTRY\n\n1. Scope\nThis procedure applies to the walk-in cold room.\n\n"
+        b"2. Responsibilities\n2.1 Supervisors\nThe shift supervisor keeps the entry log.\n\n"
+        b"2.2 Handlers\n2.2.1 Rotate the stock every morning.\n- Oldest stock goes to the front.\n"
+    )
+    doc = every_format(None).extract("cold-room.txt", text)
+    got = [(b.kind, b.section, b.section_title, b.text) for b in doc.blocks]
+    assert got == [
+        ("paragraph", "", "", "COLD ROOM ENTRY"),
+        ("heading", "1", "Scope", "1. Scope"),
+        ("paragraph", "1", "Scope", "This procedure applies to the walk-in cold room."),
+        ("heading", "2", "Responsibilities", "2. Responsibilities"),
+        ("heading", "2.1", "Supervisors", "2.1 Supervisors"),
+        ("paragraph", "2.1", "Supervisors", "The shift supervisor keeps the entry log."),
+        ("heading", "2.2", "Handlers", "2.2 Handlers"),
+        ("step", "2.2.1", "Handlers", "2.2.1 Rotate the stock every morning."),
+        ("item", "2.2.1", "Handlers", "\u2022 Oldest stock goes to the front."),
+    ]
+    assert all(doc.text[b.start : b.end] == b.text for b in doc.blocks)
