@@ -192,3 +192,10 @@ def test_plain_text_numbered_headings_give_sections() -> None:
         ("item", "2.2.1", "Handlers", "\u2022 Oldest stock goes to the front."),
     ]
     assert all(doc.text[b.start : b.end] == b.text for b in doc.blocks)
+
+
+def test_pdf_tables_are_looked_for_only_on_pages_ruled_for_one() -> None:
+    from genpipeline.extraction.pdf import ruled_pages
+
+    # Pages 3 and 4 of the hotel SOP carry only the header's and footer's rules: pdfplumber never parses them.
+    assert ruled_pages(sample(PDF), list(range(7))) == [0, 1, 4, 5, 6]
