@@ -15,6 +15,7 @@ from uuid import UUID
 
 from commands.documents import SopDocuments
 from domain import ids
+from infra.eventlog.seals import SealKey
 from infra.mail import Mailer
 from infra.passwords import Passwords
 
@@ -54,3 +55,4 @@ class Ports:
     clock: Clock
     ids: Ids
     documents: SopDocuments  # SOP documents on the blob store (`infra.blobs`)
+    signer: SealKey  # the platform's Ed25519 key (the audit seals'): signs certificates

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from commands import cohorts, courses, enrollments, identity, labs, orders, paths, seals
+from commands import certificates, cohorts, courses, enrollments, identity, labs, notifications, orders, paths, seals
 from commands.bus import Handler
+from schemas import certificates as cert
 from schemas import commands as c
 from schemas import identity as i
 from schemas import labs as lab
+from schemas import notifications as n
 from schemas import orders as o
 from schemas.commands import Command
 
@@ -84,4 +86,9 @@ ROUTES: dict[type[Command], Handler] = {
     o.AdvanceGeneration: orders.advance_generation,
     o.RecordDraft: orders.record_draft,
     o.FailGeneration: orders.fail_generation,
+    cert.IssueCertificate: certificates.issue_certificate,
+    cert.RevokeCertificate: certificates.revoke_certificate,
+    n.MarkNotificationsRead: notifications.mark_read,
+    n.MarkAllNotificationsRead: notifications.mark_all_read,
+    n.SetNotificationPreference: notifications.set_preference,
 }

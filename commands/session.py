@@ -11,6 +11,7 @@ from commands.context import Context
 from commands.ports import Ports
 from domain import errors
 from domain.aggregate import Aggregate
+from domain.certificate import Certificate, CertificateNotFound
 from domain.cohort import Cohort
 from domain.course import Course
 from domain.enrollment import Enrollment
@@ -34,6 +35,7 @@ _NOT_FOUND: dict[type[Aggregate], type[errors.NotFound]] = {
     Order: OrderNotFound,
     Cohort: errors.CohortNotFound,
     LearningPath: errors.LearningPathNotFound,
+    Certificate: CertificateNotFound,
 }
 
 

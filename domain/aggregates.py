@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from domain.aggregate import Aggregate
+from domain.certificate import Certificate
 from domain.cohort import Cohort
 from domain.course import Course
 from domain.enrollment import Enrollment
 from domain.identity import EmailAddress, Organisation, PlatformAdmins, User
+from domain.inbox import Inbox
 from domain.lab import LabSession
 from domain.order import Order
 from domain.path import LearningPath, PathRequirements
@@ -29,4 +31,6 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Cohort,
     LearningPath,
     PathRequirements,
+    Certificate,
+    Inbox,
 )

@@ -38,6 +38,15 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """One completion of the course: the round it ended, the revision learned, when."""
+
+    round: int
+    revision: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class QuizAttempt:
     lesson_id: UUID
     assessment_id: str
@@ -131,6 +140,7 @@ class Enrollment(Aggregate):
         self.completed_modules: set[UUID] = set()
         self.quiz_attempts: list[QuizAttempt] = []
         self.ever_completed = False
+        self.completions: dict[int, Completion] = {}  # by the stream version of its Completed event
         self.enrolled_at: datetime | None = None
         self.last_activity: datetime | None = None
         self.cohort_id: UUID | None = None  # kept across rounds
@@ -305,6 +315,8 @@ class Enrollment(Aggregate):
 
     def _on_Completed(self, e: Completed) -> None:
         self.status, self.ever_completed, self.last_activity = "completed", True, e.at
+        # Applied before the version moves on: this event's own version is the next one.
+        self.completions[self.version + 1] = Completion(self.round, self.revision, e.at)
 
     def _on_Dropped(self, e: Dropped) -> None:
         self.status, self.last_activity = "dropped", e.at

@@ -18,10 +18,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.auth import Authenticator, Caller
 from gateway.controllers.audit import AuditController
 from gateway.controllers.auth import AuthController
+from gateway.controllers.certificates import CertificateController, MyCertificatesController
 from gateway.controllers.cohorts import CohortController, FeedbackController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
+from gateway.controllers.notifications import NotificationController
 from gateway.controllers.orders import OrderController
 from gateway.controllers.organisations import ApiKeyController, OrganisationController, PlatformAdminController
 from gateway.controllers.paths import LearningPathController
@@ -31,6 +33,7 @@ from gateway.controllers.users import UserController
 from gateway.dispatch import require_json
 from gateway.edge import PageEdge
 from gateway.idempotency import IdempotencyMiddleware
+from gateway.notifications import NotificationHub
 from gateway.observability import HttpMetrics, ObservabilityMiddleware
 from gateway.probes import Probes
 from gateway.problems import problem_response
@@ -60,6 +63,9 @@ COMMAND_CONTROLLERS = [
     LabController,
     LessonLabController,
     OrderController,
+    CertificateController,
+    MyCertificatesController,
+    NotificationController,
 ]
 
 
@@ -133,6 +139,7 @@ def create_app(services: Services) -> Litestar:
     auth = authenticator(services)
     metrics = HttpMetrics()
     probes = Probes(services)
+    hub = NotificationHub(settings.pg_dsn, services.reader)
 
     @contextlib.asynccontextmanager
     async def housekeeping(_: Litestar) -> AsyncIterator[None]:
@@ -150,6 +157,7 @@ def create_app(services: Services) -> Litestar:
         try:
             yield
         finally:
+            await hub.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -180,7 +188,7 @@ def create_app(services: Services) -> Litestar:
         before_request=require_json,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi(),
-        state=State({"auth": auth, "metrics": metrics, "probes": probes}),
+        state=State({"auth": auth, "metrics": metrics, "probes": probes, "notification_hub": hub}),
         lifespan=[housekeeping],
         logging_config=None,
         debug=False,

@@ -27,6 +27,7 @@ from commands.ports import Ports, SystemClock, TimeOrderedIds
 from commands.routes import ROUTES
 from gateway.audit.sealer import Sealer, seal_key, trusted_keys
 from gateway.audit.service import AuditLog
+from gateway.certifier import Certifier
 from gateway.http import serve
 from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command
@@ -34,13 +35,15 @@ from gateway.services import Services
 from gateway.supervisor import Component, run_until_signal
 from infra.apikeys import ApiKeys
 from infra.availability import Dependencies
+from infra.backoff import Backoff
 from infra.blobs.s3 import S3BlobStore
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
 from infra.labengine.docker import DockerLabEngine
 from infra.logging import get_logger
-from infra.mail import MailDirectory
+from infra.mail import MailDirectory, Mailer, SmtpMailer
 from infra.nats import NatsConnector
+from infra.outbox import MailDelivery, OutboxMailer
 from infra.passwords import Argon2Passwords
 from infra.relay import Relay
 from infra.settings import Settings
@@ -52,12 +55,19 @@ log = get_logger(__name__)
 
 # The components `coursewright up` runs, in start order, each a function of the root giving a
 # Component.
-COMPONENTS = ("relay", "projectors", "sealer", "labs", "pipeline", "gateway", "messaging")
+COMPONENTS = ("relay", "projectors", "sealer", "workers", "labs", "pipeline", "gateway", "messaging")
+
+
+def mail_transport(settings: Settings) -> Mailer:
+    """How the mail worker hands mail over: SMTP when CW_SMTP_URL is set, else `.eml` files."""
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url, settings.mail_from)
+    return MailDirectory(settings.data_dir / "mail", sender=settings.mail_from)
 
 
 def system_ports(settings: Settings) -> Ports:
-    """The ports of a running system: mail into a directory, argon2id, the system clock, UUIDv7,
-    SOP documents on the configured S3."""
+    """The ports of a running system: mail into the outbox, argon2id, the system clock, UUIDv7,
+    SOP documents on the configured S3, the seal key as the certificates' signer."""
     blobs = S3BlobStore(
         settings.s3_url,
         settings.s3_access_key,
@@ -66,7 +76,7 @@ def system_ports(settings: Settings) -> Ports:
         settings.s3_region,
     )
     return Ports(
-        mail=MailDirectory(settings.data_dir / "mail"),
+        mail=OutboxMailer(settings.pg_dsn, TimeOrderedIds.new_id),
         passwords=Argon2Passwords(),
         clock=SystemClock(),
         ids=TimeOrderedIds(),
@@ -77,6 +87,7 @@ def system_ports(settings: Settings) -> Ports:
             url_expiry=timedelta(minutes=settings.upload_url_minutes),
             orphan_age=timedelta(hours=settings.upload_orphan_hours),
         ),
+        signer=seal_key(settings),
     )
 
 
@@ -187,6 +198,26 @@ class Root:
 
         return Component("sealer", run)
 
+    def workers(self) -> Component:
+        """The process managers, in one process: the certifier (a certificate for every
+        completed enrolment) and the mail delivery (the outbox's mail, notifications and
+        password resets, retried with backoff)."""
+        settings = self.settings
+
+        async def run() -> None:
+            delivery = MailDelivery(
+                settings.pg_dsn,
+                mail_transport(settings),
+                public_url=settings.public_url,
+                retry=Backoff(initial=settings.mail_retry_seconds, maximum=settings.mail_retry_max_seconds),
+                poll_seconds=settings.mail_poll_seconds,
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(Certifier(self.bus, settings, self.nats).run(), name="certifier")
+                group.create_task(delivery.run(), name="mail")
+
+        return Component("workers", run)
+
     def lab_runner(self) -> Component:
         """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers."""
         return Component("labs", self.labs.run_forever)
@@ -215,6 +246,7 @@ class Root:
             "relay": self.relay,
             "projectors": self.projectors,
             "sealer": self.sealer,
+            "workers": self.workers,
             "labs": self.lab_runner,
             "pipeline": self.pipeline,
             "gateway": self.gateway,

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="the platform's public address: the base of xAPI activity and account IRIs"
     )
+    # -- mail: the outbox and its delivery (infra/outbox.py) ----------------------------------
+    smtp_url: str = Field(
+        "", description="smtp://[user:password@]host[:port] or smtps://...; empty: mail is written to <data dir>/mail"
+    )
+    mail_from: str = Field("Coursewright <no-reply@coursewright.local>", description="the From of every mail")
+    mail_retry_seconds: float = Field(2.0, gt=0, description="first wait before sending a failed mail again")
+    mail_retry_max_seconds: float = Field(300.0, gt=0, description="longest wait between tries of a failed mail")
+    mail_poll_seconds: float = Field(1.0, gt=0, description="how often the mail worker looks for due mail")
     # -- lab sandboxes (labrunner) -------------------------------------------------------------
     docker_url: str | None = Field(
         None, description="the lab runner's Docker engine (unix:// or tcp://); unset: DOCKER_HOST or the local socket"

@@ -205,6 +205,9 @@ class Projection:
                     cls.handlers[wire_name(event_class)] = (decoder_for(event_class), value)
 
     def __init__(self, cache_rows: int = 200_000) -> None:
+        # Effects beyond the read model (the notifications' mail): off in a rebuild, whose
+        # events the live projector, running meanwhile, has handled already.
+        self.side_effects = True
         self.rows = {t.name: Rows(t, cache_rows) for t in self.tables}
         self.conn: psycopg.AsyncConnection[Any] | None = None
         self.touched: set[str] = set()  # cache tags to invalidate once the batch commits

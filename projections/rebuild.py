@@ -48,6 +48,7 @@ async def rebuild(
     try:
         epoch = await create_schema(conn, projection, shadow, indexes=False)
         instance = projection()
+        instance.side_effects = False
         instance.start_empty()  # rows it has not written do not exist: no reads
         applier = Applier(instance, conn, shadow, notify=False, seen=(0, epoch))
         head = await heads.head()

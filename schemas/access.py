@@ -13,9 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+from schemas import certificates as cert
 from schemas import commands as c
 from schemas import identity as i
 from schemas import labs as lab
+from schemas import notifications as n
 from schemas import orders as o
 from schemas.commands import Command
 from schemas.roles import ANYONE, LAB_RUNNER, Role, is_platform_admin
@@ -166,6 +168,13 @@ COMMANDS: dict[type[Command], Permission] = {
     o.AdvanceGeneration: GENERATING,
     o.RecordDraft: GENERATING,
     o.FailGeneration: GENERATING,
+    # The certifier acts as the platform; organisation admins revoke (with a reason).
+    cert.IssueCertificate: Permission(PLATFORM_ADMINS),
+    cert.RevokeCertificate: Permission(ORG_ADMINS),
+    # One's own inbox only (the handler takes the caller's).
+    n.MarkNotificationsRead: Permission(EVERYONE),
+    n.MarkAllNotificationsRead: Permission(EVERYONE),
+    n.SetNotificationPreference: Permission(EVERYONE),
 }
 
 
@@ -185,6 +194,8 @@ class Query(StrEnum):
     ORDERS = "orders"  # an organisation's orders, their documents and timelines
     COHORTS = "cohorts"  # cohorts, their trainers and their students' progress
     LEARNING_PATHS = "learning_paths"  # the organisation's learning paths
+    CERTIFICATES = "certificates"  # certificates: one's own, or (admins) the organisation's
+    NOTIFICATIONS = "notifications"  # one's own notification feed and preferences
 
 
 QUERIES: dict[Query, Permission] = {
@@ -210,4 +221,7 @@ QUERIES: dict[Query, Permission] = {
     # Managers see every cohort of their organisation, trainers the cohorts they train.
     Query.COHORTS: Permission(MANAGERS | TRAINERS, org_wide=MANAGERS),
     Query.LEARNING_PATHS: Permission(EVERYONE),
+    # Everyone holds their own certificates; organisation admins see (and revoke) all of theirs.
+    Query.CERTIFICATES: Permission(EVERYONE, org_wide=ORG_ADMINS),
+    Query.NOTIFICATIONS: Permission(EVERYONE),
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
 from commands.documents import SopDocuments
 from commands.ports import Clock, Ports, SystemClock, TimeOrderedIds
+from infra.eventlog.seals import SealKey
 from infra.mail import Mail, Mailer
 from infra.passwords import Argon2Passwords
 from tests.memory_blobstore import MemoryBlobStore
@@ -39,7 +41,11 @@ class FixedClock(Clock):
 
 
 def make_ports(
-    *, mail: Mailer | None = None, clock: Clock | None = None, documents: SopDocuments | None = None
+    *,
+    mail: Mailer | None = None,
+    clock: Clock | None = None,
+    documents: SopDocuments | None = None,
+    signer: SealKey | None = None,
 ) -> Ports:
     """Ports for a test: mail recorded, real argon2id at its lowest cost, the given clock (the
     system's by default: projections measure lag against real time), UUIDv7, and the given SOP
@@ -50,6 +56,7 @@ def make_ports(
         clock=clock or SystemClock(),
         ids=TimeOrderedIds(),
         documents=documents or SopDocuments(MemoryBlobStore(), max_bytes=1_000_000, order_max_bytes=5_000_000),
+        signer=signer or SealKey.from_hex(os.urandom(32).hex()),
     )
 
 

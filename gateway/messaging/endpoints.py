@@ -12,12 +12,17 @@ import re
 
 from commands.routes import ROUTES
 from gateway import apikeys
+from gateway.audit.sealer import trusted_keys
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
 from projections import queries as rq
+from projections.queries import certificates as cq
+from projections.queries import notifications as nq
 from projections.queries import orders as oq
 from schemas import apikeys as k
+from schemas import certificates as cert
+from schemas import notifications as n
 from schemas import orders as o
 from schemas import readmodels as rm
 from schemas.commands import Command
@@ -43,6 +48,8 @@ _AREAS = {
     "schemas.identity": "identity",
     "schemas.orders": "orders",
     "schemas.labs": "labs",
+    "schemas.certificates": "certificates",
+    "schemas.notifications": "notifications",
 }
 
 
@@ -110,6 +117,23 @@ async def _revoke_key(services: Services, call: Call) -> k.KeyRevoked:
     return await apikeys.revoke_key(services.store, services.api_keys, call.caller, call.payload)
 
 
+async def _my_certificates(services: Services, call: Call) -> cert.CertificateList:
+    q: cert.ListMyCertificates = call.payload
+    return await cq.my_certificates(services.reader, call.caller, position=q.position)
+
+
+async def _verify_certificate(services: Services, call: Call) -> cert.Verification:
+    q: cert.VerifyCertificate = call.payload
+    return await cq.verify(services.reader, q.code, trusted_keys(services.settings, services.ports.signer))
+
+
+async def _notifications(services: Services, call: Call) -> n.NotificationFeed:
+    q: n.ListNotifications = call.payload
+    return await nq.feed(
+        services.reader, call.caller, before=q.before, limit=q.limit, unread_only=q.unread, position=q.position
+    )
+
+
 def endpoints() -> list[Endpoint]:
     """The API's endpoints, in a stable order (the AsyncAPI document lists them so)."""
     named = {command: subject for subject, (command, _) in ORDER_COMMANDS.items()}
@@ -129,6 +153,27 @@ def endpoints() -> list[Endpoint]:
         ),
         Endpoint("organisations.api_keys.list", k.ListApiKeys, k.ApiKeyList, _list_keys, "The organisation's API keys"),
         Endpoint("organisations.api_keys.revoke", k.RevokeApiKey, k.KeyRevoked, _revoke_key, "Revoke an API key"),
+        Endpoint(
+            "certificates.list",
+            cert.ListMyCertificates,
+            cert.CertificateList,
+            _my_certificates,
+            "The caller's certificates",
+        ),
+        Endpoint(
+            "certificates.verify",
+            cert.VerifyCertificate,
+            cert.Verification,
+            _verify_certificate,
+            "Verify a certificate by its code",
+        ),
+        Endpoint(
+            "notifications.list",
+            n.ListNotifications,
+            n.NotificationFeed,
+            _notifications,
+            "The caller's notifications, newest first, with the unread count",
+        ),
     ]
     for command in ROUTES:
         if command in named:

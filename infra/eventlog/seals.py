@@ -83,6 +83,10 @@ class SealKey:
             out.write(seed.hex() + "\n")
         return cls.from_hex(seed.hex())
 
+    def sign(self, message: bytes) -> str:
+        """The Ed25519 signature of `message` (hex): what certificates carry."""
+        return self._private.sign(message).hex()
+
     def seal(
         self, sequence: int, first: int, last: int, root: bytes, previous: str, heads: tuple[StreamHead, ...]
     ) -> Seal:
@@ -106,6 +110,15 @@ def public_hex(key: Ed25519PublicKey) -> str:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
+def signature_valid(public_key: str, signature: str, message: bytes) -> bool:
+    """Whether `signature` (hex) is `public_key`'s (hex) Ed25519 signature of `message`."""
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(bytes.fromhex(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def seal_problem(seal: Seal, previous: Seal | None, trusted: frozenset[str]) -> str | None:
     """What is wrong with a seal on its own and as the successor of `previous`, or None."""
     message = seal.statement()
@@ -113,11 +126,7 @@ def seal_problem(seal: Seal, previous: Seal | None, trusted: frozenset[str]) -> 
         return "its digest does not match its statement"
     if seal.public_key not in trusted:
         return f"it is signed by an untrusted key {seal.public_key}"
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(seal.public_key)).verify(
-            bytes.fromhex(seal.signature), message
-        )
-    except (InvalidSignature, ValueError):
+    if not signature_valid(seal.public_key, seal.signature, message):
         return "its signature is not valid"
     expected_first = previous.last_position + 1 if previous else 1
     expected_sequence = previous.sequence + 1 if previous else 1

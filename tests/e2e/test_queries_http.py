@@ -86,7 +86,8 @@ async def test_catalog_detail_progress_and_reviews_over_http(api: Api) -> None:
     _, operator = await api.platform_admin()
     lag = await api.client.get("/projections", headers=api.bearer(await api.login(operator)))
     assert lag.status_code == 200, lag.text
-    assert {item["projection"] for item in lag.json()} == {"catalog", "reviews", "progress", "analytics", "orders"}
+    projections = {"catalog", "reviews", "progress", "analytics", "orders", "certificates", "notifications"}
+    assert {item["projection"] for item in lag.json()} == projections
     assert all(item["position"] >= position for item in lag.json())
     for _ in range(2):  # the same page again: served from the cache, counted as hits
         assert (await api.client.get("/catalog?q=forklift", headers=student)).status_code == 200

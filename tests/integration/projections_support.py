@@ -24,6 +24,7 @@ from projections.registry import PROJECTIONS
 from projections.workers import run_projectors
 from schemas import commands as c
 from schemas import orders as o
+from schemas.certificates import IssueCertificate
 from schemas.roles import Role
 from tests.ports import make_ports
 
@@ -120,6 +121,10 @@ class World:
         if finish:
             for lesson in lessons[1:]:
                 r = await self.bus.handle(c.CompleteLesson(course_id=cid, lesson_id=lesson), student)
+            # The certifier's command, as it would send it for this completion.
+            platform = self.ctx("platform_admin", org=student.org_id)
+            issue = IssueCertificate(enrollment_id=uuid.UUID(r.id), completion=r.version)
+            r = await self.bus.handle(issue, platform)
         return r.position
 
 
@@ -225,8 +230,8 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
             [schema],
         )
         for (table,) in await cur.fetchall():
-            rows = await conn.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY 1, 2, 3')
-            out[table] = [tuple(r) for r in await rows.fetchall()]
+            rows = await conn.execute(f'SELECT * FROM "{schema}"."{table}"')
+            out[table] = sorted((tuple(r) for r in await rows.fetchall()), key=repr)
     return out
 
 

@@ -30,6 +30,7 @@ ONE_EACH_TWO_GATEWAYS = {
     "relay": 1,
     "projectors": 1,
     "sealer": 1,
+    "workers": 1,
     "labs": 1,
     "pipeline": 1,
     "messaging": 1,
@@ -202,7 +203,7 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
         )
         everyone = [p for ps in component_processes(proc).values() for p in ps]
         # SIGKILL each component in turn: it is started again, as a new process.
-        for name in ("relay", "projectors", "sealer", "labs", "pipeline", "gateway", "messaging"):
+        for name in ("relay", "projectors", "sealer", "workers", "labs", "pipeline", "gateway", "messaging"):
             (victim, *_) = component_processes(proc)[name]
             victim.kill()
             _wait_until(

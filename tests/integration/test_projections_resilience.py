@@ -86,34 +86,41 @@ async def _backend_waits_on_lock(dsn: str, application: str) -> bool:
         return bool(row and row[0])
 
 
+async def kill_mid_batch(settings: Settings, store: PostgresEventStore, world: World, projection: str) -> None:
+    """A scenario projected by a projector process, then more of it while `projection` is frozen
+    in the middle of writing a batch (its first tables written, its `courses` rows waiting on our
+    lock), and the process SIGKILLed there."""
+    dsn = settings.pg_dsn
+    await scenario(world, courses=2, students=4)
+    proc = spawn_projectors(settings)
+    try:
+        await wait_until(lambda: caught_up(store, dsn), within=60, what="first catch-up")
+        blocker = await psycopg.AsyncConnection.connect(dsn)
+        await blocker.execute(f"LOCK TABLE rm_{projection}.courses IN SHARE MODE")
+        await scenario(world, courses=1, students=3)
+        await wait_until(
+            lambda: _backend_waits_on_lock(dsn, f"cw-projector:{projection}"),
+            within=30,
+            what=f"the {projection} projector to block mid-batch",
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        await blocker.rollback()
+        await blocker.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 async def test_sigkill_mid_batch_loss_and_duplicates_still_equal_a_rebuild(
     own_settings: Settings, own_store: PostgresEventStore
 ) -> None:
     settings, store, dsn = own_settings, own_store, own_settings.pg_dsn
     world = World(bus_on(store))
     async with relay(settings):
-        await scenario(world, courses=2, students=4)
-        proc = spawn_projectors(settings)
-        try:
-            await wait_until(lambda: caught_up(store, dsn), within=60, what="first catch-up")
-            # Freeze the progress projector in the middle of writing a batch: its enrolment
-            # rows are written, its course rows wait on our lock. Then kill it there.
-            blocker = await psycopg.AsyncConnection.connect(dsn)
-            await blocker.execute("LOCK TABLE rm_progress.courses IN SHARE MODE")
-            await scenario(world, courses=1, students=3)
-            await wait_until(
-                lambda: _backend_waits_on_lock(dsn, "cw-projector:progress"),
-                within=30,
-                what="the progress projector to block mid-batch",
-            )
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-            await blocker.rollback()
-            await blocker.close()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
+        # The progress projector's enrolment rows are written, its course rows wait.
+        await kill_mid_batch(settings, store, world, "progress")
 
         # While no projector runs: more events, some lost from the stream, some duplicated.
         await scenario(world, courses=1, students=3)

@@ -1,0 +1,157 @@
+"""The caller's notifications over HTTP: the feed, the unread count, mark read, mark all read,
+preferences, and the live stream (Server-Sent Events, resuming from Last-Event-ID)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from gateway.auth import Caller
+from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
+from gateway.notifications import NotificationHub
+from gateway.queries import Position
+from gateway.scope import header
+from projections.queries import notifications as nq
+from projections.queries.reader import Reader
+from schemas import notifications as n
+from schemas.results import CommandResult
+
+MarkReadBody = body(n.MarkNotificationsRead)
+MarkAllReadBody = body(n.MarkAllNotificationsRead)
+PreferenceBody = body(n.SetNotificationPreference, "kind")
+Req = Request[Any, Any, Any]
+Answer = Response[CommandResult]
+KEEPALIVE_SECONDS = 15.0
+_encode = msgspec.json.Encoder().encode
+
+
+def _feed(_: CommandResult) -> str:
+    return "/me/notifications"
+
+
+def _hub(request: Req) -> NotificationHub:
+    hub = request.app.state["notification_hub"]
+    assert isinstance(hub, NotificationHub)
+    return hub
+
+
+def _last_event_id(request: Req, after: int | None) -> int | None:
+    raw = header(request.scope, b"last-event-id")
+    if raw is None or raw == "":
+        return after
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationException("Last-Event-ID must be a notification's position (an integer)") from None
+    if value < 0:
+        raise ValidationException("Last-Event-ID must not be negative")
+    return value
+
+
+class NotificationController(Controller):
+    path = "/me/notifications"
+    tags = ["notifications"]
+
+    @route(get, "/", summary="The caller's notifications, newest first, with the unread count", status=200)
+    async def feed(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        before: Annotated[int | None, QueryParameter(ge=1, description="older than this position")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        unread: Annotated[bool, QueryParameter(description="unread ones only")] = False,
+        position: Position = None,
+    ) -> n.NotificationFeed:
+        return await nq.feed(services.reader, caller, before=before, limit=limit, unread_only=unread, position=position)
+
+    @route(get, "/unread-count", summary="How many of the caller's notifications are unread", status=200)
+    async def unread(self, services: ServicesDep, caller: CallerDep, position: Position = None) -> n.UnreadCount:
+        return await nq.unread_count(services.reader, caller, position=position)
+
+    @route(post, "/read", summary="Mark some of the caller's notifications read")
+    async def mark_read(
+        self, request: Req, services: ServicesDep, caller: CallerDep, data: JSONBody[MarkReadBody]
+    ) -> Answer:
+        cmd = command_of(n.MarkNotificationsRead, data)
+        return await dispatch(services, request, caller, cmd, location=_feed)
+
+    @route(post, "/read-all", summary="Mark every notification read (up to a position, default: all so far)")
+    async def mark_all_read(
+        self, request: Req, services: ServicesDep, caller: CallerDep, data: JSONBody[MarkAllReadBody]
+    ) -> Answer:
+        cmd = command_of(n.MarkAllNotificationsRead, data)
+        return await dispatch(services, request, caller, cmd, location=_feed)
+
+    @route(get, "/preferences", summary="How each kind of notification reaches the caller", status=200)
+    async def preferences(self, services: ServicesDep, caller: CallerDep, position: Position = None) -> n.Preferences:
+        return await nq.preferences(services.reader, caller, position=position)
+
+    @route(put, "/preferences/{kind:str}", summary="Choose whether a kind of notification shows and is mailed")
+    async def set_preference(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        kind: FromPath[str],
+        data: JSONBody[PreferenceBody],
+    ) -> Answer:
+        if kind not in n.KINDS:
+            raise ValidationException(f"no kind of notification {kind!r}; known: {', '.join(n.KINDS)}")
+        cmd = command_of(n.SetNotificationPreference, data, kind=kind)
+        return await dispatch(services, request, caller, cmd, location=lambda _: "/me/notifications/preferences")
+
+    @route(
+        get,
+        "/stream",
+        summary="The caller's new notifications as Server-Sent Events, resuming after Last-Event-ID",
+        status=200,
+        description="Each event is a notification (`event: notification`, `id:` its position, `data:` its "
+        "JSON). With a `Last-Event-ID` header (or `?after=`), the notifications after that position are "
+        "sent first. A comment every 15 seconds keeps the connection open.",
+    )
+    async def stream(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        after: Annotated[int | None, QueryParameter(ge=0, description="resume after this position")] = None,
+    ) -> ServerSentEvent:
+        since = _last_event_id(request, after)
+        return ServerSentEvent(_events(_hub(request), services.reader, caller, since))
+
+
+async def _events(
+    hub: NotificationHub, reader: Reader, caller: Caller, since: int | None
+) -> AsyncIterator[ServerSentEventMessage]:
+    async with hub.subscribe(caller.user_id) as queue:
+        sent = since if since is not None else await _now(reader)
+        for _, notification in await nq.newer(reader, [caller.user_id], sent):
+            yield _message(notification)
+            sent = notification.position
+        while True:
+            try:
+                async with asyncio.timeout(KEEPALIVE_SECONDS):
+                    notification = await queue.get()
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keepalive")
+                continue
+            if notification.position > sent:
+                yield _message(notification)
+                sent = notification.position
+
+
+async def _now(reader: Reader) -> int:
+    """Where a stream with nothing to resume from begins: the feed as it stands."""
+    async with reader.connection() as conn:
+        return await reader.checkpoint(conn, "notifications")
+
+
+def _message(notification: n.Notification) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=_encode(notification).decode(), event="notification", id=notification.position)

@@ -1,0 +1,447 @@
+"""Notifications on the real gateway, store, relay, JetStream, projectors and a real SMTP server
+(aiosmtpd): the feed from events, read state and preferences, the live stream resuming from
+Last-Event-ID, mail through the outbox across an SMTP outage, a projector killed mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import json
+import re
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+
+from infra.backoff import Backoff
+from infra.eventlog.postgres import PostgresEventStore
+from infra.mail import SmtpMailer
+from infra.outbox import MailDelivery, OutboxMailer
+from infra.settings import Settings
+from projections.notifications import NotificationsProjection
+from projections.rebuild import rebuild
+from tests.integration.gateway_harness import (
+    QUERIES_DEPRECATIONS,
+    Api,
+    People,
+    draft,
+    people,
+    publish,
+    running_gateway,
+)
+from tests.integration.projections_support import (
+    World,
+    bus_on,
+    caught_up,
+    dump,
+    projectors,
+    relay,
+    scenario,
+    wait_until,
+)
+from tests.integration.test_certificates import certifiers
+from tests.integration.test_projections_resilience import (  # noqa: F401  (fixtures)
+    kill_mid_batch,
+    own_settings,
+    own_store,
+    spawn_projectors,
+)
+from tests.ports import make_ports
+
+pytestmark = QUERIES_DEPRECATIONS
+FAST = Backoff(initial=0.2, maximum=1.0)
+
+
+# -- a real SMTP server ----------------------------------------------------------------------
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received, parsed."""
+
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    def all(self) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return list(self.messages)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def smtp_server(port: int, inbox: Inbox) -> Iterator[None]:
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def delivering(settings: Settings, port: int) -> AsyncIterator[MailDelivery]:
+    delivery = MailDelivery(
+        settings.pg_dsn,
+        SmtpMailer(f"smtp://127.0.0.1:{port}", settings.mail_from, timeout=5),
+        public_url=settings.public_url,
+        retry=FAST,
+        poll_seconds=0.1,
+    )
+    task = asyncio.create_task(delivery.run())
+    try:
+        yield delivery
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# -- the system ------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def system(settings: Settings) -> AsyncIterator[Api]:
+    ports = make_ports(mail=OutboxMailer(settings.pg_dsn, uuid.uuid4))
+    async with (
+        running_gateway(settings, ports=ports) as api,
+        relay(settings),
+        projectors(settings, "notifications", "certificates", "orders", cache=api.root.cache),
+        certifiers(api, settings),
+    ):
+        yield api
+
+
+@pytest.fixture
+async def api(settings: Settings, nats_cleanup: Settings) -> AsyncIterator[Api]:
+    async with system(settings) as a:
+        yield a
+
+
+async def feed(api: Api, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    r = await api.client.get("/me/notifications", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def kinds(api: Api, headers: dict[str, str], *wanted: str) -> dict[str, dict[str, Any]]:
+    """The newest notification of each kind in the feed, once every one of `wanted` is there."""
+    found: dict[str, dict[str, Any]] = {}
+
+    async def there() -> bool:
+        nonlocal found
+        found = {}
+        for item in reversed((await feed(api, headers, limit=200))["items"]):
+            found[item["kind"]] = item
+        return all(k in found for k in wanted)
+
+    await wait_until(there, what=f"notifications {wanted}")
+    return found
+
+
+async def _enrol_and_finish(api: Api, o: People, course: str, lesson: str, who: str = "student") -> None:
+    r = await api.client.post(f"/courses/{course}/enrollments", json={}, headers=o.headers[who])
+    assert r.status_code == 201, r.text
+    r = await api.client.post(
+        f"/courses/{course}/enrollments/completed-lessons", json={"lesson_id": lesson}, headers=o.headers[who]
+    )
+    assert r.status_code == 202, r.text
+
+
+# -- the feed --------------------------------------------------------------------------------
+
+
+async def test_the_feed_tells_each_user_what_concerns_them(api: Api) -> None:
+    o = await people(api)
+    _, sales = await api.member(o.id, o.admin, "sales")
+    course, _, lesson = await draft(api, o)
+    await publish(api, o, course)
+    manager = await kinds(api, o.headers["manager"], "review_requested")
+    assert "Forklifts" in manager["review_requested"]["title"]
+    author = await kinds(api, o.headers["author"], "course_approved")
+    assert author["course_approved"]["data"]["course_id"] == course
+
+    await _enrol_and_finish(api, o, course, lesson)
+    student = await kinds(api, o.headers["student"], "enrolment_confirmed", "certificate_ready")
+    ready = student["certificate_ready"]
+    assert ready["link"].startswith("/me/certificates/") and ready["data"]["code"] in ready["body"]
+    assert "review_requested" not in student and "enrolment_confirmed" not in manager
+
+    # A rejection carries its feedback to the authors; a new revision and the archive reach the
+    # enrolled students.
+    other, _, _ = await draft(api, o, title="Ladders")
+    r = await api.client.post(f"/courses/{other}/submit", headers=o.headers["author"])
+    review = r.json()["data"]["review_id"]
+    r = await api.client.post(
+        f"/reviews/{review}/reject", json={"feedback": "add pictures"}, headers=o.headers["manager"]
+    )
+    assert r.status_code == 202, r.text
+    rejected = (await kinds(api, o.headers["author"], "course_rejected"))["course_rejected"]
+    assert "add pictures" in rejected["body"] and rejected["data"]["feedback"] == "add pictures"
+    r = await api.client.post(f"/courses/{course}/revisions", json={"kind": "minor"}, headers=o.headers["author"])
+    assert r.status_code in (201, 202), r.text
+    await publish(api, o, course)
+    r = await api.client.post(f"/courses/{course}/archive", headers=o.headers["manager"])
+    assert r.status_code == 202, r.text
+    student = await kinds(api, o.headers["student"], "course_revised", "course_archived")
+    assert student["course_revised"]["data"]["revision"] != "0.1"
+    assert "course_revised" not in await kinds(api, o.headers["other_student"])
+
+    # Order status changes reach the organisation's sales people.
+    r = await api.client.post(
+        "/orders",
+        json={
+            "client": "Acme", "title": "Cranes", "cefr_level": "B1", "job_role": "operator", "industry": "logistics",
+            "language": "en", "learners": 3, "wanted_by": str(date.today() + timedelta(days=30)),
+        },
+        headers=sales,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    order = r.json()["id"]
+    r = await api.client.post(f"/orders/{order}/cancel", json={"reason": "budget"}, headers=sales)
+    assert r.status_code == 202, r.text
+    status = (await kinds(api, sales, "order_status"))["order_status"]
+    assert status["data"] == {"order_id": order, "status": "cancelled"}
+
+
+async def test_read_state_and_preferences(api: Api) -> None:
+    o = await people(api)
+    course, _, lesson = await draft(api, o)
+    await publish(api, o, course)
+    await _enrol_and_finish(api, o, course, lesson)
+    await kinds(api, o.headers["student"], "enrolment_confirmed", "certificate_ready")
+    student = o.headers["student"]
+    body = await feed(api, student)
+    assert body["unread"] == 2 and not any(i["read"] for i in body["items"])
+    first = body["items"][-1]["notification_id"]
+
+    # Another user cannot mark someone else's notification read.
+    r = await api.client.post("/me/notifications/read", json={"notification_ids": [first]}, headers=o.admin)
+    assert r.status_code == 202
+    r = await api.client.post("/me/notifications/read", json={"notification_ids": [first]}, headers=student)
+    assert r.status_code == 202, r.text
+    after = await feed(api, student, position=r.json()["position"])
+    assert after["unread"] == 1 and [i["read"] for i in after["items"]] == [False, True]
+    count = await api.client.get("/me/notifications/unread-count", headers=student)
+    assert count.json()["unread"] == 1
+    assert (await feed(api, student, unread="true"))["items"][0]["kind"] == "certificate_ready"
+    r = await api.client.post("/me/notifications/read", json={"notification_ids": []}, headers=student)
+    assert r.status_code == 400
+
+    r = await api.client.post("/me/notifications/read-all", json={}, headers=student)
+    assert r.status_code == 202, r.text
+    assert (await feed(api, student, position=r.json()["position"]))["unread"] == 0
+
+    # Preferences: certificates no longer in the feed (and mailed), for this student only.
+    r = await api.client.put(
+        "/me/notifications/preferences/certificate_ready", json={"in_app": False, "email": True}, headers=student
+    )
+    assert r.status_code == 202, r.text
+    chose = r.json()["position"]
+    r = await api.client.put("/me/notifications/preferences/no_such_kind", json={}, headers=student)
+    assert r.status_code == 400
+    prefs = await api.client.get("/me/notifications/preferences", params={"position": chose}, headers=student)
+    chosen = {p["kind"]: p for p in prefs.json()["items"]}
+    assert chosen["certificate_ready"] == {"kind": "certificate_ready", "in_app": False, "email": True}
+    assert chosen["enrolment_confirmed"]["in_app"] is True
+    second, _, lesson2 = await draft(api, o, title="Second")
+    await publish(api, o, second)
+    await _enrol_and_finish(api, o, second, lesson2)
+    await _enrol_and_finish(api, o, second, lesson2, who="other_student")
+    await kinds(api, o.headers["other_student"], "certificate_ready")
+
+    async def two_certificates() -> bool:
+        r = await api.client.get("/me/certificates", headers=student)
+        return len(r.json()["items"]) == 2
+
+    await wait_until(two_certificates, what="the student's second certificate")
+    head = await api.services.store.head()
+    mine = [
+        i for i in (await feed(api, student, limit=200, position=head))["items"] if i["kind"] == "certificate_ready"
+    ]
+    assert len(mine) == 1  # the first course's only
+
+
+# -- the live stream -------------------------------------------------------------------------
+
+
+async def _events(response: httpx.Response, count: int) -> list[dict[str, Any]]:
+    """The next `count` SSE events of a streaming response (comments skipped)."""
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if "data" in current:
+                events.append(current)
+                if len(events) == count:
+                    return events
+            current = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            current[name] = value.removeprefix(" ")
+    raise AssertionError(f"the stream ended after {len(events)} events")
+
+
+async def test_the_live_stream_resumes_from_last_event_id(api: Api) -> None:
+    o = await people(api)
+    course, _, lesson = await draft(api, o)
+    await publish(api, o, course)
+    student = o.headers["student"]
+    async with api.client.stream("GET", "/me/notifications/stream", headers=student) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        r = await api.client.post(f"/courses/{course}/enrollments", json={}, headers=student)
+        assert r.status_code == 201
+        (first,) = await asyncio.wait_for(_events(response, 1), 30)
+    assert first["event"] == "notification" and json.loads(first["data"])["kind"] == "enrolment_confirmed"
+    last_id = first["id"]
+
+    # While disconnected: the course completed, its certificate issued.
+    r = await api.client.post(
+        f"/courses/{course}/enrollments/completed-lessons", json={"lesson_id": lesson}, headers=student
+    )
+    await kinds(api, student, "certificate_ready")
+    headers = {**student, "Last-Event-ID": last_id}
+    async with api.client.stream("GET", "/me/notifications/stream", headers=headers) as response:
+        (missed,) = await asyncio.wait_for(_events(response, 1), 30)
+    assert json.loads(missed["data"])["kind"] == "certificate_ready" and int(missed["id"]) > int(last_id)
+
+    r = await api.client.get("/me/notifications/stream", headers={**student, "Last-Event-ID": "yesterday"})
+    assert r.status_code == 400
+    assert (await api.client.get("/me/notifications/stream")).status_code == 401
+
+
+# -- mail ------------------------------------------------------------------------------------
+
+
+async def _outbox(dsn: str) -> list[tuple[Any, ...]]:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute("SELECT mail_id, recipient, attempts, sent_at, body FROM cw_mail_outbox")
+        return list(await cur.fetchall())
+
+
+async def test_mail_survives_an_smtp_outage_and_arrives_once(api: Api, settings: Settings) -> None:
+    """Certificates of several students and a password reset are mailed while the SMTP server is
+    down for OUTAGE seconds (long enough for several retries of each mail at the test's backoff);
+    afterwards each arrives exactly once, and nothing is left to send."""
+    outage = 8.0
+    o = await people(api)
+    course, _, lesson = await draft(api, o)
+    await publish(api, o, course)
+    students = [await api.member(o.id, o.admin, "student") for _ in range(4)]
+    port = free_port()
+    inbox = Inbox()
+    async with delivering(settings, port) as delivery:
+        for _, headers in students:
+            await _enrol_and_finish_as(api, course, lesson, headers)
+        user_id, address = await api.register()
+        r = await api.client.post("/auth/password-reset", json={"email": address})
+        assert r.status_code == 202
+        addresses = [await _address(api, headers) for _, headers in students]
+        await wait_until(lambda: _queued(settings.pg_dsn, addresses), what="the certificates' mail queued")
+        await asyncio.sleep(outage)  # the outage: the server is down all this time
+        assert delivery.failures >= len(students) + 1 and delivery.sent == 0
+        with smtp_server(port, inbox):
+
+            async def all_arrived() -> bool:
+                return all(inbox.to(a) for a in [*addresses, address])
+
+            await wait_until(all_arrived, within=60, what="every mail after the outage")
+            await wait_until(lambda: _all_sent(settings.pg_dsn), within=60, what="the outbox to empty")
+            # A fresh worker (a restart) finds nothing left to send.
+            again = MailDelivery(settings.pg_dsn, SmtpMailer(f"smtp://127.0.0.1:{port}", "x@y"))
+            async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+                assert await again.deliver_once(conn) == 0
+    for a in addresses:
+        (mail,) = inbox.to(a)
+        assert "certificate" in mail["Subject"].lower()
+        assert f"{settings.public_url}/me/certificates/" in mail.get_content()
+    (reset,) = inbox.to(address)
+    token = re.search(r"^([0-9a-f]{32}\.[\w-]+)\r?$", reset.get_content(), re.M)
+    assert token is not None
+    r = await api.client.post(
+        "/auth/password-reset/confirm", json={"token": token.group(1), "new_password": "a new passphrase 1"}
+    )
+    assert r.status_code == 202, r.text
+    await api.login(address, password="a new passphrase 1")
+    ids = [m["Message-ID"] for m in inbox.all()]
+    assert len(ids) == len(set(ids))
+    rows = {r[1]: r for r in await _outbox(settings.pg_dsn) if r[1] in [*addresses, address]}
+    assert len(rows) == len(addresses) + 1
+    assert all(r[2] >= 1 and r[3] is not None and r[4] == "" for r in rows.values()), rows  # retried, sent, blanked
+    assert user_id
+
+
+async def _enrol_and_finish_as(api: Api, course: str, lesson: str, headers: dict[str, str]) -> None:
+    r = await api.client.post(f"/courses/{course}/enrollments", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    r = await api.client.post(
+        f"/courses/{course}/enrollments/completed-lessons", json={"lesson_id": lesson}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+
+
+async def _address(api: Api, headers: dict[str, str]) -> str:
+    r = await api.client.get("/auth/me", headers=headers)
+    return str(r.json()["email"])
+
+
+async def _all_sent(dsn: str) -> bool:
+    return all(r[3] is not None for r in await _outbox(dsn))
+
+
+async def _queued(dsn: str, addresses: list[str]) -> bool:
+    recipients = {r[1] for r in await _outbox(dsn)}
+    return all(a in recipients for a in addresses)
+
+
+# -- crashes ---------------------------------------------------------------------------------
+
+
+async def test_notifications_projector_killed_mid_batch_equals_a_rebuild(
+    own_settings: Settings,  # noqa: F811
+    own_store: PostgresEventStore,  # noqa: F811
+) -> None:
+    settings, store, dsn = own_settings, own_store, own_settings.pg_dsn
+    world = World(bus_on(store))
+    async with relay(settings):
+        # Its notification rows (and their mail) are written, its course rows wait: killed there.
+        await kill_mid_batch(settings, store, world, "notifications")
+        await scenario(world, courses=1, students=2)
+        proc = spawn_projectors(settings)
+        try:
+            await wait_until(lambda: caught_up(store, dsn), within=60, what="catch-up after the kill")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    await rebuild(dsn, NotificationsProjection, target="cmp_notifications")
+    live, fresh = await dump(dsn, "rm_notifications"), await dump(dsn, "cmp_notifications")
+    assert live == fresh and live["notifications"], "the feed differs from a rebuild"
+    kinds_seen = {row[2] for row in live["notifications"]}
+    assert {"enrolment_confirmed", "certificate_ready"} <= kinds_seen
