@@ -9,6 +9,7 @@ restart or a second certifier issues nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from uuid import UUID
 
@@ -74,5 +75,6 @@ class Certifier:
             )
             await subscriber.run()
         finally:
-            with contextlib.suppress(Exception):
-                await nc.close()
+            with contextlib.suppress(Exception):  # bounded: a stop never hangs on a slow server
+                async with asyncio.timeout(5):
+                    await nc.close()

@@ -97,8 +97,9 @@ class EventSubscriber:
                 for i in range(self.concurrency):
                     group.create_task(self._lane(subscription, dead_letters), name=f"{self.name}-{i}")
         finally:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+            with contextlib.suppress(Exception):  # bounded: a stop never hangs on a slow server
+                async with asyncio.timeout(5):
+                    await subscription.unsubscribe()
 
     async def _lane(self, subscription: Any, dead_letters: DeadLetters) -> None:
         while True:

@@ -206,7 +206,7 @@ async def test_poison_event_is_parked_and_the_projector_goes_on(
         assert [m["title"] for m in draft["modules"]] == ["Module 0", "After the poison"]
         by_projection = {p: [(t, e) for q, t, e in parked if q == p] for p in PROJECTIONS}
         course_readers = [name for name, p in PROJECTIONS.items() if "CourseDetailsEdited" in p.handlers]
-        assert len(course_readers) == 4  # catalog, reviews, progress, analytics; not orders
+        assert len(course_readers) == 5  # catalog, reviews, progress, analytics, notifications; not orders
         for name in course_readers:
             (decode, missing) = by_projection[name]
             assert "Expected `object`" in decode[1]
