@@ -40,7 +40,6 @@ from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.store import NOTIFY_CHANNEL
 from schemas import commands as c
-from schemas.envelope import Headers
 from tests.bench._report import percentile, result, summary
 from tests.conftest import create_database, drop_database, make_settings, service_env
 from tests.integration.projections_support import World, bus_on
@@ -107,9 +106,8 @@ async def main(dsn: str, settings: Settings, seconds: float, rate: float) -> Non
                 after = max(after, upto)
 
     async def on_message(msg: nats.aio.msg.Msg) -> None:
-        if (msg.headers or {}).get(Headers.EVENT_TYPE) != COMPLETED:
-            return
-        stream = uuid.UUID(msg.headers[Headers.STREAM_ID])
+        # The subject is the completions' alone; the stream id travels in the envelope.
+        stream = uuid.UUID(msgspec.json.decode(msg.data)["stream_id"])
         at = by_stream.get(stream)
         if at is not None:
             baseline.append((time.perf_counter() - at) * 1000)
