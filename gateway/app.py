@@ -166,7 +166,7 @@ def create_app(services: Services) -> Litestar:
 
     limits = limiter(
         auth,
-        storage(settings.redis_url if services.redis is not None else None, f"{settings.subject_prefix}:rl"),
+        storage(settings.redis_url, f"{settings.subject_prefix}:rl"),
         settings.rate_limit_per_minute,
         settings.login_rate_limit_per_minute,
         services.dependencies.redis,

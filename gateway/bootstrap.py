@@ -105,7 +105,8 @@ class Root:
             pool_max=settings.pg_pool_max,
         )
         self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
-        self.nats = NatsConnector(settings)
+        self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
+        self.nats = NatsConnector(settings, self.dependencies.nats)
         self.lab_engine = DockerLabEngine(settings.docker_url, settings.lab_cache_dir.expanduser())
         self.labs = LabRunner(
             self.bus,
@@ -117,17 +118,18 @@ class Root:
                 per_organisation=settings.lab_per_organisation,
             ),
         )
-        self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
         self.api_keys = ApiKeys(self.store.pool, settings.pg_dsn, self.dependencies.postgres)
-        self.redis: redis_asyncio.Redis | None = None  # None until started, or when Redis is away
+        self.redis: redis_asyncio.Redis | None = None  # None until started, or with no CW_REDIS_URL
         self.cache = self._query_cache()
         self._started = False
 
     async def start(self) -> None:
-        """Open the event store's pool and Redis (the cache is off when Redis does not answer)."""
+        """Open the event store's pool and make the Redis client. Redis not answering, now or
+        later, is an outage like any other (logged once by what uses it): the cache and the
+        rate limits go without it and use it again once it answers, no restart needed."""
         await self.store.start()
         self._started = True
-        self.redis = await _open_redis(self.settings.redis_url)
+        self.redis = _redis_client(self.settings.redis_url)
         self.cache = self._query_cache()
 
     async def close(self) -> None:
@@ -287,16 +289,11 @@ async def run(
         await root.close()
 
 
-async def _open_redis(url: str | None) -> redis_asyncio.Redis | None:
+def _redis_client(url: str | None) -> redis_asyncio.Redis | None:
+    """The process's Redis client; it connects on first use, so whatever uses it reports to
+    the Redis `Availability` (a process that never uses Redis never says it is down)."""
     if not url:
         return None
     # A blocking pool: a burst waits briefly for a connection instead of failing.
-    pool = redis_asyncio.BlockingConnectionPool.from_url(url, max_connections=128, timeout=5)
-    client = redis_asyncio.Redis(connection_pool=pool)
-    try:
-        await client.ping()
-    except Exception as e:  # the cache is optional: run without it
-        log.warning("redis.unavailable", error=str(e))
-        await client.aclose()
-        return None
-    return client
+    pool = redis_asyncio.BlockingConnectionPool.from_url(url, max_connections=128, timeout=5, socket_connect_timeout=2)
+    return redis_asyncio.Redis(connection_pool=pool)

@@ -29,13 +29,13 @@ from gateway.admin_cli import admin_cli, demo_command
 from gateway.audit_cli import audit_cli
 from gateway.eval_cli import eval_cli
 from gateway.order_client import app as order_cli
-from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_with_parent, supervise
+from gateway.processes import PARENT_PID, CrashLoop, ProcessSupervisor, exit_now, exit_with_parent, supervise
 from gateway.projections_cli import projections_cli
 from gateway.routes_doc import routes_markdown
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
 from infra.labengine.docker import DockerLabEngine
-from infra.logging import configure_logging, get_logger
+from infra.logging import bind_contextvars, configure_logging, get_logger
 from infra.settings import Settings
 
 log = get_logger(__name__)
@@ -199,6 +199,7 @@ def up(
         _fail(error, 130 if error == "interrupted" else 1)
     log.info("up.stopped")
     console.print("Coursewright stopped.")
+    exit_now(0)  # every child has exited and the embedded servers are stopped
 
 
 @app.command()
@@ -224,6 +225,8 @@ def run_components(
     root = bootstrap.Root(_load_settings())
 
     async def main() -> None:
+        # `up` merges every process's output: each line names the process that wrote it.
+        bind_contextvars(process=" ".join(names), pid=os.getpid())
         stop = asyncio.Event()
         parent = os.environ.get(PARENT_PID)  # started by `coursewright up`: stop when it is gone
         watcher = asyncio.create_task(exit_with_parent(int(parent), stop)) if parent else None
@@ -235,7 +238,8 @@ def run_components(
             if watcher is not None:
                 watcher.cancel()
 
-    _run(main())
+    _run(main())  # returns once every component stopped and the root closed everything
+    exit_now(0)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

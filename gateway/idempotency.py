@@ -77,7 +77,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         ):
             await next_app(scope, receive, send)
             return
-        if not self.redis_health.up:
+        if not self.redis_health.worth_trying():
             self.redis_health.skipped(UNKEPT)
             await next_app(scope, receive, send)
             return
@@ -97,6 +97,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             self.redis_health.failed(e, UNKEPT)
             await next_app(scope, _replay_body(body), send)
             return
+        self.redis_health.answered()
         if kept is not None:
             first = msgspec.json.decode(kept, type=_Kept)
             if first.route and first.route != route:

@@ -99,14 +99,16 @@ class RateLimitMiddleware(ASGIMiddleware):
     async def _hit(self, item: RateLimitItemPerMinute, cost: int, *key: str) -> bool:
         # The limiter fails open: a Redis outage must not stop the API. It is logged once, with
         # the count of requests let through, by the store's Availability.
-        if not self.store_health.up:
+        if not self.store_health.worth_trying():
             self.store_health.skipped(FAILED_OPEN, cost)
             return True
         try:
-            return bool(await self.limiter.hit(item, *key, cost=cost))
+            allowed = bool(await self.limiter.hit(item, *key, cost=cost))
         except Exception as e:
             self.store_health.failed(e, FAILED_OPEN, cost)
             return True
+        self.store_health.answered()
+        return allowed
 
     async def _check(self, item: RateLimitItemPerMinute, *key: str) -> None:
         """One permit, or 429 with Retry-After."""

@@ -30,7 +30,7 @@ class Services:
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
     nats: NatsConnector  # the process's NATS connections (the probes')
     api_keys: ApiKeys  # the organisations' API keys, held in memory by the process
-    redis: Any | None = None  # redis.asyncio.Redis, None when the cache is off
+    redis: Any | None = None  # redis.asyncio.Redis, None with no CW_REDIS_URL (the cache is off)
     labs: LabRunner | None = None  # the lab runner of this process, if it runs one
 
     @property

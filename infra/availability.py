@@ -5,6 +5,14 @@ Whatever calls the service reports here: `failed` after an error, `answered` aft
 traffic). An outage is logged twice, as a warning when it starts and one when it ends (how long
 it lasted, and how many calls went without the service, by purpose), never once per failed
 call and never with a traceback: during an outage, a line per request buries everything else.
+
+A process may reach one service over several connections (a NATS connection per projector):
+each reports under its own `source`, and the outage ends only once every source that failed
+has answered again, so connections coming back one by one still log one end.
+
+While a service is down, callers skip it (`worth_trying` is False) except for one try every
+`RETRY_SECONDS`, so a service that comes back is used again without a restart even in a
+process that has no background probe.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from dataclasses import dataclass, field
 from infra.logging import get_logger
 
 log = get_logger(__name__)
+
+RETRY_SECONDS = 1.0
 
 
 def describe(error: BaseException | str) -> str:
@@ -32,26 +42,43 @@ class Availability:
         self.up = True
         self.detail = ""  # why it is down
         self._down_since = 0.0
+        self._tried_at = 0.0
+        self._failing: set[str] = set()  # sources whose last call failed
         self._without: Counter[str] = Counter()  # calls that went without it, by purpose
 
-    def failed(self, error: BaseException | str, during: str, count: int = 1) -> None:
+    def failed(self, error: BaseException | str, during: str, count: int = 1, *, source: str = "") -> None:
         """A call to the service failed (`during`: what the call was for; `count`: how many
-        things went without it, when one call stood for several)."""
+        things went without it, when one call stood for several; `source`: the connection)."""
         self._without[during] += count
+        self._failing.add(source)
+        self._tried_at = time.monotonic()
         if self.up:
             self.up = False
             self.detail = describe(error)
-            self._down_since = time.monotonic()
+            self._down_since = self._tried_at
             log.warning("dependency.down", service=self.service, during=during, error=self.detail)
 
     def skipped(self, during: str, count: int = 1) -> None:
         """A call was not even tried because the service is known to be down."""
         self._without[during] += count
 
-    def answered(self) -> None:
-        """A call to the service succeeded."""
+    def worth_trying(self) -> bool:
+        """Up, or down but not tried for `RETRY_SECONDS` (the caller then tries and reports)."""
+        if self.up:
+            return True
+        now = time.monotonic()
+        if now - self._tried_at < RETRY_SECONDS:
+            return False
+        self._tried_at = now
+        return True
+
+    def answered(self, *, source: str = "") -> None:
+        """A call to the service (over `source`) succeeded."""
         if self.up:
             return
+        self._failing.discard(source)
+        if self._failing:
+            return  # another connection is still without it
         seconds = round(time.monotonic() - self._down_since, 1)
         without = dict(self._without)
         self.up, self.detail = True, ""

@@ -130,7 +130,7 @@ class Cache:
         """
         if self.redis is None:
             return (await compute())[0]
-        if not self.redis_health.up:  # known down: straight to the database, no connect attempt
+        if not self.redis_health.worth_trying():  # known down: straight to the database
             self.redis_health.skipped("cache")
             return (await compute())[0]
         if self._listener is None:
@@ -146,6 +146,7 @@ class Cache:
         except Exception as e:  # the cache is an optimisation: serve from the database
             self.redis_health.failed(e, during="cache")
             return (await compute())[0]
+        self.redis_health.answered()
         if raw is not None:
             value, position, expires_at, delta = _unpack(raw)
             if position >= min_position:

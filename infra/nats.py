@@ -1,6 +1,9 @@
-"""NATS: the connection, the events stream, and a pipelined JetStream publisher.
+"""NATS: the connections and the events stream.
 
-nats-py errors are translated into `infra.errors.Unavailable` here, at the boundary.
+nats-py errors are translated into `infra.errors.Unavailable` here, at the boundary. Every
+connection reports to the process's NATS `Availability` (the composition root's), under its
+own name: an outage is logged once when the first connection loses the server and once when the
+last one has it back, never per reconnect attempt and never with a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig, StreamInfo
 
+from infra.availability import Availability
 from infra.errors import Unavailable
 from infra.logging import get_logger
 from infra.settings import Settings
@@ -36,8 +40,9 @@ class NatsConnector:
     """Opens the NATS connections of one process's components, to `settings.nats_url`; the
     composition root builds one and hands it to each component that talks to NATS."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, availability: Availability | None = None) -> None:
         self.settings = settings
+        self.availability = availability or Availability("nats")
 
     async def connect(
         self,
@@ -50,28 +55,30 @@ class NatsConnector:
 
         Raises Unavailable when the first connection cannot be made (two quick attempts), so a
         caller decides itself how long to wait for NATS instead of hanging inside nats-py.
+        Losing and regaining the server is reported to `availability` under `name`.
         """
         settings = self.settings
-        errors_seen = 0
+        availability = self.availability
+        other_errors = 0
 
         async def error_cb(e: Exception) -> None:
-            nonlocal errors_seen
-            errors_seen += 1
-            # A reconnect loop fails twice a second while the server is down: log a sample.
-            if errors_seen == 1 or errors_seen % 120 == 0:
-                log.warning("nats.error", error=repr(e), count=errors_seen)
+            nonlocal other_errors
+            if not nc.is_connected:  # a failed (re)connect attempt: part of the outage
+                availability.failed(e, during=name, source=name)
+                return
+            other_errors += 1  # a slow consumer, a permission refused: not an outage
+            if other_errors == 1 or other_errors % 100 == 0:
+                log.warning("nats.error", connection=name, error=repr(e), count=other_errors)
 
         async def disconnected_cb() -> None:
             if nc.is_closed:  # we closed it ourselves
                 return
-            log.warning("nats.disconnected", url=settings.nats_url)
+            availability.failed("disconnected", during=name, source=name)
             if on_disconnect is not None:
                 await on_disconnect()
 
         async def reconnected_cb() -> None:
-            nonlocal errors_seen
-            errors_seen = 0
-            log.info("nats.reconnected", url=settings.nats_url)
+            availability.answered(source=name)
             if on_reconnect is not None:
                 await on_reconnect()
 
@@ -92,9 +99,11 @@ class NatsConnector:
                 reconnected_cb=reconnected_cb,
             )
         except NatsFailure as e:
+            availability.failed(e, during=name, source=name)
             with contextlib.suppress(Exception):
                 await nc.close()
             raise Unavailable("nats", f"{settings.nats_url}: {e!r}") from e
+        availability.answered(source=name)
         # Bounded attempts for the first connection only; from now on never give up.
         nc.options["max_reconnect_attempts"] = -1
         return nc

@@ -155,6 +155,8 @@ class Relay:
         self._strikes: dict[int, int] = {}
         self._messages: _Messages | None = None
         self._checkpointed = -1
+        self._failures = 0  # JetStream failures in a row at one position
+        self._stuck_at = -1
 
     # -- metrics -----------------------------------------------------------------------------
 
@@ -263,8 +265,7 @@ class Relay:
         while self._nc is None or self._nc.is_closed:
             try:
                 self._nc = await self.nats.connect(f"cw-relay {self.name}", on_disconnect=self._on_disconnect)
-            except Unavailable as e:
-                log.warning("relay.nats_unavailable", stream=self.name, error=str(e))
+            except Unavailable:  # the connector reported it (once per outage)
                 await self._refresh(conn)
                 await backoff.sleep()
         return self._nc, self._nc.jetstream()
@@ -286,7 +287,7 @@ class Relay:
             try:
                 after, last_id = await self._reconcile(js, conn)
             except Unavailable as e:
-                log.warning("relay.nats_unavailable", stream=self.name, error=str(e))
+                self._unavailable(e)
                 await backoff.sleep()
                 continue
             if self._bootstrap:
@@ -297,10 +298,21 @@ class Relay:
                 self._rejected(e, after)
                 await backoff.sleep()
             except Unavailable as e:
-                log.warning("relay.nats_unavailable", stream=self.name, error=str(e))
+                self._unavailable(e)
                 await backoff.sleep()
             else:
                 backoff.reset()
+
+    def _unavailable(self, e: Unavailable) -> None:
+        """A failure of JetStream: part of an outage the connector logs, or (the server answers
+        but JetStream keeps failing) a problem of its own, said once it persists."""
+        if self.position != self._stuck_at:  # progress since the last failure: a new count
+            self._stuck_at, self._failures = self.position, 0
+        self._failures += 1
+        if self.nats.availability.up and self._failures == _STRIKES:
+            log.warning("relay.jetstream_failing", stream=self.name, error=str(e), attempts=self._failures)
+        else:
+            log.info("relay.retrying", stream=self.name, error=str(e), attempts=self._failures)
 
     def _rejected(self, e: PublishRejected, after: int) -> None:
         first = e.tag == self.position + 1 and self.position == after

@@ -182,7 +182,9 @@ class Projector:
             )
             await puller.start()
         except Exception as e:
-            log.warning("projection.nats_unavailable", projection=self.name, error=repr(e))
+            # NATS itself away: the connector logs the outage once; the log meanwhile fills in.
+            say = log.warning if self.nats.availability.up else log.info
+            say("projection.nats_unavailable", projection=self.name, error=repr(e))
             if "nc" in locals():
                 with contextlib.suppress(Exception):
                     await nc.close()

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import queue
-import secrets
 import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +14,8 @@ import psycopg
 import pytest
 
 from infra.migrate import migration_files
-from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, drop_database, make_settings
-from tests.integration.up_support import component_processes, coursewright_command, free_port
+from tests.conftest import drop_database
+from tests.integration.up_support import component_processes, delete_streams, start_up, up_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -38,83 +32,13 @@ ONE_EACH_TWO_GATEWAYS = {
 }
 
 
-class _Output:
-    """Collects a child's combined output on a thread, so its pipe never fills."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        assert proc.stdout is not None
-        stream = proc.stdout
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, needle: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                return False
-            self.lines.append(line)
-            if needle in line:
-                return True
-        return False
-
-    def rest(self) -> str:
-        while True:
-            try:
-                line = self._queue.get(timeout=1)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-        return "".join(self.lines)
-
-
 @pytest.fixture
 def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     """CW_ settings on the real servers: a database that does not exist yet, a private stream."""
-    dsn = f"{PG_SERVER}/cw_test_up_{secrets.token_hex(6)}"
-    s = make_settings(dsn)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
-    env |= {
-        "CW_ENV": "test",
-        "CW_LOG_JSON": "true",
-        "CW_PG_DSN": dsn,
-        "CW_NATS_URL": NATS_URL,
-        "CW_REDIS_URL": REDIS_URL,
-        "CW_SUBJECT_PREFIX": s.subject_prefix,
-        "CW_EVENTS_STREAM": s.events_stream,
-        "CW_EMBEDDED": "never",
-        "CW_DATA_DIR": str(tmp_path / "data"),
-        "CW_EMBEDDER": "hashing",  # the pipeline process loads no model: this test is about processes
-        "CW_HTTP_PORT": str(free_port()),
-    }
+    env, dsn, s = up_environment(tmp_path, "up")
     yield env, dsn
     drop_database(dsn)
-    asyncio.run(_delete_streams(s.events_stream))
-
-
-async def _delete_streams(stream: str) -> None:
-    import nats
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(NATS_URL)
-    try:
-        js = nc.jetstream()
-        for name in (stream, f"{stream}_DLQ"):
-            with contextlib.suppress(NotFoundError):  # the run may never have created it
-                await js.delete_stream(name)
-    finally:
-        await nc.close()
+    asyncio.run(delete_streams(s.events_stream))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -123,16 +47,7 @@ def test_up_migrates_runs_and_exits_cleanly_on_a_signal(
 ) -> None:
     env, dsn = up_env
     env = env | {"CW_DOCKER_URL": f"unix://{tmp_path}/no-docker.sock"}  # labs: no engine answers
-    proc = subprocess.Popen(
-        [*coursewright_command(), "up"],
-        cwd=tmp_path,  # no developer .env file is picked up
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = _Output(proc)
+    proc, out = start_up(env, tmp_path)
     try:
         assert out.wait_for("no Docker engine answers", START_TIMEOUT), f"labs said nothing:\n{out.rest()}"
         assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
@@ -179,20 +94,11 @@ def _wait_until(predicate: Callable[[], bool], timeout: float, message: str) -> 
 
 
 def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_all(
-    up_env: tuple[dict[str, str], str], tmp_path: Path
+    up_env: tuple[dict[str, str], str], tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     env, _ = up_env
     env["CW_HTTP_WORKERS"] = "2"
-    proc = subprocess.Popen(
-        [*coursewright_command(), "up"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = _Output(proc)
+    proc, out = start_up(env, tmp_path)
     base = f"http://127.0.0.1:{env['CW_HTTP_PORT']}"
     try:
         assert out.wait_for('"up.ready"', START_TIMEOUT), f"never ready:\n{out.rest()}"
@@ -215,16 +121,25 @@ def test_up_runs_a_process_per_component_restarts_a_killed_one_and_stops_them_al
         assert proc.poll() is None
         everyone += [p for ps in component_processes(proc).values() for p in ps]
 
+        signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(STOP_TIMEOUT)
-        # Every component process is gone, the killed and the restarted ones alike.
-        _, alive = psutil.wait_procs(everyone, timeout=3)
+        stopped_in = time.monotonic() - signalled
+        # Every component process is gone once `up` has exited, the killed and the restarted
+        # ones alike: `up` waits for each (no waiting for stragglers here).
+        alive = [p for p in everyone if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"left behind: {alive}"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert code == 0, out.rest()
+    log = out.rest()
+    assert code == 0, log
+    # The figure issue 18 asks for (within a second or two), reported, not asserted: a timed
+    # assertion fails on a loaded machine. `process.killed` would say a child needed SIGKILL.
+    killed = log.count('"process.killed"')
+    record_property("stop_seconds", round(stopped_in, 2))
+    print(f"up and its {len(ONE_EACH_TWO_GATEWAYS) + 1} processes stopped in {stopped_in:.2f} s, {killed} killed")
 
 
 def _answers(url: str) -> bool:

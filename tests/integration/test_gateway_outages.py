@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 import redis.asyncio as redis_asyncio
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from infra.devprocess import ManagedProcess
@@ -27,47 +26,9 @@ from projections.catalog import CatalogProjection
 from projections.rebuild import rebuild
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import PASSWORD, QUERIES_DEPRECATIONS, Api, running_gateway
+from tests.integration.private_servers import RedisServer, free_port
 
 pytestmark = QUERIES_DEPRECATIONS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server that keeps nothing: a restart brings it back empty."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis_asyncio.Redis.from_url(self.url)
-        try:
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        await client.ping()
-                        return
-                    except redis_asyncio.ConnectionError:
-                        await asyncio.sleep(0.02)
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            await self.process.wait()
-            self.process = None
 
 
 @pytest.fixture
@@ -175,18 +136,54 @@ async def test_while_redis_is_down_sign_outs_hold_requests_go_on_and_it_is_logge
     assert ended["calls_without"]["idempotency_key_unkept"] == 20
 
 
+async def test_redis_started_after_the_gateway_is_used_once_it_answers_without_a_restart(
+    fresh_database: str,
+) -> None:
+    await rebuild(fresh_database, CatalogProjection)
+    later = RedisServer()  # its port is chosen; nothing listens on it yet
+    settings = make_settings(fresh_database, redis_url=later.url)
+    client = redis_asyncio.Redis.from_url(later.url)
+    try:
+        with capture_logs() as logs:
+            async with running_gateway(settings) as api:
+                tokens = await signed_in(api)
+                for _ in range(5):
+                    assert (await api.client.get("/catalog", headers=api.bearer(tokens))).status_code == 200
+                assert (await ready(api))["redis"]["status"] == "down"
+                down_logs = list(logs)
+                await later.start()
+                await until_ready_says(api, "redis", "ok")
+                async with asyncio.timeout(15):  # the cache and the rate limits use it again
+                    while not (
+                        await client.keys(f"{settings.subject_prefix}:q:*")
+                        and await client.keys(f"{settings.subject_prefix}:rl*")
+                    ):
+                        r = await api.client.get("/catalog?limit=7", headers=api.bearer(tokens))
+                        assert r.status_code == 200
+                        await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+        await later.kill()
+    assert outage_lines(down_logs, "redis") == ["dependency.down"]
+    assert outage_lines(logs, "redis") == ["dependency.down", "dependency.up"]
+    assert not [e for e in logs if e["log_level"] in ("warning", "error") and e.get("service") != "redis"]
+
+
 async def test_ready_answers_from_the_last_probe_and_says_nats_is_down(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = f"nats://127.0.0.1:{free_port()}"
     with capture_logs() as logs, caplog.at_level(logging.DEBUG):
-        async with running_gateway(settings.model_copy(update={"nats_url": dead})) as api:
+        down = settings.model_copy(update={"nats_url": dead})
+        async with running_gateway(down, metrics_token=SecretStr("scrape-me-0123456789")) as api:
             for _ in range(3):
                 r = await api.client.get("/ready")
                 assert r.status_code == 200  # PostgreSQL answers: commands go on without NATS
                 body = r.json()
                 assert body["status"] == "ready"
-                assert body["nats"]["status"] == "down" and body["nats"]["detail"]
+                assert body["nats"] == {"status": "down"}  # why: for operators only
+                operator = {"Authorization": "Bearer scrape-me-0123456789"}
+                assert (await api.client.get("/ready", headers=operator)).json()["nats"]["detail"]
                 assert body["postgres"] == {"status": "ok"}
                 assert (await api.client.get("/health")).json() == {"status": "ok"}
                 await asyncio.sleep(1.2)  # several probes fail meanwhile

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -31,9 +29,9 @@ from infra.relay import EXPECTED_LAST_MSG_ID, RELAY_ERROR, Relay
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
 from tests.conftest import make_settings
+from tests.integration.private_servers import PrivateNats
 
 ROOT = Path(__file__).resolve().parents[2]
-NATS_SERVER = shutil.which("nats-server", path="/usr/sbin") or shutil.which("nats-server")
 
 
 # -- fixtures and helpers -------------------------------------------------------------------
@@ -317,63 +315,14 @@ async def _until_stream_has(settings: Settings, count: int) -> None:
 # -- NATS outages -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _PrivateNats:
-    """A nats-server of our own (the shared one on 4222 must stay up)."""
-
-    def __init__(self, store_dir: Path) -> None:
-        assert NATS_SERVER, "nats-server binary not found"
-        self.port = _free_port()
-        self.store_dir = store_dir
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        assert NATS_SERVER
-        self.proc = await asyncio.to_thread(
-            subprocess.Popen,
-            [
-                NATS_SERVER,
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.store_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        async with asyncio.timeout(10):
-            while True:
-                with contextlib.suppress(OSError):
-                    _, w = await asyncio.open_connection("127.0.0.1", self.port)
-                    w.close()
-                    await w.wait_closed()
-                    return
-                await asyncio.sleep(0.05)
-
-    def stop(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture
-def private_nats(tmp_path: Path) -> Iterator[_PrivateNats]:
-    server = _PrivateNats(tmp_path / "jetstream")
+def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
+    server = PrivateNats(tmp_path / "jetstream")
     yield server
     server.stop()
 
 
-async def test_nats_outage_blocks_no_append_and_loses_nothing(fresh_database: str, private_nats: _PrivateNats) -> None:
+async def test_nats_outage_blocks_no_append_and_loses_nothing(fresh_database: str, private_nats: PrivateNats) -> None:
     await private_nats.start()
     settings = make_settings(fresh_database, nats_url=private_nats.url, relay_poll_seconds=0.2)
     store = PostgresEventStore(fresh_database)
@@ -405,7 +354,7 @@ async def test_nats_outage_blocks_no_append_and_loses_nothing(fresh_database: st
 
 
 async def test_server_restart_after_the_duplicate_window_restarts_the_chain(
-    fresh_database: str, private_nats: _PrivateNats
+    fresh_database: str, private_nats: PrivateNats
 ) -> None:
     """NATS 2.9 forgets the last message id on restart once it is older than the window."""
     await private_nats.start()

@@ -4,12 +4,20 @@ and the component processes it started."""
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
+import secrets
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psutil
+
+from infra.settings import Settings
+from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, make_settings
 
 
 def coursewright_command() -> list[str]:
@@ -33,3 +41,94 @@ def component_processes(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -
             if "run" in cmdline:
                 found.setdefault(cmdline[cmdline.index("run") + 1], []).append(child)
     return found
+
+
+def up_environment(tmp_path: Path, tag: str) -> tuple[dict[str, str], str, Settings]:
+    """(environment, dsn, settings) for `up` on the real servers: CW_ settings naming a database
+    that does not exist yet and a private stream, JSON logs, no embedded servers."""
+    dsn = f"{PG_SERVER}/cw_test_{tag}_{secrets.token_hex(6)}"
+    s = make_settings(dsn)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
+    env |= {
+        "CW_ENV": "test",
+        "CW_LOG_JSON": "true",
+        "CW_PG_DSN": dsn,
+        "CW_NATS_URL": NATS_URL,
+        "CW_REDIS_URL": REDIS_URL,
+        "CW_SUBJECT_PREFIX": s.subject_prefix,
+        "CW_EVENTS_STREAM": s.events_stream,
+        "CW_EMBEDDED": "never",
+        "CW_DATA_DIR": str(tmp_path / "data"),
+        "CW_EMBEDDER": "hashing",  # the pipeline process loads no model: these tests are about processes
+        "CW_HTTP_PORT": str(free_port()),
+    }
+    return env, dsn, s
+
+
+async def delete_streams(stream: str) -> None:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        js = nc.jetstream()
+        for name in (stream, f"{stream}_DLQ"):
+            with contextlib.suppress(NotFoundError):  # the run may never have created it
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
+class Output:
+    """Collects a child's combined output on a thread, so its pipe never fills."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                return False
+            self.lines.append(line)
+            if needle in line:
+                return True
+        return False
+
+    def rest(self) -> str:
+        while True:
+            try:
+                line = self._queue.get(timeout=1)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        return "".join(self.lines)
+
+
+def start_up(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], Output]:
+    """`coursewright up` started in `cwd` (so no developer .env is read), its output collected."""
+    proc = subprocess.Popen(
+        [*coursewright_command(), "up"],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, Output(proc)
