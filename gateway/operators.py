@@ -1,11 +1,13 @@
 """Who may read the operations endpoints: `/projections` (read-model lag) is for operators, a
 platform admin or whoever holds `CW_METRICS_TOKEN`; `/metrics` is open unless that token is set,
-then it needs it (Prometheus sends it as `authorization: bearer_token`)."""
+then it needs it (Prometheus sends it as `authorization: bearer_token`). `/ready` answers anyone
+with each service's status, and operators also with why a service is down and the read models'
+lag."""
 
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 
@@ -38,3 +40,13 @@ async def require_operator(request: Request[Any, Any, Any], settings: Settings) 
     caller = await auth.caller(request)
     if not is_platform_admin(caller.roles):
         raise PermissionDenied("read-model lag is for operators: a platform admin or the metrics token")
+
+
+def is_operator_now(request: Request[Any, Any, Any], settings: Settings) -> bool:
+    """Whether the caller is an operator, decided with no I/O (for `/ready`, which never waits):
+    the metrics token, or a platform admin's valid, unrevoked access token."""
+    if holds_metrics_token(request, settings):
+        return True
+    auth: Authenticator = request.app.state.auth
+    caller = auth.caller_now(cast("dict[str, Any]", request.scope))
+    return caller is not None and is_platform_admin(caller.roles)

@@ -12,7 +12,7 @@ from gateway.dispatch import ServicesDep
 from gateway.messaging.asyncapi import asyncapi
 from gateway.messaging.endpoints import endpoints
 from gateway.observability import HttpMetrics
-from gateway.operators import require_metrics_reader
+from gateway.operators import is_operator_now, require_metrics_reader
 from gateway.probes import Probes
 from gateway.problems import PROBLEMS
 from infra.availability import Availability
@@ -36,8 +36,10 @@ class Readiness(msgspec.Struct, kw_only=True):
     projections: list[ProjectionLag] = []  # lag of each read model (events and seconds behind)
 
 
-def _check(availability: Availability) -> Check:
-    return Check(status="ok") if availability.up else Check(status="down", detail=availability.detail)
+def _check(availability: Availability, operator: bool) -> Check:
+    if availability.up:
+        return Check(status="ok")
+    return Check(status="down", detail=availability.detail if operator else "")
 
 
 class SystemController(Controller):
@@ -58,7 +60,9 @@ class SystemController(Controller):
         summary="Readiness: PostgreSQL, NATS and Redis, each reported",
         description="503 when PostgreSQL, which every command needs, is down. NATS and Redis "
         "are reported but do not make the gateway unready: commands go on without them. The "
-        "answer is the last background probe's (every second), so it comes at once.",
+        "answer is the last background probe's (every second), so it comes at once. Anyone sees "
+        "each service's status; operators (a platform admin, or CW_METRICS_TOKEN as a bearer "
+        "token) also see why a service is down and each read model's lag.",
         status_code=200,
         responses={503: ResponseSpec(Readiness, description="PostgreSQL is unavailable")},
     )
@@ -68,12 +72,13 @@ class SystemController(Controller):
         probes: Probes = request.app.state.probes
         deps = services.dependencies
         ok = deps.postgres.up
+        operator = is_operator_now(request, services.settings)  # error texts and lag: not for all
         report = Readiness(
             status="ready" if ok else "unavailable",
-            postgres=_check(deps.postgres),
-            nats=_check(deps.nats),
-            redis=_check(deps.redis) if services.redis is not None else Check(status="disabled"),
-            projections=probes.lag,
+            postgres=_check(deps.postgres, operator),
+            nats=_check(deps.nats, operator),
+            redis=_check(deps.redis, operator) if services.redis is not None else Check(status="disabled"),
+            projections=probes.lag if operator else [],
         )
         return Response(report, status_code=200 if ok else 503)
 
