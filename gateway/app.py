@@ -146,7 +146,7 @@ def create_app(services: Services) -> Litestar:
         ttl = timedelta(hours=settings.idempotency_hours)
         await auth.revocations.load()  # before the first request: no ended sign-in gets in
         await auth.api_keys.load()  # nor a revoked key
-        await probes.probe()  # /ready's first answer is a real one
+        await probes.probe(lag=False)  # /ready's first answer is a real one (the lag follows)
         tune_for_server()  # what startup built lives as long as the process
         tasks = [
             asyncio.create_task(purge_forever(services.pool, ttl), name="gateway-housekeeping"),

@@ -42,14 +42,15 @@ class Probes:
         finally:
             await self._close_nats()
 
-    async def probe(self) -> None:
-        """One round: every service at once, each bounded by `TIMEOUT_SECONDS`."""
+    async def probe(self, *, lag: bool = True) -> None:
+        """One round: every service at once, each bounded by `TIMEOUT_SECONDS`; then the lag
+        (`lag=False`: not now, e.g. at start-up, where a stop must not wait for it)."""
         deps = self.services.dependencies
         rounds = [_probe(deps.postgres, self._postgres), _probe(deps.nats, self._nats_ping)]
         if self.services.redis is not None:
             rounds.append(_probe(deps.redis, self.services.redis.ping))
         await asyncio.gather(*rounds)
-        if deps.postgres.up:
+        if lag and deps.postgres.up:
             with contextlib.suppress(Exception):  # information only: keep the last figures
                 async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
                     self.lag = await projection_lag(self.services.pool)

@@ -142,7 +142,13 @@ async def test_probes_and_metrics(api: Api) -> None:
     assert {ready[s]["status"] for s in ("postgres", "nats", "redis")} == {"ok"}
     assert ready["projections"] == []  # the lag is for operators
     _, operator = await api.platform_admin()
-    ready = (await api.client.get("/ready", headers=api.bearer(await api.login(operator)))).json()
+    as_operator = api.bearer(await api.login(operator))
+    async with asyncio.timeout(10):  # the lag is read by the probes' first round after start-up
+        for _ in range(200):
+            ready = (await api.client.get("/ready", headers=as_operator)).json()
+            if ready["projections"]:
+                break
+            await asyncio.sleep(0.05)
     lag = {p["projection"]: p for p in ready["projections"]}
     assert {"catalog", "progress", "analytics", "reviews"} <= set(lag)
     assert all(p["events"] == p["head"] - max(p["position"], 0) for p in lag.values())
