@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.backoff import Backoff
+from infra.errors import Unavailable
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -61,10 +62,15 @@ class Supervisor:
         failures = 0
         while True:
             started = loop.time()
+            waiting = False
             try:
                 await component.run()
             except asyncio.CancelledError:
                 raise
+            except Unavailable as e:
+                # A service it needs is away: an outage its Availability logs once, not a crash.
+                log.info("component.waiting", component=component.name, error=str(e))
+                waiting = True
             except Exception:
                 log.exception("component.crashed", component=component.name)
             else:
@@ -75,7 +81,8 @@ class Supervisor:
             failures += 1
             self.restarts[component.name] += 1
             delay = self.backoff.delay(failures)
-            log.warning("component.restarting", component=component.name, attempt=failures, delay=delay)
+            say = log.info if waiting else log.warning
+            say("component.restarting", component=component.name, attempt=failures, delay=delay)
             await asyncio.sleep(delay)
 
 

@@ -34,6 +34,8 @@ _STREAM_NAME_IN_USE = 10058
 NatsFailure = (nats.errors.Error, asyncio.TimeoutError, OSError)
 
 Hook = Callable[[], Awaitable[None]]
+# What nats-py reports as the connection drops (before its status says so).
+_CONNECTION_LOST = (nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError, OSError, asyncio.TimeoutError)
 
 
 class NatsConnector:
@@ -63,7 +65,7 @@ class NatsConnector:
 
         async def error_cb(e: Exception) -> None:
             nonlocal other_errors
-            if not nc.is_connected:  # a failed (re)connect attempt: part of the outage
+            if not nc.is_connected or isinstance(e, _CONNECTION_LOST):  # part of the outage
                 availability.failed(e, during=name, source=name)
                 return
             other_errors += 1  # a slow consumer, a permission refused: not an outage

@@ -108,7 +108,9 @@ class EventSubscriber:
             except TimeoutError:
                 continue
             except NatsFailure as e:
-                log.warning("subscriber.fetch_failed", consumer=self.name, error=repr(e))
+                # Disconnected: an outage its connection reports (once); else a problem of its own.
+                say = log.warning if self.nc.is_connected else log.debug
+                say("subscriber.fetch_failed", consumer=self.name, error=repr(e))
                 await asyncio.sleep(FETCH_WAIT)
                 continue
             for msg in msgs:
