@@ -22,7 +22,7 @@ from tests.integration.private_servers import PrivateNats
 from tests.integration.up_support import delete_streams, start_up, up_environment
 
 START_TIMEOUT = 180.0
-NATS_USERS = ("relay", "projectors", "pipeline", "messaging", "gateway")  # the processes that talk to NATS
+NATS_USERS = ("relay", "projectors", "workers", "pipeline", "messaging", "gateway")  # the processes that talk to NATS
 
 
 @pytest.fixture
