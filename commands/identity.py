@@ -129,11 +129,28 @@ async def reset_password(cmd: i.ResetPassword, s: Session) -> Decided:
 
 async def grant_platform_admin(cmd: i.GrantPlatformAdmin, s: Session) -> Decided:
     admins = await s.load(PlatformAdmins, PLATFORM_ADMINS_ID)
-    user = await s.load(User, cmd.user_id)
-    if not user.exists:
-        raise UserNotFound(f"user {cmd.user_id} not found")
+    user = await _existing(s, cmd.user_id)
     admins.grant(user.id, s.ctx.actor_id, bootstrap=cmd.bootstrap)
     user.grant_platform_admin(s.ctx.actor_id)
+    return _user(user)
+
+
+async def _existing(s: Session, user_id: UUID) -> User:
+    user = await s.load(User, user_id)
+    if not user.exists:
+        raise UserNotFound(f"user {user_id} not found")
+    return user
+
+
+async def grant_platform_auditor(cmd: i.GrantPlatformAuditor, s: Session) -> Decided:
+    user = await _existing(s, cmd.user_id)
+    user.grant_platform_auditor(s.ctx.actor_id)
+    return _user(user)
+
+
+async def revoke_platform_auditor(cmd: i.RevokePlatformAuditor, s: Session) -> Decided:
+    user = await _existing(s, cmd.user_id)
+    user.revoke_platform_auditor(s.ctx.actor_id)
     return _user(user)
 
 

@@ -68,6 +68,8 @@ ROUTES: dict[type[Command], Handler] = {
     i.RequestPasswordReset: identity.request_password_reset,
     i.ResetPassword: identity.reset_password,
     i.GrantPlatformAdmin: identity.grant_platform_admin,
+    i.GrantPlatformAuditor: identity.grant_platform_auditor,
+    i.RevokePlatformAuditor: identity.revoke_platform_auditor,
     i.CreateOrganisation: identity.create_organisation,
     i.RenameOrganisation: identity.rename_organisation,
     i.AddMember: identity.add_member,

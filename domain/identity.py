@@ -46,6 +46,14 @@ class AlreadyPlatformAdmin(errors.Conflict):
     code = "already_platform_admin"
 
 
+class AlreadyPlatformAuditor(errors.Conflict):
+    code = "already_platform_auditor"
+
+
+class NotPlatformAuditor(errors.Conflict):
+    code = "not_platform_auditor"
+
+
 class PlatformBootstrapped(errors.Conflict):
     code = "platform_already_bootstrapped"
 
@@ -154,6 +162,14 @@ class User(Aggregate):
     class PlatformAdminGranted(Event):
         granted_by: UUID
 
+    @dataclass(frozen=True)
+    class PlatformAuditorGranted(Event):
+        granted_by: UUID
+
+    @dataclass(frozen=True)
+    class PlatformAuditorRevoked(Event):
+        revoked_by: UUID
+
     def _init_state(self) -> None:
         self.email = ""
         self.name = ""
@@ -162,6 +178,7 @@ class User(Aggregate):
         self.registered_at: datetime | None = None
         self.memberships: dict[UUID, tuple[str, ...]] = {}  # in the order they were joined
         self.platform_admin = False
+        self.platform_auditor = False
         self.reset: PendingReset | None = None
 
     def _require_exists(self) -> None:
@@ -221,6 +238,18 @@ class User(Aggregate):
             raise AlreadyPlatformAdmin(f"user {self.id} is a platform admin already")
         self._record(self.PlatformAdminGranted(granted_by))
 
+    def grant_platform_auditor(self, granted_by: UUID) -> None:
+        self._require_exists()
+        if self.platform_auditor:
+            raise AlreadyPlatformAuditor(f"user {self.id} is a platform auditor already")
+        self._record(self.PlatformAuditorGranted(granted_by))
+
+    def revoke_platform_auditor(self, revoked_by: UUID) -> None:
+        self._require_exists()
+        if not self.platform_auditor:
+            raise NotPlatformAuditor(f"user {self.id} is not a platform auditor")
+        self._record(self.PlatformAuditorRevoked(revoked_by))
+
     # -- state changes -----------------------------------------------------------------------
 
     def _on_Registered(self, e: Registered) -> None:
@@ -251,6 +280,12 @@ class User(Aggregate):
 
     def _on_PlatformAdminGranted(self, e: PlatformAdminGranted) -> None:
         self.platform_admin = True
+
+    def _on_PlatformAuditorGranted(self, e: PlatformAuditorGranted) -> None:
+        self.platform_auditor = True
+
+    def _on_PlatformAuditorRevoked(self, e: PlatformAuditorRevoked) -> None:
+        self.platform_auditor = False
 
 
 def _check_roles(roles: tuple[str, ...]) -> tuple[str, ...]:

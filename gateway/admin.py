@@ -1,5 +1,6 @@
 """Platform administration from the edge and the operator's shell: the first platform admin of a
-fresh system (`CW_BOOTSTRAP_ADMIN_EMAIL`), and `coursewright admin grant|create`."""
+fresh system (`CW_BOOTSTRAP_ADMIN_EMAIL`), `coursewright admin grant|create`, and platform
+auditors (`coursewright admin grant-auditor|revoke-auditor`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from commands.identity import user_by_email
 from domain.identity import PlatformBootstrapped, UserNotFound, email_claim_id, normalise_email
 from gateway.services import Services
 from infra.logging import get_logger
-from schemas.identity import GrantPlatformAdmin, RegisterUser
+from schemas.identity import GrantPlatformAdmin, GrantPlatformAuditor, RegisterUser, RevokePlatformAuditor
 from schemas.results import CommandResult
 from schemas.roles import ANYONE, PLATFORM_ADMIN
 
@@ -57,6 +58,22 @@ async def create_platform_admin(services: Services, email: str, name: str, passw
     anonymous = Context(email_claim_id(register.email), UUID(int=0), frozenset({ANYONE}), correlation_id=uuid4().hex)
     await services.bus.handle(register, anonymous)
     return await grant_platform_admin(services, email)
+
+
+async def grant_platform_auditor(services: Services, email: str) -> CommandResult:
+    """`coursewright admin grant-auditor EMAIL`: the user audits every organisation (read-only)."""
+    user_id = await _user_id(services, email)
+    return await services.bus.handle(GrantPlatformAuditor(user_id=user_id), _system())
+
+
+async def revoke_platform_auditor(services: Services, email: str) -> CommandResult:
+    """`coursewright admin revoke-auditor EMAIL`: the role ends, and with it the user's sign-ins."""
+    from gateway.app import authenticator  # the app imports this module
+
+    user_id = await _user_id(services, email)
+    answer = await services.bus.handle(RevokePlatformAuditor(user_id=user_id), _system())
+    await authenticator(services).revoke_user(user_id)
+    return answer
 
 
 async def maybe_bootstrap(services: Services, request: Any, email: str, user_id: UUID) -> None:

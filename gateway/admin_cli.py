@@ -20,7 +20,9 @@ from infra.settings import Settings
 
 console = Console(stderr=True, highlight=False)
 T = TypeVar("T")
-admin_cli = typer.Typer(help="Platform admins: grant the role, or create an admin user.", no_args_is_help=True)
+admin_cli = typer.Typer(
+    help="Platform admins (grant the role, or create an admin user) and platform auditors.", no_args_is_help=True
+)
 
 
 def _on_root(action: Callable[[Services], Awaitable[T]]) -> T:
@@ -45,6 +47,21 @@ def grant(email: Annotated[str, typer.Argument(help="the registered user's email
     """Make a registered user a platform admin (at any time: the shell is the operator's)."""
     _on_root(lambda services: admin.grant_platform_admin(services, email))
     console.print(f"{email} is a platform admin.")
+
+
+@admin_cli.command("grant-auditor")
+def grant_auditor(email: Annotated[str, typer.Argument(help="the registered user's email address")]) -> None:
+    """Make a registered user a platform auditor: the audit of every organisation and of the
+    whole log, read-only (they sign in again, or refresh, to carry the role)."""
+    _on_root(lambda services: admin.grant_platform_auditor(services, email))
+    console.print(f"{email} is a platform auditor.")
+
+
+@admin_cli.command("revoke-auditor")
+def revoke_auditor(email: Annotated[str, typer.Argument(help="the platform auditor's email address")]) -> None:
+    """End a user's platform auditor role; their sign-ins end with it."""
+    _on_root(lambda services: admin.revoke_platform_auditor(services, email))
+    console.print(f"{email} is no longer a platform auditor.")
 
 
 @admin_cli.command("create")

@@ -25,7 +25,12 @@ from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
 from gateway.controllers.notifications import NotificationController
 from gateway.controllers.orders import OrderController
-from gateway.controllers.organisations import ApiKeyController, OrganisationController, PlatformAdminController
+from gateway.controllers.organisations import (
+    ApiKeyController,
+    OrganisationController,
+    PlatformAdminController,
+    PlatformAuditorController,
+)
 from gateway.controllers.paths import LearningPathController
 from gateway.controllers.reviews import ReviewController
 from gateway.controllers.system import SystemController
@@ -53,6 +58,7 @@ COMMAND_CONTROLLERS = [
     OrganisationController,
     ApiKeyController,
     PlatformAdminController,
+    PlatformAuditorController,
     CourseController,
     ReviewController,
     EnrollmentController,

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from domain.errors import DomainError
-from gateway.audit.export import check_export, export_lines
+from gateway.audit.export import InclusionProof, check_export, export_lines, proof_problem
 from gateway.audit.replay import UnknownStream
 from gateway.audit.sealer import Sealer, seal_key, trusted_keys
 from gateway.audit.service import AuditLog, Point, connect_to, parse_point
@@ -191,7 +191,7 @@ def seal_command() -> None:
             sealer = Sealer(
                 root.store.pool.connection, root.bus, seal_key(settings), max_events=settings.audit_seal_max_events
             )
-            while (seal := await sealer.seal_once()) is not None:
+            for seal in await sealer.seal_backlog():
                 print(f"seal {seal.sequence}: positions {seal.first_position}..{seal.last_position} root {seal.root}")
 
     _run(run())
@@ -233,6 +233,39 @@ def verify_export_command(
     for problem in found.problems:
         print(f"  {problem}")
     raise typer.Exit(1)
+
+
+@audit_cli.command("proof")
+def proof_command(
+    position: Annotated[int, typer.Argument(help="the event's position in the log", min=1)],
+) -> None:
+    """Print the Merkle inclusion proof of one event under the seal that covers it (JSON): the
+    event, the signed seal and the path to its root; `verify-proof` checks it offline."""
+    proof = _run(_audit(_settings()).proof(position))
+    # Compact, not pretty-printed: the event's payload must keep the very bytes its hash covers.
+    sys.stdout.buffer.write(msgspec.json.encode(proof) + b"\n")
+
+
+@audit_cli.command("verify-proof")
+def verify_proof_command(
+    file: Annotated[Path, typer.Argument(help="a proof printed by `coursewright audit proof`")],
+    key: Annotated[list[str] | None, typer.Option(help="public keys (hex) to trust; default this platform's")] = None,
+) -> None:
+    """Check an inclusion proof offline: the seal's signature by a trusted key, the event's own
+    hash, and its path to the seal's Merkle root."""
+    if not file.exists():
+        raise typer.BadParameter(f"{file} does not exist")
+    try:
+        proof = msgspec.json.decode(file.read_bytes(), type=InclusionProof)
+    except msgspec.DecodeError as e:
+        print(f"BROKEN: not a proof: {e}")
+        raise typer.Exit(1) from None
+    keys = frozenset(k.lower() for k in key) if key else trusted_keys(_settings())
+    problem = proof_problem(proof, keys)
+    if problem is not None:
+        print(f"BROKEN: {problem}")
+        raise typer.Exit(1)
+    print(f"intact: position {proof.event.position} is under seal {proof.seal.sequence} ({proof.seal.root})")
 
 
 @audit_cli.command("xapi")

@@ -25,7 +25,7 @@ from infra.tokens import (
     TokenReused,
 )
 from schemas.identity import TokenPair
-from schemas.roles import PLATFORM_ADMIN, ROLES, Role
+from schemas.roles import PLATFORM_ADMIN, PLATFORM_AUDITOR, ROLES, Role
 
 NO_ORG = UUID(int=0)  # the organisation of a user who belongs to none yet
 
@@ -43,10 +43,12 @@ class Caller:
 
 
 def roles_in(user: User, org_id: UUID) -> frozenset[Role]:
-    """The roles `user` holds in `org_id`, platform admin included."""
+    """The roles `user` holds in `org_id`, the platform roles included."""
     roles = {r for r in user.memberships.get(org_id, ()) if r in ROLES}
     if user.platform_admin:
         roles.add(PLATFORM_ADMIN)
+    if user.platform_auditor:
+        roles.add(PLATFORM_AUDITOR)
     return cast(frozenset[Role], frozenset(roles))
 
 

@@ -37,10 +37,12 @@ class Permission:
     roles: frozenset[Role]
     # Of `roles`, those that reach the whole organisation (None: all of them).
     org_wide: frozenset[Role] | None = None
+    # Of `roles`, those that reach every organisation (as platform admins do everywhere).
+    platform_wide: frozenset[Role] = frozenset()
 
     def reach(self, roles: Collection[str]) -> Reach:
         """How far a caller holding `roles` (in the organisation at hand) reaches."""
-        if is_platform_admin(roles):
+        if is_platform_admin(roles) or self.platform_wide.intersection(roles):
             return Reach.PLATFORM
         if ANYONE not in self.roles and not self.roles.intersection(roles):
             return Reach.NONE
@@ -66,6 +68,7 @@ ON_BEHALF: frozenset[Role] = frozenset({"trainer", "org_admin"})  # act for othe
 TEACHERS: frozenset[Role] = frozenset({"instructor", "trainer", "course_manager", "org_admin"})
 MEMBER_READERS: frozenset[Role] = frozenset({"org_admin", "course_manager", "trainer", "auditor"})
 AUDITORS: frozenset[Role] = frozenset({"auditor"})
+PLATFORM_AUDITORS: frozenset[Role] = frozenset({"platform_auditor"})
 SANDBOX: frozenset[Role] = frozenset({LAB_RUNNER})  # what a lab's container did
 SELLERS: frozenset[Role] = frozenset({"sales", "org_admin"})
 TRAINERS: frozenset[Role] = frozenset({"trainer"})
@@ -149,6 +152,8 @@ COMMANDS: dict[type[Command], Permission] = {
     i.RequestPasswordReset: Permission(EVERYONE),
     i.ResetPassword: Permission(EVERYONE),
     i.GrantPlatformAdmin: Permission(PLATFORM_ADMINS),
+    i.GrantPlatformAuditor: Permission(PLATFORM_ADMINS),
+    i.RevokePlatformAuditor: Permission(PLATFORM_ADMINS),
     i.CreateOrganisation: Permission(PLATFORM_ADMINS),
     i.RenameOrganisation: Permission(ORG_ADMINS),
     i.AddMember: Permission(ORG_ADMINS),
@@ -213,9 +218,9 @@ QUERIES: dict[Query, Permission] = {
     Query.STUDENT_PROGRESS: Permission(TEACHERS, org_wide=MANAGERS),
     Query.ORG_ANALYTICS: Permission(MANAGERS),
     Query.MEMBERS: Permission(MEMBER_READERS),
-    # Auditors read everything of their organisation, never change anything; platform admins
-    # audit every organisation and the whole log.
-    Query.AUDIT: Permission(AUDITORS),
+    # Auditors read everything of their organisation, never change anything; platform auditors
+    # (and platform admins) audit every organisation and the whole log.
+    Query.AUDIT: Permission(AUDITORS | PLATFORM_AUDITORS, platform_wide=PLATFORM_AUDITORS),
     Query.LAB_SESSION: LEARNING,
     Query.ORDERS: Permission(SELLERS),
     # Managers see every cohort of their organisation, trainers the cohorts they train.

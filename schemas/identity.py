@@ -60,6 +60,18 @@ class GrantPlatformAdmin(Command, kw_only=True, frozen=True):
     bootstrap: bool = False  # only if the platform has no admin yet (first user of a system)
 
 
+class GrantPlatformAuditor(Command, kw_only=True, frozen=True):
+    """Make a user a platform auditor: the audit of every organisation, read-only."""
+
+    user_id: UUID
+
+
+class RevokePlatformAuditor(Command, kw_only=True, frozen=True):
+    """End a user's platform auditor role; their sign-ins end with it."""
+
+    user_id: UUID
+
+
 class CreateOrganisation(Command, kw_only=True, frozen=True):
     name: OrgName
     org_id: UUID | None = None

@@ -1,7 +1,8 @@
 """The audit as one caller may see it: `schemas.access.QUERIES[Query.AUDIT]` decides, here, for
 every edge (HTTP, NATS), so no edge decides alone. An auditor reaches their organisation's
-streams; a platform admin every organisation and the whole log. Another organisation's stream
-reads as missing."""
+streams; a platform auditor (and a platform admin) every organisation and the whole log.
+Another organisation's stream reads as missing. A platform auditor's grant is checked on every
+request (`open_view`), so a revoked one stops at once, whatever tokens are still about."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from commands.errors import PermissionDenied
-from gateway.audit.export import Export
+from commands.identity import read
+from domain.identity import User
+from gateway.audit.export import Export, InclusionProof
 from gateway.audit.history import HistoryPage
 from gateway.audit.replay import State, UnknownStream
 from gateway.audit.service import AuditLog, Difference, Point
 from gateway.audit.xapi import Learning, Statement
+from infra.eventlog import EventStore
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
 from schemas.access import QUERIES, Query, Reach
+from schemas.roles import PLATFORM_AUDITOR, is_platform_admin
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,16 @@ class Auditor:
     user_id: UUID
     org_id: UUID
     roles: Collection[str]
+
+
+async def open_view(audit: AuditLog, store: EventStore, auditor: Auditor) -> AuditView:
+    """The view of `auditor`, whose platform auditor role (if the token carries it) is confirmed
+    against their user stream first; a revoked one audits as their other roles allow."""
+    if PLATFORM_AUDITOR in auditor.roles and not is_platform_admin(auditor.roles):
+        user = await read(store, User, auditor.user_id)
+        if not user.platform_auditor:
+            auditor = Auditor(auditor.user_id, auditor.org_id, frozenset(auditor.roles) - {PLATFORM_AUDITOR})
+    return AuditView(audit, auditor)
 
 
 class AuditView:
@@ -84,7 +99,16 @@ class AuditView:
         self._organisation(org_id)
         return await self.audit.organisation_learning_records(str(org_id), learning)
 
+    async def proof(self, position: int) -> InclusionProof:
+        """An event's inclusion proof under its seal (an event of another organisation reads as
+        missing)."""
+        if self.reach is not Reach.PLATFORM:
+            event = await self.audit.event(position)
+            if event.org_id != str(self.auditor.org_id):
+                raise UnknownStream(f"no event at position {position}")
+        return await self.audit.proof(position)
+
     async def verify_log(self) -> Verification:
         if self.reach is not Reach.PLATFORM:
-            raise PermissionDenied("verifying the whole log is for platform admins")
+            raise PermissionDenied("verifying the whole log is for platform auditors and platform admins")
         return await self.audit.verify_log()

@@ -19,8 +19,8 @@ import msgspec
 
 from infra.eventlog import merkle
 from infra.eventlog.reader import LogReader
-from infra.eventlog.seals import Seal, StreamHead, seal_problem
-from infra.eventlog.verify import Break, BreakKind, diagnose
+from infra.eventlog.seals import Seal, StreamHead, seal_problem, signature_problem
+from infra.eventlog.verify import Break, BreakKind, diagnose, recompute
 from schemas.envelope import EventEnvelope
 
 FORMAT = "coursewright-audit-export/1"
@@ -174,6 +174,50 @@ def check_export(lines: Iterable[bytes], trusted_keys: frozenset[str] = frozense
         else:
             problems.append(f"the event at position {proven.position} is not the one seal {under.sequence} signed")
     return ExportCheck(events=len(events), streams=len(by_stream), sealed=sealed, problems=problems)
+
+
+class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
+    """One event, the seal that covers it and the Merkle path from its leaf to the seal's root:
+    enough to show, without the rest of the log, that the event is the one the seal signed."""
+
+    event: EventEnvelope
+    seal: Seal
+    index: int  # the event's leaf: position - seal.first_position
+    path: list[str]
+
+
+async def inclusion_proof(reader: LogReader, event: EventEnvelope, seals: Sequence[Seal]) -> InclusionProof | None:
+    """The proof of `event` under the seal covering its position (None: no seal covers it yet)."""
+    seal = next((s for s in seals if s.first_position <= event.position <= s.last_position), None)
+    if seal is None:
+        return None
+    index = event.position - seal.first_position
+    path = merkle.Tree(await _leaves(reader, seal)).proof(index)
+    return InclusionProof(event=event, seal=seal, index=index, path=[h.hex() for h in path])
+
+
+def proof_problem(proof: InclusionProof, trusted_keys: frozenset[str]) -> str | None:
+    """What is wrong with a proof, checked offline (None: the seal is signed by a trusted key and
+    the event, as given, is the leaf it signed)."""
+    event, seal = proof.event, proof.seal
+    if not trusted_keys:
+        return "no public key to trust was given"
+    problem = signature_problem(seal, trusted_keys)
+    if problem is not None:
+        return f"seal {seal.sequence}: {problem}"
+    if recompute(event, bytes.fromhex(event.prev_hash)) != bytes.fromhex(event.hash):
+        return f"the event at position {event.position} no longer matches its hash"
+    if proof.index != event.position - seal.first_position:
+        return "the leaf index is not the event's place under the seal"
+    if not merkle.verify_inclusion(
+        merkle.leaf(event.position, bytes.fromhex(event.hash)),
+        proof.index,
+        seal.last_position - seal.first_position + 1,
+        [bytes.fromhex(h) for h in proof.path],
+        bytes.fromhex(seal.root),
+    ):
+        return f"the event at position {event.position} is not the one seal {seal.sequence} signed"
+    return None
 
 
 def _describe(b: Break) -> str:

@@ -101,14 +101,21 @@ class Sealer:
         log.info("seal.recorded", sequence=seal.sequence, first=first, last=after)
         return seal
 
+    async def seal_backlog(self) -> list[Seal]:
+        """Seal until the log is caught up: range after range while a seal is full. (Each seal is
+        an event itself, so "until nothing is left" would never end.)"""
+        made: list[Seal] = []
+        while (seal := await self.seal_once()) is not None:
+            made.append(seal)
+            if seal.last_position - seal.first_position + 1 < self.max_events:
+                break
+        return made
+
     async def run(self, every: float) -> None:
         """Seal every `every` seconds until cancelled; a failed round is logged and retried."""
         while True:
             try:
-                while (
-                    seal := await self.seal_once()
-                ) is not None and seal.last_position - seal.first_position + 1 >= self.max_events:
-                    pass  # a backlog: seal the next range at once
+                await self.seal_backlog()
             except (DomainError, InfraError) as e:  # another sealer won the race, or an outage
                 log.warning("seal.skipped", error=str(e))
             await asyncio.sleep(every)

@@ -11,15 +11,17 @@ from uuid import UUID
 import msgspec
 import psycopg
 
+from domain import errors
 from domain.enrollment import Enrollment
 from domain.seal import SEALS_STREAM
-from gateway.audit.export import Export, gather
+from gateway.audit.export import Export, InclusionProof, gather, inclusion_proof
 from gateway.audit.history import HistoryPage, history
 from gateway.audit.replay import Change, State, UnknownStream, diff, rebuild
 from gateway.audit.xapi import Learning, Statement
 from infra.eventlog.audit import Progress, Verification, verify_log, verify_streams
 from infra.eventlog.reader import LogReader, Match
 from infra.eventlog.seals import Seal, decode_seal
+from schemas.envelope import EventEnvelope
 
 Connect = Callable[[], contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]]
 Point = int | datetime  # a version, or a time
@@ -33,6 +35,12 @@ def parse_point(text: str) -> Point:
         return datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is neither a version nor an ISO 8601 time") from None
+
+
+class NotSealed(errors.NotFound):
+    """No seal covers that position yet."""
+
+    code = "not_sealed"
 
 
 class Difference(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,6 +145,26 @@ class AuditLog:
         async with self.reader() as reader:
             streams = await reader.organisation_streams(org_id)
         return await self.learning_records(streams, learning)
+
+    async def event(self, position: int) -> EventEnvelope:
+        """The event at `position`; UnknownStream if there is none."""
+        async with self.reader() as reader:
+            found = await reader.at([position])
+        if not found:
+            raise UnknownStream(f"no event at position {position}")
+        return found[0]
+
+    async def proof(self, position: int) -> InclusionProof:
+        """The Merkle inclusion proof of the event at `position` under its seal; NotSealed when
+        no seal covers it yet."""
+        async with self.reader() as reader:
+            found = await reader.at([position])
+            if not found:
+                raise UnknownStream(f"no event at position {position}")
+            proof = await inclusion_proof(reader, found[0], await _seals(reader))
+        if proof is None:
+            raise NotSealed(f"no seal covers position {position} yet; the sealer seals the log periodically")
+        return proof
 
     async def seals(self) -> list[Seal]:
         async with self.reader() as reader:

@@ -12,10 +12,10 @@ from uuid import UUID
 
 from litestar import Controller, Response, get
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, PathParameter, QueryParameter
 
-from gateway.audit.access import Auditor, AuditView
-from gateway.audit.export import export_lines
+from gateway.audit.access import Auditor, AuditView, open_view
+from gateway.audit.export import InclusionProof, export_lines
 from gateway.audit.history import MAX_PAGE, HistoryPage
 from gateway.audit.replay import State
 from gateway.audit.service import Difference, Point, parse_point
@@ -31,8 +31,8 @@ PointText = Annotated[str, QueryParameter(max_length=40, description=_POINT)]
 MaybePointText = Annotated[str | None, QueryParameter(max_length=40, description=_POINT + "; now if left out")]
 
 
-def view(services: Services, caller: Caller) -> AuditView:
-    return AuditView(services.audit, Auditor(caller.user_id, caller.org_id, caller.roles))
+async def view(services: Services, caller: Caller) -> AuditView:
+    return await open_view(services.audit, services.store, Auditor(caller.user_id, caller.org_id, caller.roles))
 
 
 def point(text: str) -> Point:
@@ -61,33 +61,44 @@ class AuditController(Controller):
         linked: Annotated[bool, QueryParameter(description="with the streams that name it")] = True,
     ) -> HistoryPage:
         match = Match(event_types=tuple(event_type or ()), actor_id=actor, since=since, until=until)
-        return await view(services, caller).history(stream_id, match, after=after, limit=limit, linked=linked)
+        return await (await view(services, caller)).history(stream_id, match, after=after, limit=limit, linked=linked)
 
     @route(get, "/streams/{stream_id:uuid}/state", summary="A stream's state at a version or time", status=200)
     async def state(
         self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], at: MaybePointText = None
     ) -> State:
-        return await view(services, caller).state(stream_id, point(at) if at else None)
+        return await (await view(services, caller)).state(stream_id, point(at) if at else None)
 
     @route(get, "/streams/{stream_id:uuid}/diff", summary="What changed between two versions or times", status=200)
     async def diff(
         self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID], before: PointText, after: PointText
     ) -> Difference:
-        return await view(services, caller).diff(stream_id, point(before), point(after))
+        return await (await view(services, caller)).diff(stream_id, point(before), point(after))
 
     @route(get, "/streams/{stream_id:uuid}/verify", summary="Verify a stream's hash chain", status=200)
     async def verify_stream(self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID]) -> Verification:
-        return await view(services, caller).verify_stream(stream_id)
+        return await (await view(services, caller)).verify_stream(stream_id)
 
     @route(get, "/organisations/{org_id:uuid}/verify", summary="Verify an organisation's streams", status=200)
     async def verify_organisation(
         self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
     ) -> Verification:
-        return await view(services, caller).verify_organisation(org_id)
+        return await (await view(services, caller)).verify_organisation(org_id)
 
     @route(get, "/log/verify", summary="Verify the whole log: every chain, position and seal", status=200)
     async def verify_log(self, services: ServicesDep, caller: CallerDep) -> Verification:
-        return await view(services, caller).verify_log()
+        return await (await view(services, caller)).verify_log()
+
+    @route(
+        get,
+        "/log/proofs/{position:int}",
+        summary="The Merkle inclusion proof of one event under the seal that covers it",
+        status=200,
+    )
+    async def proof(
+        self, services: ServicesDep, caller: CallerDep, position: Annotated[int, PathParameter(ge=1)]
+    ) -> InclusionProof:
+        return await (await view(services, caller)).proof(position)
 
     @route(
         get,
@@ -97,7 +108,7 @@ class AuditController(Controller):
         media_type="application/x-ndjson",
     )
     async def export(self, services: ServicesDep, caller: CallerDep, stream_id: FromPath[UUID]) -> Response[bytes]:
-        found = await view(services, caller).export_stream(stream_id)
+        found = await (await view(services, caller)).export_stream(stream_id)
         return Response(b"".join(export_lines(found)), media_type="application/x-ndjson")
 
     @route(
@@ -110,7 +121,7 @@ class AuditController(Controller):
     async def export_organisation(
         self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
     ) -> Response[bytes]:
-        found = await view(services, caller).export_organisation(org_id)
+        found = await (await view(services, caller)).export_organisation(org_id)
         return Response(b"".join(export_lines(found)), media_type="application/x-ndjson")
 
     @route(
@@ -121,7 +132,7 @@ class AuditController(Controller):
     )
     async def course_xapi(self, services: ServicesDep, caller: CallerDep, course_id: FromPath[UUID]) -> list[Statement]:
         learning = Learning(services.settings.public_url)
-        return await view(services, caller).course_learning_records(course_id, learning)
+        return await (await view(services, caller)).course_learning_records(course_id, learning)
 
     @route(
         get, "/organisations/{org_id:uuid}/xapi", summary="An organisation's learning records (xAPI 1.0.3)", status=200
@@ -130,4 +141,4 @@ class AuditController(Controller):
         self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]
     ) -> list[Statement]:
         learning = Learning(services.settings.public_url)
-        return await view(services, caller).organisation_learning_records(org_id, learning)
+        return await (await view(services, caller)).organisation_learning_records(org_id, learning)

@@ -26,6 +26,7 @@ RenameOrganisationBody = body(i.RenameOrganisation, "org_id")
 AddMemberBody = body(i.AddMember, "org_id")
 GrantPlatformAdminBody = body(i.GrantPlatformAdmin, "bootstrap")
 CreateApiKeyBody = body(k.CreateApiKey, "org_id")
+GrantPlatformAuditorBody = body(i.GrantPlatformAuditor)
 Answer = Response[CommandResult]
 Req = Request[Any, Any, Any]
 
@@ -184,3 +185,27 @@ class ApiKeyController(Controller):
     ) -> k.KeyRevoked:
         req = k.RevokeApiKey(org_id=org_id, key_id=key_id)
         return await apikeys.revoke_key(services.store, services.api_keys, caller, req)
+
+
+class PlatformAuditorController(Controller):
+    path = "/platform-auditors"
+    tags = ["organisations"]
+
+    @route(post, "/", summary="Make a user a platform auditor: every organisation's audit (platform admins)")
+    async def grant(
+        self,
+        request: Req,
+        services: ServicesDep,
+        caller: CallerDep,
+        data: JSONBody[GrantPlatformAuditorBody],
+    ) -> Answer:
+        cmd = command_of(i.GrantPlatformAuditor, data)
+        return await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
+
+    @route(delete, "/{user_id:uuid}", summary="End a user's platform auditor role; their sign-ins end")
+    async def revoke(self, request: Req, services: ServicesDep, caller: CallerDep, user_id: FromPath[UUID]) -> Answer:
+        cmd = i.RevokePlatformAuditor(user_id=user_id)
+        answer = await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
+        auth: Authenticator = request.app.state.auth
+        await auth.revoke_user(user_id)
+        return answer

@@ -1,4 +1,5 @@
-"""Every subject of the messaging API: the order endpoints by name, then every other command.
+"""Every subject of the messaging API: the order endpoints by name, every other command, then the
+auditors' questions (`gateway/messaging/audit.py`).
 
 Subjects live under `<prefix>.api.v1.`. The orders' are named for sales systems
 (`orders.place`, `orders.documents.begin`, ...); every other command the HTTP API takes is
@@ -13,6 +14,7 @@ import re
 from commands.routes import ROUTES
 from gateway import apikeys
 from gateway.audit.sealer import trusted_keys
+from gateway.messaging.audit import audit_endpoints
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
@@ -181,4 +183,4 @@ def endpoints() -> list[Endpoint]:
         subject = f"{_AREAS[command.__module__]}.{_snake(command.__name__)}"
         doc = (command.__doc__ or command.__name__).strip().splitlines()[0]
         found.append(Endpoint(subject, command, CommandResult, _command, doc, status=202))
-    return found
+    return found + audit_endpoints()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 
 from gateway.app import authenticator
+from gateway.messaging.audit import sweep_exports
 from gateway.messaging.endpoints import endpoints
 from gateway.messaging.push import OrderPush
 from gateway.messaging.service import MessagingApi
@@ -22,14 +23,17 @@ SWEEP_SECONDS = 3600.0
 
 
 async def sweep_uploads_forever(services: Services) -> None:
-    """Delete staged uploads past their orphan age, hourly (deleting twice is harmless, so every
-    messaging process may sweep)."""
+    """Delete staged uploads past their orphan age and audit exports past their URL's, hourly
+    (deleting twice is harmless, so every messaging process may sweep)."""
     documents, clock = services.ports.documents, services.ports.clock
     while True:
         try:
             swept = await documents.sweep_uploads(clock.now())
             if swept:
                 log.info("documents.uploads_swept", count=swept)
+            exports = await sweep_exports(services, clock.now())
+            if exports:
+                log.info("audit.exports_swept", count=exports)
         except Unavailable as e:
             log.warning("documents.sweep_failed", error=str(e))
         await asyncio.sleep(SWEEP_SECONDS)

@@ -63,6 +63,7 @@ class Call:
     caller: Caller
     payload: Any
     ctx: Context
+    max_reply: int = 1024 * 1024  # the largest message the connection may publish
 
 
 Run = Callable[[Services, Call], Awaitable[msgspec.Struct]]
@@ -99,8 +100,10 @@ class MessagingApi:
         self.service: Service | None = None
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.max_reply = 1024 * 1024
 
     async def start(self, nc: NATS) -> Service:
+        self.max_reply = nc.max_payload
         service = await add_service(
             nc,
             name=SERVICE,
@@ -201,4 +204,4 @@ class MessagingApi:
             idempotency_key=key or None,
             bind_key=True,  # a client's key: bound to its request
         )
-        return await endpoint.run(self.services, Call(caller, payload, ctx))
+        return await endpoint.run(self.services, Call(caller, payload, ctx, self.max_reply))

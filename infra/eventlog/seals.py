@@ -121,13 +121,9 @@ def signature_valid(public_key: str, signature: str, message: bytes) -> bool:
 
 def seal_problem(seal: Seal, previous: Seal | None, trusted: frozenset[str]) -> str | None:
     """What is wrong with a seal on its own and as the successor of `previous`, or None."""
-    message = seal.statement()
-    if hashlib.sha256(message).hexdigest() != seal.digest:
-        return "its digest does not match its statement"
-    if seal.public_key not in trusted:
-        return f"it is signed by an untrusted key {seal.public_key}"
-    if not signature_valid(seal.public_key, seal.signature, message):
-        return "its signature is not valid"
+    problem = signature_problem(seal, trusted)
+    if problem is not None:
+        return problem
     expected_first = previous.last_position + 1 if previous else 1
     expected_sequence = previous.sequence + 1 if previous else 1
     if seal.sequence != expected_sequence:
@@ -136,6 +132,18 @@ def seal_problem(seal: Seal, previous: Seal | None, trusted: frozenset[str]) -> 
         return "it does not chain to the seal before it"
     if seal.first_position != expected_first or seal.last_position < seal.first_position:
         return f"it covers {seal.first_position}..{seal.last_position}, not from {expected_first}"
+    return None
+
+
+def signature_problem(seal: Seal, trusted: frozenset[str]) -> str | None:
+    """What is wrong with a seal on its own (digest, key, signature), or None."""
+    message = seal.statement()
+    if hashlib.sha256(message).hexdigest() != seal.digest:
+        return "its digest does not match its statement"
+    if seal.public_key not in trusted:
+        return f"it is signed by an untrusted key {seal.public_key}"
+    if not signature_valid(seal.public_key, seal.signature, message):
+        return "its signature is not valid"
     return None
 
 

@@ -21,10 +21,10 @@ from commands.bus import CommandBus
 from commands.context import Context
 from commands.routes import ROUTES
 from domain.enrollment import enrollment_id
-from gateway.audit.export import check_export, export_lines
+from gateway.audit.export import check_export, export_lines, proof_problem
 from gateway.audit.replay import UnknownStream
 from gateway.audit.sealer import Sealer
-from gateway.audit.service import AuditLog, connect_to
+from gateway.audit.service import AuditLog, NotSealed, connect_to
 from gateway.audit.xapi import Learning
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.postgres import PostgresEventStore
@@ -33,6 +33,7 @@ from infra.eventlog.seals import SealKey
 from infra.eventlog.verify import BreakKind
 from schemas import commands as c
 from schemas.roles import Role
+from tests.bench._common import append_many
 from tests.conftest import make_settings, service_env
 from tests.integration.test_commands import CONTENT
 from tests.ports import make_ports
@@ -336,6 +337,57 @@ async def test_the_command_line_prints_history_state_diff_and_verifies(story: St
     assert f"edited: stream {story.course} version 2 position {pos}" in broken.stdout
     unknown = cli(story, "at", str(uuid.uuid4()), tmp=str(tmp_path))
     assert unknown.returncode == 2 and "no events" in unknown.stderr
+
+
+async def test_an_untouched_store_of_100k_events_verifies_clean(fresh_database: str) -> None:
+    store = PostgresEventStore(fresh_database, pool_max=40)
+    await store.start()
+    try:
+        await append_many(store, 100_000, per_commit=1000)
+        audit = AuditLog(connect_to(fresh_database), frozenset({KEY.public_key}))
+        sealer = Sealer(audit.connect, CommandBus(store, ROUTES, make_ports()), KEY, max_events=40_000)
+        await sealer.seal_backlog()
+        seen: list[tuple[int, int]] = []
+        outcome = await audit.verify_log(lambda done, total: seen.append((done, total)))
+        assert outcome.intact, outcome.breaks[:3]
+        assert outcome.events == outcome.head == 100_000 + 3 and outcome.seals == 3
+        assert seen[-1][0] == seen[-1][1] == outcome.head  # the progress bar ends full
+        # One edit among them is still named.
+        await sql(fresh_database, "UPDATE cw_events SET payload = '{\"i\": -1}' WHERE position = 54321")
+        first = (await audit.verify_log()).first
+        assert first is not None and (first.kind, first.position) == (BreakKind.EDITED, 54321)
+    finally:
+        await store.close()
+
+
+async def test_an_inclusion_proof_shows_one_event_under_its_seal(story: Story, tmp_path: Path) -> None:
+    pos = await position_of(story, story.course, 2)
+    with pytest.raises(NotSealed):
+        await story.audit.proof(pos)
+    sealed = cli(story, "seal", tmp=str(tmp_path))  # seals what is unsealed, then stops
+    assert sealed.returncode == 0 and sealed.stdout.startswith("seal 1: positions 1.."), sealed.stderr
+    proof = await story.audit.proof(pos)
+    assert proof.seal.first_position <= pos <= proof.seal.last_position and proof.event.position == pos
+    assert proof_problem(proof, frozenset({KEY.public_key})) is None
+    assert "untrusted key" in (proof_problem(proof, frozenset({SealKey.from_hex("44" * 32).public_key})) or "")
+    edited = msgspec.structs.replace(proof.event, payload=msgspec.Raw(b'{"title":"Forged"}'))
+    assert "no longer matches its hash" in (
+        proof_problem(msgspec.structs.replace(proof, event=edited), {KEY.public_key}) or ""
+    )
+    moved = msgspec.structs.replace(proof, index=proof.index + 1)
+    assert proof_problem(moved, frozenset({KEY.public_key})) is not None
+    with pytest.raises(UnknownStream):
+        await story.audit.proof(10_000)
+
+    printed = cli(story, "proof", str(pos), tmp=str(tmp_path))
+    assert printed.returncode == 0, printed.stderr
+    path = tmp_path / "proof.json"
+    path.write_text(printed.stdout)
+    checked = cli(story, "verify-proof", str(path), "--key", KEY.public_key, tmp=str(tmp_path))
+    assert checked.returncode == 0 and f"position {pos} is under seal 1" in checked.stdout, checked.stdout
+    path.write_text(printed.stdout.replace('"Basics"', '"Basix"', 1))
+    tampered = cli(story, "verify-proof", str(path), "--key", KEY.public_key, tmp=str(tmp_path))
+    assert tampered.returncode == 1 and "BROKEN" in tampered.stdout
 
 
 # -- exports -------------------------------------------------------------------------------------

@@ -74,3 +74,66 @@ async def test_auditors_replay_their_organisation_and_nothing_else(api: Api) -> 
     whole = await api.client.get("/audit/log/verify", headers=platform)
     assert whole.status_code == 200 and whole.json()["breaks"] == [] and whole.json()["events"] > 2
     assert (await api.client.get(f"/audit/streams/{course}/history", headers=platform)).status_code == 200
+
+
+async def test_a_platform_auditor_audits_every_organisation_and_changes_nothing(api: Api) -> None:
+    """Granted by a platform admin (POST /platform-auditors): every organisation's history and the
+    whole log; no command; an organisation's auditor sees only theirs; revoked, it stops at once."""
+    courses = []
+    auditors = []
+    for name in ("Acme", "Globex"):
+        org, admin = await api.organisation(name)
+        _, author = await api.member(org, admin, "instructor")
+        _, auditor = await api.member(org, admin, "auditor")
+        created = await api.client.post(
+            "/courses", json={"title": f"{name} forklifts", "cefr_level": "B1", "category": "safety"}, headers=author
+        )
+        assert created.status_code == 201, created.text
+        courses.append(created.json()["id"])
+        auditors.append((org, admin, auditor))
+
+    user_id, address = await api.register(name="Platform Auditor")
+    _, root = await api.platform_admin()
+    platform_admin = api.bearer(await api.login(root))
+    (acme, acme_admin, acme_auditor), (globex, _, _) = auditors
+    # Only a platform admin grants it: not an organisation's admin, not an auditor.
+    for refused in (acme_admin, acme_auditor):
+        r = await api.client.post("/platform-auditors", json={"user_id": str(user_id)}, headers=refused)
+        assert r.status_code == 403, r.text
+    granted = await api.client.post("/platform-auditors", json={"user_id": str(user_id)}, headers=platform_admin)
+    assert granted.status_code == 202, granted.text
+    again = await api.client.post("/platform-auditors", json={"user_id": str(user_id)}, headers=platform_admin)
+    assert (again.status_code, again.json()["code"]) == (409, "already_platform_auditor")
+
+    tokens = await api.login(address)
+    platform_auditor = api.bearer(tokens)
+    me = await api.client.get("/auth/me", headers=platform_auditor)
+    assert "platform_auditor" in me.json()["roles"]
+    for course in courses:
+        seen = await api.client.get(f"/audit/streams/{course}/history", headers=platform_auditor)
+        assert seen.status_code == 200 and seen.json()["events"][0]["event_type"] == "CourseCreated"
+    for org in (acme, globex):
+        assert (await api.client.get(f"/audit/organisations/{org}/verify", headers=platform_auditor)).status_code == 200
+    whole = await api.client.get("/audit/log/verify", headers=platform_auditor)
+    assert whole.status_code == 200 and whole.json()["breaks"] == []
+
+    # An organisation's auditor: their organisation only.
+    assert (await api.client.get(f"/audit/streams/{courses[0]}/history", headers=acme_auditor)).status_code == 200
+    assert (await api.client.get(f"/audit/streams/{courses[1]}/history", headers=acme_auditor)).status_code == 404
+    assert (await api.client.get(f"/audit/organisations/{globex}/verify", headers=acme_auditor)).status_code == 403
+    # Nobody else audits: an organisation's admin, an author.
+    assert (await api.client.get(f"/audit/streams/{courses[0]}/history", headers=acme_admin)).status_code == 403
+
+    # Read-only: a platform auditor sends no command and reads no other organisation's data.
+    create = {"title": "Sneaky", "cefr_level": "B1", "category": "safety"}
+    assert (await api.client.post("/courses", json=create, headers=platform_auditor)).status_code == 403
+    assert (await api.client.post("/organisations", json={"name": "X"}, headers=platform_auditor)).status_code == 403
+    assert (await api.client.get(f"/organisations/{acme}", headers=platform_auditor)).status_code == 404
+
+    # Revoked: the sign-in ends, and a token still about no longer reaches past the organisation.
+    revoked = await api.client.delete(f"/platform-auditors/{user_id}", headers=platform_admin)
+    assert revoked.status_code == 202, revoked.text
+    assert (await api.client.get("/audit/log/verify", headers=platform_auditor)).status_code == 401
+    assert (await api.client.delete(f"/platform-auditors/{user_id}", headers=platform_admin)).status_code == 409
+    fresh = api.bearer(await api.login(address))
+    assert (await api.client.get(f"/audit/streams/{courses[0]}/history", headers=fresh)).status_code == 403

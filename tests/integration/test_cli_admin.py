@@ -64,3 +64,22 @@ async def test_create_registers_an_admin_who_can_sign_in(api: Api, settings: Set
     again = admin(settings, tmp_path, "create", address, password=PASSWORD)
     assert again.returncode == 1
     assert "already registered" in again.stderr
+
+
+async def test_grant_auditor_opens_every_organisations_audit_until_revoked(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    org, _ = await api.organisation()
+    _, address = await api.register()
+    assert (await api.client.get("/audit/log/verify", headers=api.bearer(await api.login(address)))).status_code == 403
+    done = admin(settings, tmp_path, "grant-auditor", address)
+    assert done.returncode == 0, done.stderr
+    signed_in = api.bearer(await api.login(address))  # the role comes with the next sign-in
+    assert (await api.client.get("/audit/log/verify", headers=signed_in)).status_code == 200
+    assert (await api.client.get(f"/audit/organisations/{org}/verify", headers=signed_in)).status_code == 200
+    again = admin(settings, tmp_path, "grant-auditor", address)
+    assert again.returncode == 1 and "is a platform auditor already" in again.stderr
+    done = admin(settings, tmp_path, "revoke-auditor", address)
+    assert done.returncode == 0, done.stderr
+    assert (await api.client.get("/audit/log/verify", headers=signed_in)).status_code == 401  # sign-ins ended
+    assert (await api.client.get("/audit/log/verify", headers=api.bearer(await api.login(address)))).status_code == 403

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import msgspec
 import nats
 import nats.errors
 import pytest
@@ -25,11 +27,14 @@ from nats.aio.client import Client
 
 from commands.context import Context
 from commands.documents import SopDocuments
+from gateway.audit.export import InclusionProof, check_export, proof_problem
+from gateway.audit.sealer import Sealer
 from gateway.messaging.asyncapi import asyncapi, subjects
 from gateway.messaging.endpoints import endpoints
 from gateway.messaging.serve import serve_messaging
 from gateway.messaging.service import STATUS_HEADER
 from infra.blobs.s3 import S3BlobStore
+from infra.eventlog.seals import SealKey
 from infra.settings import Settings
 from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
 from tests.conftest import NATS_URL, service_env
@@ -398,3 +403,95 @@ async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: 
     await sales.ask("orders.get", {"order_id": order_id, "position": cancelled.body["position"]})
     out = await _cli(settings, token, "status", order_id, "--follow")
     assert f"{order_id}: cancelled" in out
+
+
+async def test_auditors_ask_the_log_over_nats(api: Api, nc: Client) -> None:
+    """history, at, diff, verify, proof and export on `audit.*`, scoped like HTTP: an
+    organisation's auditor sees theirs, a platform auditor every one, nobody else any; a
+    platform auditor revoked over NATS (no sign-in ended) is refused at once."""
+    org, admin = await api.organisation()
+    _, author_headers = await api.member(org, admin, "instructor")
+    _, auditor_headers = await api.member(org, admin, "auditor")
+    prefix = api.services.settings.subject_prefix
+    author, auditor = Machine(nc, prefix, author_headers), Machine(nc, prefix, auditor_headers)
+    created = await author.ask(
+        "courses.create_course", {"title": "Forklifts", "cefr_level": "B1", "category": "safety"}
+    )
+    course = created.body["id"]
+    edit = {"course_id": course, "title": "Forklifts, safely", "cefr_level": "B1", "category": "safety"}
+    assert (await author.ask("courses.edit_course", edit)).status == 202
+
+    page = await auditor.ask("audit.history", {"stream_id": course, "limit": 1})
+    assert page.status == 200, page.body
+    assert [e["event_type"] for e in page.body["events"]] == ["CourseCreated"]
+    rest = await auditor.ask("audit.history", {"stream_id": course, "after": page.body["next_after"]})
+    assert [e["event_type"] for e in rest.body["events"]] == ["CourseDetailsEdited"] and rest.body["next_after"] is None
+    at = await auditor.ask("audit.at", {"stream_id": course, "at": 1})
+    assert at.status == 200 and at.body["state"]["details"]["title"] == "Forklifts"
+    when = await auditor.ask("audit.at", {"stream_id": course, "at": at.body["occurred_at"]})
+    assert when.body["version"] == 1
+    diff = await auditor.ask("audit.diff", {"stream_id": course, "before": 1, "after": 2})
+    assert diff.body["changes"] == [{"path": "details/title", "before": "Forklifts", "after": "Forklifts, safely"}]
+    verified = await auditor.ask("audit.verify", {"stream_id": course})
+    assert verified.status == 200 and verified.body["breaks"] == [] and verified.body["events"] == 2
+    assert (await auditor.ask("audit.verify", {"org_id": str(org)})).body["breaks"] == []
+
+    exported = await auditor.ask("audit.export", {"stream_id": course})
+    assert exported.status == 200, exported.body
+    async with httpx.AsyncClient() as http:
+        file = (await http.get(exported.body["url"])).content
+    assert hashlib.sha256(file).hexdigest() == exported.body["sha256"] and len(file) == exported.body["size"]
+    assert check_export(file.splitlines(keepends=True)).intact and exported.body["events"] == 2
+
+    # A proof needs a seal over the event; then it checks offline, and fails for another key.
+    first = page.body["events"][0]["position"]
+    unsealed = await auditor.ask("audit.proof", {"position": first})
+    assert (unsealed.status, unsealed.body["code"]) == (404, "not_sealed")
+    key = SealKey.from_hex("33" * 32)
+    assert await Sealer(api.services.audit.connect, api.services.bus, key).seal_once() is not None
+    asked = {"position": first}
+    proved = await nc.request(f"{prefix}.api.v1.audit.proof", json.dumps(asked).encode(), headers=auditor.headers)
+    assert proved.headers is not None and proved.headers[STATUS_HEADER] == "200", proved.data
+    proof = msgspec.json.decode(proved.data, type=InclusionProof)  # the payload's bytes as stored
+    assert proof_problem(proof, frozenset({key.public_key})) is None
+    assert proof_problem(proof, frozenset({SealKey.from_hex("44" * 32).public_key})) is not None
+    forged = msgspec.structs.replace(proof, event=msgspec.structs.replace(proof.event, actor_id="someone else"))
+    assert proof_problem(forged, frozenset({key.public_key})) is not None
+
+    # Scope: another organisation's auditor sees no such stream; others may not audit; the whole
+    # log is for platform auditors; bad questions are problems.
+    other, other_admin = await api.organisation("Other")
+    _, outsider_headers = await api.member(other, other_admin, "auditor")
+    outsider = Machine(nc, prefix, outsider_headers)
+    cases = [
+        (await outsider.ask("audit.history", {"stream_id": course}), 404, "stream_not_found"),
+        (await outsider.ask("audit.proof", {"position": first}), 404, "stream_not_found"),
+        (await outsider.ask("audit.verify", {"org_id": str(org)}), 403, "permission_denied"),
+        (await author.ask("audit.history", {"stream_id": course}), 403, "permission_denied"),
+        (await auditor.ask("audit.verify", {}), 403, "permission_denied"),
+        (await auditor.ask("audit.at", {"stream_id": course, "at": 0}), 400, "invalid_request"),
+        (await auditor.ask("audit.at", {"stream_id": course, "at": "soon"}), 400, "invalid_request"),
+        (await auditor.ask("audit.at", {"stream_id": course, "at": 99}), 404, "stream_not_found"),
+        (await auditor.ask("audit.history", {"stream_id": course, "limit": 5000}), 400, "invalid_request"),
+        (await auditor.ask("audit.export", {}), 422, "invalid_audit_request"),
+        (await auditor.ask("audit.verify", {"stream_id": course, "org_id": str(org)}), 422, "invalid_audit_request"),
+    ]
+    for reply, status, code in cases:
+        assert (reply.status, reply.body["code"]) == (status, code), reply.body
+
+    user_id, address = await api.register(name="Platform Auditor")
+    _, root = await api.platform_admin()
+    platform_admin = Machine(nc, prefix, api.bearer(await api.login(root)))
+    granted = await platform_admin.ask("identity.grant_platform_auditor", {"user_id": str(user_id)})
+    assert granted.status == 202, granted.body
+    platform = Machine(nc, prefix, api.bearer(await api.login(address)))
+    assert (await platform.ask("audit.history", {"stream_id": course})).status == 200
+    assert (await platform.ask("audit.verify", {"org_id": str(other)})).status == 200
+    whole = await platform.ask("audit.verify", {})
+    assert whole.status == 200 and whole.body["seals"] == 1 and whole.body["events"] == whole.body["head"]
+    assert (
+        await platform.ask("courses.create_course", {"title": "X", "cefr_level": "B1", "category": "x"})
+    ).status == 403
+    assert (await platform_admin.ask("identity.revoke_platform_auditor", {"user_id": str(user_id)})).status == 202
+    refused = await platform.ask("audit.history", {"stream_id": course})  # the same token, still valid
+    assert (refused.status, refused.body["code"]) == (403, "permission_denied")

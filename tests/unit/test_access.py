@@ -50,3 +50,23 @@ def test_progress_of_students_reaches_by_role() -> None:
     assert progress.reach({"trainer"}) is Reach.OWN
     assert {r for r in ROLES if progress.reach({r}) is Reach.ORGANISATION} == {"org_admin", "course_manager"}
     assert progress.reach({"student"}) is Reach.NONE  # their own progress is MY_COURSES
+
+
+def test_platform_auditors_audit_every_organisation_and_change_nothing() -> None:
+    audit = QUERIES[Query.AUDIT]
+    assert audit.reach({"platform_auditor"}) is Reach.PLATFORM
+    assert audit.reach({"auditor"}) is Reach.ORGANISATION
+    assert audit.reach({"auditor", "platform_auditor"}) is Reach.PLATFORM
+    for role in MEMBER_ROLES:
+        if role != "auditor":
+            assert audit.reach({role}) is Reach.NONE, role
+    # Read-only: no command, and no other query than the audit, is open to a platform auditor.
+    assert [cmd for cmd, p in COMMANDS.items() if p.reach({"platform_auditor"}) is not Reach.NONE] == [
+        cmd for cmd, p in COMMANDS.items() if "anyone" in p.roles
+    ]
+    for query, permission in QUERIES.items():
+        if query is not Query.AUDIT and "anyone" not in permission.roles:
+            assert permission.reach({"platform_auditor"}) is Reach.NONE, query
+    assert COMMANDS[i.GrantPlatformAuditor].reach({"platform_auditor"}) is Reach.NONE
+    assert COMMANDS[i.GrantPlatformAuditor].reach({"org_admin"}) is Reach.NONE
+    assert "platform_auditor" in ROLES
