@@ -4,7 +4,8 @@ Every request goes through the command bus first, so it is authorised and checke
 session's state by the one table and the aggregate; only then is the sandbox touched, and what
 the sandbox did is recorded (runs, grades, ends) with the runner's own role. At most
 `max_sessions` sandboxes run on the host: a start beyond waits its turn. Quotas per student and
-per organisation refuse a start outright. Idle sessions are reaped; sandboxes left by a runner
+per organisation refuse a start outright (starts under way count, so concurrent ones cannot
+overshoot them). Idle sessions are reaped; sandboxes left by a runner
 that died are removed when the next one starts.
 """
 
@@ -93,6 +94,7 @@ class LabRunner:
         self.live: dict[UUID, Live] = {}
         self.available = False  # the engine answered and this runner's leftovers are cleared
         self._slots = asyncio.Semaphore(self.limits.max_sessions)
+        self._starting: list[tuple[UUID, UUID]] = []  # (student, organisation) of starts under way
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -149,20 +151,27 @@ class LabRunner:
 
     async def start(self, cmd: c.StartLab, ctx: Context) -> CommandResult:
         """Start a session and its sandbox (waits for a free slot on this host)."""
-        student = cmd.student_id or ctx.actor_id
-        if sum(1 for x in self.live.values() if x.student_id == student) >= self.limits.per_student:
+        claim = (cmd.student_id or ctx.actor_id, ctx.org_id)
+        # Checked and claimed with no await in between, so concurrent starts cannot both pass: a
+        # start counts against the quotas from here on, while it waits for a slot and opens.
+        held = [(x.student_id, x.org_id) for x in self.live.values()] + self._starting
+        if sum(1 for student, _ in held if student == claim[0]) >= self.limits.per_student:
             raise errors.LabQuotaExceeded(f"at most {self.limits.per_student} lab sessions per student at once")
-        if sum(1 for x in self.live.values() if x.org_id == ctx.org_id) >= self.limits.per_organisation:
+        if sum(1 for _, org in held if org == claim[1]) >= self.limits.per_organisation:
             raise errors.LabQuotaExceeded(f"at most {self.limits.per_organisation} lab sessions per organisation")
-        await self._slots.acquire()
-        opened = False
+        self._starting.append(claim)
         try:
-            reply = await self.bus.handle(cmd, ctx)
-            await self._open(UUID(reply.id))
-            opened = True
+            await self._slots.acquire()
+            opened = False
+            try:
+                reply = await self.bus.handle(cmd, ctx)
+                await self._open(UUID(reply.id))
+                opened = True
+            finally:
+                if not opened:
+                    self._slots.release()
         finally:
-            if not opened:
-                self._slots.release()
+            self._starting.remove(claim)
         return reply
 
     async def _open(self, session_id: UUID) -> Live:

@@ -165,3 +165,29 @@ async def test_a_runner_that_died_leaves_no_sandbox_after_restart(
     assert await engine.sandboxes({LABEL: "t-recover"}) == {}
     session = await successor.session(UUID(reply.id))
     assert session.status == "stopped"
+
+
+async def test_concurrent_starts_never_exceed_a_quota(
+    bus: CommandBus, engine: DockerLabEngine, course: tuple[UUID, UUID]
+) -> None:
+    """Two students of one organisation start at once against a quota of one: one is refused
+    (both used to pass the check before either sandbox was up)."""
+    course_id, lesson_id = course
+    runner = runner_for(bus, engine, "t-quota-race", per_organisation=1)
+    try:
+        starts = [
+            runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(who, "student"))
+            for who in (STUDENT, OTHER)
+        ]
+        outcomes = await asyncio.gather(*starts, return_exceptions=True)
+        refused = [o for o in outcomes if isinstance(o, errors.LabQuotaExceeded)]
+        assert len(refused) == 1 and len(runner.live) == 1, outcomes
+        # The refused start left no claim behind: once the first stops, the other may start.
+        (started,) = [o for o in outcomes if not isinstance(o, BaseException)]
+        (first,) = [who for who, o in zip((STUDENT, OTHER), outcomes, strict=True) if o is started]
+        await runner.stop(lab.StopLab(session_id=UUID(started.id)), ctx(first, "student"))
+        second = OTHER if first == STUDENT else STUDENT
+        await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(second, "student"))
+        assert len(runner.live) == 1
+    finally:
+        await runner.shutdown()
