@@ -29,6 +29,7 @@ from gateway.audit.sealer import Sealer, seal_key, trusted_keys
 from gateway.audit.service import AuditLog
 from gateway.certifier import Certifier
 from gateway.http import serve
+from gateway.labs_remote import RemoteLabs
 from gateway.messaging.serve import serve_messaging
 from gateway.processes import Child, run_command
 from gateway.services import Services
@@ -48,6 +49,7 @@ from infra.passwords import Argon2Passwords
 from infra.relay import Relay
 from infra.settings import Settings
 from labrunner.runner import LabRunner, RunnerLimits
+from labrunner.service import run_runner
 from projections.queries.reader import Reader
 from projections.workers import run_projectors
 
@@ -118,6 +120,7 @@ class Root:
                 per_organisation=settings.lab_per_organisation,
             ),
         )
+        self.remote_labs = RemoteLabs(self.nats, settings.subject_prefix)  # the `labs` process's runner
         self.api_keys = ApiKeys(self.store.pool, settings.pg_dsn, self.dependencies.postgres)
         self.redis: redis_asyncio.Redis | None = None  # None until started, or with no CW_REDIS_URL
         self.cache = self._query_cache()
@@ -142,6 +145,7 @@ class Root:
         if self._started:
             self._started = False
             await self.store.close()
+        await self.remote_labs.close()
         await self.lab_engine.close()
 
     async def __aenter__(self) -> Root:
@@ -174,6 +178,7 @@ class Root:
             audit=AuditLog(self.store.pool.connection, trusted_keys(self.settings)),
             dependencies=self.dependencies,
             labs=self.labs,
+            remote_labs=self.remote_labs,
             nats=self.nats,
             api_keys=self.api_keys,
         )
@@ -221,8 +226,18 @@ class Root:
         return Component("workers", run)
 
     def lab_runner(self) -> Component:
-        """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers."""
-        return Component("labs", self.labs.run_forever)
+        """Lab sandboxes on the Docker engine; waits (and says so) while no engine answers; serves
+        the gateways' lab requests over NATS once open."""
+
+        async def run() -> None:
+            nc = await self.nats.connect("coursewright-labs")
+            try:
+                await run_runner(self.labs, nc, self.settings.subject_prefix)
+            finally:
+                with contextlib.suppress(Exception):
+                    await nc.drain()
+
+        return Component("labs", run)
 
     def pipeline(self) -> Component:
         """The generation pipeline: accepted orders' SOPs to course drafts in review, through the

@@ -8,12 +8,14 @@ from typing import Any
 from commands.bus import CommandBus
 from commands.ports import Ports
 from gateway.audit.service import AuditLog
+from gateway.labs_remote import RemoteLabs, lab_desk
 from infra.apikeys import ApiKeys
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import NatsConnector
 from infra.settings import Settings
 from labrunner.runner import LabRunner
+from labrunner.service import LabDesk
 from projections.queries.reader import Reader
 
 
@@ -32,6 +34,11 @@ class Services:
     api_keys: ApiKeys  # the organisations' API keys, held in memory by the process
     redis: Any | None = None  # redis.asyncio.Redis, None with no CW_REDIS_URL (the cache is off)
     labs: LabRunner | None = None  # the lab runner of this process, if it runs one
+    remote_labs: RemoteLabs | None = None  # the lab runner process, over NATS (under `up`)
+
+    def lab_desk(self) -> LabDesk | RemoteLabs:
+        """Where lab requests go: this process's runner when it is open, else the runner process."""
+        return lab_desk(LabDesk(self.labs) if self.labs is not None else None, self.remote_labs)
 
     @property
     def pool(self) -> Any:

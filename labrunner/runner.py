@@ -93,6 +93,7 @@ class LabRunner:
         self.monotonic = monotonic
         self.live: dict[UUID, Live] = {}
         self.available = False  # the engine answered and this runner's leftovers are cleared
+        self.opened = asyncio.Event()  # set with `available`
         self._slots = asyncio.Semaphore(self.limits.max_sessions)
         self._starting: list[tuple[UUID, UUID]] = []  # (student, organisation) of starts under way
 
@@ -114,6 +115,7 @@ class LabRunner:
         await self.engine.ensure_images()
         await self.recover()
         self.available = True
+        self.opened.set()
         log.info("labs.ready", runner=self.name, max_sessions=self.limits.max_sessions)
 
     async def run_forever(self, engine_poll_s: float = 30.0) -> None:
@@ -131,6 +133,7 @@ class LabRunner:
                 await self.reap()
         finally:
             self.available = False
+            self.opened.clear()
             await asyncio.shield(self.shutdown())
 
     async def shutdown(self) -> None:

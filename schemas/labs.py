@@ -128,3 +128,34 @@ class GradeView(msgspec.Struct, kw_only=True, frozen=True):
     passed: bool
     lesson_completed: bool
     run: LabRunView
+
+
+# -- between the gateway and the lab runner (NATS request/reply on `<prefix>.labrunner.<op>`) ----
+
+
+class ShowLab(msgspec.Struct, kw_only=True, frozen=True):
+    session_id: UUID
+
+
+class RunnerRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """A lab request the gateway has authenticated, for the runner process: who asks (the
+    command context the gateway built) and the command's JSON."""
+
+    actor_id: UUID
+    org_id: UUID
+    roles: list[str]
+    correlation_id: str
+    causation_id: str | None = None
+    idempotency_key: str | None = None
+    command: msgspec.Raw
+    output: str | None = None  # a run's output chunks go to this subject as they come
+
+
+class RunnerFailure(msgspec.Struct, kw_only=True, frozen=True):
+    """Why the runner refused: the error's family (`not_found`, `forbidden`, `conflict`, `rule`,
+    `domain`, `unavailable`, `invalid`, `internal`), its code and detail."""
+
+    kind: str
+    code: str
+    detail: str
+    service: str = ""

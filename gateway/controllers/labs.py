@@ -1,8 +1,8 @@
 """Lab sessions over HTTP: start, files, runs (JSON or streamed as server-sent events), grade,
 pause, resume, stop, and the session with its files and last runs.
 
-Every request is handed to this process's lab runner (`Services.labs`); while it has no engine,
-lab requests answer 503.
+Every request is handed to this process's lab runner when it runs one, else to the lab runner
+process over NATS (`Services.lab_desk`); while no runner answers, lab requests answer 503.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, context, dispatch, route
+from gateway.labs_remote import RemoteLabs
 from gateway.services import Services
-from infra.errors import Unavailable
-from labrunner.runner import LabRunner, RunOutcome, run_view
+from labrunner.service import LabDesk
 from schemas import labs as c
 from schemas.commands import Command
 from schemas.results import CommandResult
@@ -35,10 +35,8 @@ RunLabBody = body(c.RunLab, "session_id")
 Req = Request[Any, Any, Any]
 
 
-def _runner(services: Services) -> LabRunner:
-    if services.labs is None or not services.labs.available:
-        raise Unavailable("lab runner", "no Docker engine answers")
-    return services.labs
+def _runner(services: Services) -> LabDesk | RemoteLabs:
+    return services.lab_desk()
 
 
 def _command(kind: type[C], data: msgspec.Struct | None, **path: Any) -> C:
@@ -50,10 +48,6 @@ def _command(kind: type[C], data: msgspec.Struct | None, **path: Any) -> C:
 
 def _session(r: CommandResult) -> str:
     return f"/labs/sessions/{r.id}"
-
-
-def _ran(outcome: RunOutcome) -> c.LabRunView:
-    return run_view(outcome.run, outcome.output)
 
 
 class LabController(Controller):
@@ -71,7 +65,7 @@ class LabController(Controller):
     async def show(
         self, request: Req, services: ServicesDep, caller: CallerDep, session_id: FromPath[UUID]
     ) -> c.LabSessionView:
-        return await _runner(services).view(session_id, context(request, caller))
+        return await _runner(services).show(session_id, context(request, caller))
 
     @route(post, "/{session_id:uuid}/files", summary="Write files into the session's work dir")
     async def write_files(
@@ -101,7 +95,7 @@ class LabController(Controller):
         data: JSONBody[RunLabBody],
     ) -> c.LabRunView:
         cmd = _command(c.RunLab, data, session_id=session_id)
-        return _ran(await _runner(services).run(cmd, context(request, caller)))
+        return await _runner(services).run(cmd, context(request, caller))
 
     @route(
         post,
@@ -133,11 +127,7 @@ class LabController(Controller):
     async def grade(
         self, request: Req, services: ServicesDep, caller: CallerDep, session_id: FromPath[UUID]
     ) -> c.GradeView:
-        outcome = await _runner(services).grade(c.GradeLab(session_id=session_id), context(request, caller))
-        data = outcome.reply.data
-        return c.GradeView(
-            passed=bool(data["passed"]), lesson_completed=bool(data["lesson_completed"]), run=_ran(outcome)
-        )
+        return await _runner(services).grade(c.GradeLab(session_id=session_id), context(request, caller))
 
     @route(post, "/{session_id:uuid}/pause", summary="Freeze the session's sandbox")
     async def pause(
@@ -161,7 +151,7 @@ class LabController(Controller):
         return Response(reply, status_code=202, headers={"Location": _session(reply)})
 
 
-async def _stream(runner: LabRunner, cmd: c.RunLab, ctx: Any) -> AsyncIterator[ServerSentEventMessage]:
+async def _stream(runner: LabDesk | RemoteLabs, cmd: c.RunLab, ctx: Any) -> AsyncIterator[ServerSentEventMessage]:
     """Output chunks as they come, then the run. A client that leaves does not stop the run:
     it finishes and is recorded all the same."""
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -169,7 +159,7 @@ async def _stream(runner: LabRunner, cmd: c.RunLab, ctx: Any) -> AsyncIterator[S
     async def sink(data: bytes) -> None:
         chunks.put_nowait(data)
 
-    async def execute() -> RunOutcome:
+    async def execute() -> c.LabRunView:
         try:
             return await runner.run(cmd, ctx, sink)
         finally:
@@ -182,8 +172,8 @@ async def _stream(runner: LabRunner, cmd: c.RunLab, ctx: Any) -> AsyncIterator[S
             yield ServerSentEventMessage(data=piece, event="output")
     if tail := text.decode(b"", final=True):
         yield ServerSentEventMessage(data=tail, event="output")
-    outcome = await task
-    yield ServerSentEventMessage(data=msgspec.json.encode(_ran(outcome)).decode(), event="result")
+    ran = await task
+    yield ServerSentEventMessage(data=msgspec.json.encode(ran).decode(), event="result")
 
 
 SetLessonLabBody = body(c.SetLessonLab, "course_id", "lesson_id")
