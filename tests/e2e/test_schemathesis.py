@@ -27,8 +27,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.settings import Settings
+from tests.integration.docker_support import docker_url
 from tests.integration.gateway_harness import QUERIES_DEPRECATIONS
 
+__all__ = ["docker_url"]
 pytestmark = QUERIES_DEPRECATIONS
 EXAMPLES = 6
 # The command side, identity and probes; the read side (gateway.queries) is issue 4's to fuzz.
@@ -54,15 +56,16 @@ class Server:
     thread fails now and then with "AST constructor recursion depth mismatch" (cpython#106905).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, docker_url: str) -> None:
         self.settings = settings
+        self.docker_url = docker_url
         self.headers: dict[str, str] = {}
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Server:
         s = self.settings
-        args = [s.pg_dsn, s.subject_prefix, s.events_stream]
+        args = [s.pg_dsn, s.subject_prefix, s.events_stream, self.docker_url]
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.fuzz_server", *args],
             stdin=subprocess.PIPE,
@@ -98,8 +101,8 @@ def _explain(error: BaseException) -> str:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    with Server(settings) as s:
+def server(settings: Settings, docker_url: str) -> Iterator[Server]:
+    with Server(settings, docker_url) as s:
         yield s
 
 
