@@ -40,7 +40,9 @@ from infra.backoff import Backoff
 from infra.blobs.s3 import S3BlobStore
 from infra.cache import Cache
 from infra.eventlog.postgres import PostgresEventStore
+from infra.labengine import LabEngine
 from infra.labengine.docker import DockerLabEngine
+from infra.labengine.placement import PlacedEngines, engine_urls
 from infra.logging import get_logger
 from infra.mail import MailDirectory, Mailer, SmtpMailer
 from infra.nats import NatsConnector
@@ -93,6 +95,13 @@ def system_ports(settings: Settings) -> Ports:
     )
 
 
+def lab_engine(settings: Settings) -> LabEngine:
+    """The Docker engine of `CW_DOCKER_URL`, or the engines it lists, sandboxes placed across them."""
+    cache = settings.lab_cache_dir.expanduser()
+    engines: list[LabEngine] = [DockerLabEngine(url, cache) for url in engine_urls(settings.docker_url)]
+    return engines[0] if len(engines) == 1 else PlacedEngines(engines)
+
+
 class Root:
     """Settings, ports and shared clients of one process; `start` opens them, `close` closes
     them (also when `start` failed half way). Use it as `async with Root(settings) as root:`."""
@@ -109,7 +118,7 @@ class Root:
         self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
         self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
         self.nats = NatsConnector(settings, self.dependencies.nats)
-        self.lab_engine = DockerLabEngine(settings.docker_url, settings.lab_cache_dir.expanduser())
+        self.lab_engine = lab_engine(settings)
         self.labs = LabRunner(
             self.bus,
             self.lab_engine,

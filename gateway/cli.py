@@ -34,7 +34,6 @@ from gateway.projections_cli import projections_cli
 from gateway.routes_doc import routes_markdown
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
-from infra.labengine.docker import DockerLabEngine
 from infra.logging import bind_contextvars, configure_logging, get_logger
 from infra.settings import Settings
 
@@ -116,8 +115,8 @@ def _signals_ignored() -> Iterator[None]:
 
 
 async def lab_engine_answers(settings: Settings) -> bool:
-    """Whether the lab runner's Docker engine answers (`up` says so either way)."""
-    engine = DockerLabEngine(settings.docker_url, settings.lab_cache_dir.expanduser())
+    """Whether the lab runner's Docker engine (any of them) answers (`up` says so either way)."""
+    engine = bootstrap.lab_engine(settings)
     try:
         return await engine.ping()
     finally:

@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(1.0, gt=0, description="how often the mail worker looks for due mail")
     # -- lab sandboxes (labrunner) -------------------------------------------------------------
     docker_url: str | None = Field(
-        None, description="the lab runner's Docker engine (unix:// or tcp://); unset: DOCKER_HOST or the local socket"
+        None,
+        description="the lab runner's Docker engine (unix:// or tcp://), or several, comma-separated (each new "
+        "sandbox on the least loaded); unset: DOCKER_HOST or the local socket",
     )
     lab_cache_dir: Path = Field(
         Path("~/.cache/coursewright/labs"), description="the labs' image root filesystem, made once per machine"

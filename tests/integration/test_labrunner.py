@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -16,6 +17,7 @@ from domain import errors
 from domain.enrollment import Enrollment, enrollment_id
 from infra.eventlog.memory import InMemoryEventStore
 from infra.labengine.docker import DockerLabEngine
+from infra.labengine.placement import PlacedEngines, engine_urls
 from labrunner.runner import LABEL, LabRunner, RunnerLimits
 from schemas import commands as c
 from schemas import labs as lab
@@ -191,3 +193,38 @@ async def test_concurrent_starts_never_exceed_a_quota(
         assert len(runner.live) == 1
     finally:
         await runner.shutdown()
+
+
+async def test_sessions_are_placed_across_engines_and_a_dead_one_is_passed_over(
+    bus: CommandBus, docker_url: str, course: tuple[UUID, UUID], tmp_path: Path
+) -> None:
+    """CW_DOCKER_URL lists several engines: each new sandbox goes to the least loaded that takes
+    it, and every later request to the one that holds it. (Two clients of the run's engine stand
+    for two engines here, and a socket nobody listens on for one that is down.)"""
+    course_id, lesson_id = course
+    engines = [DockerLabEngine(url, CACHE_DIR) for url in (docker_url, docker_url)]
+    dead = DockerLabEngine(f"unix://{tmp_path}/nobody.sock", CACHE_DIR)
+    placed = PlacedEngines([dead, *engines])
+    runner = LabRunner(bus, placed, name="t-placement", limits=RunnerLimits(), monotonic=Clock())
+    try:
+        assert await placed.ping()
+        await runner.open()
+        replies = [
+            await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), ctx(who, "student"))
+            for who in (STUDENT, OTHER)
+        ]
+        where = sorted(live.sandbox_id.split("/")[0] for live in runner.live.values())
+        assert where == ["1", "2"]  # one each, none on the dead engine
+        for who, reply in zip((STUDENT, OTHER), replies, strict=True):
+            outcome = await runner.run(
+                lab.RunLab(session_id=UUID(reply.id), command=["python3", "-c", "print(6 * 7)"]), ctx(who, "student")
+            )
+            assert outcome.output == b"42\n"
+        held = await placed.sandboxes({LABEL: "t-placement"})
+        assert {live.sandbox_id for live in runner.live.values()} <= set(held)
+    finally:
+        await runner.shutdown()
+        await placed.close()
+    assert placed.held == [set(), set(), set()]
+    assert engine_urls(" unix:///a.sock, tcp://10.0.0.2:2375 ") == ["unix:///a.sock", "tcp://10.0.0.2:2375"]
+    assert engine_urls(None) == [None]
