@@ -34,6 +34,8 @@ from gateway.projections_cli import projections_cli
 from gateway.routes_doc import routes_markdown
 from infra.devservices import DevServices, ServiceInfo, prepare_database, start_dev_services
 from infra.errors import InfraError
+from infra.labengine.docker import ENVIRONMENTS
+from infra.labengine.images import image_name
 from infra.logging import bind_contextvars, configure_logging, get_logger
 from infra.settings import Settings
 
@@ -51,6 +53,8 @@ app.add_typer(eval_cli, name="eval")
 app.add_typer(audit_cli, name="audit")
 app.add_typer(order_cli, name="order")
 app.add_typer(admin_cli, name="admin")
+labs_cli = typer.Typer(help="Lab sandboxes: their images.", no_args_is_help=True)
+app.add_typer(labs_cli, name="labs")
 app.command("demo")(demo_command)
 
 # The servers the test suite talks to (tests/conftest.py reads the same variables).
@@ -330,6 +334,25 @@ def show_routes() -> None:
     from gateway.app import create_app  # the HTTP app only for this command
 
     print(routes_markdown(create_app(bootstrap.Root(Settings()).services())))
+
+
+@labs_cli.command("images")
+def lab_images() -> None:
+    """Build the labs' images on the configured Docker engine(s) if missing: a minimal Debian
+    with Python made by debootstrap once per machine (CW_LAB_CACHE_DIR), and a Dockerfile over it."""
+    settings = _load_settings()
+
+    async def build() -> None:
+        engine = bootstrap.lab_engine(settings)
+        try:
+            if not await engine.ping():
+                _fail(f"no Docker engine answers at {settings.docker_url or 'DOCKER_HOST or the local socket'}")
+            await engine.ensure_images()
+        finally:
+            await engine.close()
+
+    _run(build())
+    console.print(f"lab images ready: {', '.join(image_name(e) for e in ENVIRONMENTS)}")
 
 
 @app.command("version")

@@ -5,8 +5,12 @@ Each abuse runs inside its sandbox; the sandbox (and the host) stay usable after
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +99,20 @@ class LabEngineContract:
         out = result.output.decode()
         assert "mount=0" not in out and "shadow=1" in out
 
+    async def test_ptrace_access_to_another_process_is_refused(self, engine: LabEngine, shell_box: str) -> None:
+        """Reading another process's memory or environment needs ptrace access (the image has no
+        debugger to attach with; the kernel's check is the same)."""
+        probe = "cat /proc/1/mem 2>&1 | head -c 200; echo mem=$?; cat /proc/1/environ >/dev/null 2>&1; echo env=$?"
+        result = await engine.run(shell_box, ["sh", "-c", probe], timeout_s=20, output_cap=4096)
+        out = result.output.decode()
+        assert "Permission denied" in out and "env=1" in out, out
+
+    async def test_a_busy_loop_is_killed_at_the_wall_clock_limit(self, engine: LabEngine, python_box: str) -> None:
+        result = await engine.run(python_box, ["python3", "-c", "while True: pass"], timeout_s=2, output_cap=4096)
+        assert (result.timed_out, result.exit_code) == (True, 137)
+        after = await engine.run(python_box, ["python3", "-c", "print('alive')"], timeout_s=20, output_cap=4096)
+        assert after.output == b"alive\n"
+
     async def test_a_memory_hog_is_killed(self, engine: LabEngine, python_box: str) -> None:
         await engine.write_files(
             python_box, {"hog.py": b"blocks = []\nwhile True:\n    blocks.append(bytearray(16 << 20))\n"}
@@ -160,3 +178,15 @@ class TestDockerLabEngine(LabEngineContract):
         engine = DockerLabEngine(docker_url, CACHE_DIR)
         yield engine
         await engine.close()
+
+
+def test_the_labs_images_command_builds_or_finds_the_images(docker_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
+    env |= {"CW_DOCKER_URL": docker_url, "CW_LAB_CACHE_DIR": str(CACHE_DIR), "CW_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "gateway.cli", "labs", "images"]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "coursewright-lab-python:1" in done.stderr and "coursewright-lab-shell:1" in done.stderr
+    env["CW_DOCKER_URL"] = f"unix://{tmp_path}/nobody.sock"
+    down = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 1 and "no Docker engine answers" in down.stderr
