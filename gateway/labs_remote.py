@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -82,6 +83,20 @@ class RemoteLabs:
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
+
+    async def relay(self, subject: str) -> tuple[OutputSink, Callable[[], Awaitable[None]]]:
+        """A sink that publishes output chunks to `subject` (a NATS client's inbox), and what ends
+        the stream there (an empty message with the `Cw-Lab-End` header, flushed)."""
+        nc = await self._connection()
+
+        async def sink(data: bytes) -> None:
+            await nc.publish(subject, data)
+
+        async def end() -> None:
+            await nc.publish(subject, b"", headers={END_HEADER: "1"})
+            await nc.flush()
+
+        return sink, end
 
     async def _ask(
         self,

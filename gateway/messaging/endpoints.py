@@ -14,12 +14,15 @@ import re
 import msgspec
 
 from commands.routes import ROUTES
+from domain.errors import RuleViolation
 from gateway import apikeys
 from gateway.audit.sealer import trusted_keys
+from gateway.labs_remote import RemoteLabs
 from gateway.messaging.audit import audit_endpoints
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
+from labrunner.service import LabDesk
 from projections import queries as rq
 from projections.queries import certificates as cq
 from projections.queries import notifications as nq
@@ -149,7 +152,7 @@ async def _lab(services: Services, call: Call) -> msgspec.Struct:
         case lab.WriteLabFiles():
             return await desk.write_files(cmd, ctx)
         case lab.RunLab():
-            return await desk.run(cmd, ctx)
+            return await _run_lab(services, desk, cmd, call)
         case lab.GradeLab():
             return await desk.grade(cmd, ctx)
         case lab.PauseLab():
@@ -159,6 +162,28 @@ async def _lab(services: Services, call: Call) -> msgspec.Struct:
         case lab.StopLab():
             return await desk.stop(cmd, ctx)
     raise TypeError(f"not a lab request: {type(cmd).__name__}")
+
+
+OUTPUT_HEADER = "Cw-Output-Subject"
+
+
+async def _run_lab(services: Services, desk: LabDesk | RemoteLabs, cmd: lab.RunLab, call: Call) -> lab.LabRunView:
+    """A run; with `Cw-Output-Subject: _INBOX...` its output is published there chunk by chunk as
+    it comes, then an empty message with the `Cw-Lab-End` header, before the reply."""
+    subject = call.headers.get(OUTPUT_HEADER)
+    if subject is None or services.remote_labs is None:
+        return await desk.run(cmd, call.ctx)
+    if not subject.startswith("_INBOX.") or not subject.isprintable() or " " in subject:
+        raise InvalidOutputSubject(f"{OUTPUT_HEADER} must be an inbox subject (_INBOX....), not {subject!r}")
+    sink, end = await services.remote_labs.relay(subject)
+    try:
+        return await desk.run(cmd, call.ctx, sink)
+    finally:
+        await end()
+
+
+class InvalidOutputSubject(RuleViolation):
+    code = "invalid_output_subject"
 
 
 async def _show_lab(services: Services, call: Call) -> lab.LabSessionView:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -64,6 +64,7 @@ class Call:
     payload: Any
     ctx: Context
     max_reply: int = 1024 * 1024  # the largest message the connection may publish
+    headers: Mapping[str, str] = field(default_factory=dict)  # the request's
 
 
 Run = Callable[[Services, Call], Awaitable[msgspec.Struct]]
@@ -204,4 +205,4 @@ class MessagingApi:
             idempotency_key=key or None,
             bind_key=True,  # a client's key: bound to its request
         )
-        return await endpoint.run(self.services, Call(caller, payload, ctx, self.max_reply))
+        return await endpoint.run(self.services, Call(caller, payload, ctx, self.max_reply, headers))

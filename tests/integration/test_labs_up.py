@@ -4,6 +4,7 @@ thing: `up` as a subprocess on the real servers and the test's own Docker engine
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import signal
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 
+from tests.conftest import NATS_URL
 from tests.integration.docker_support import CACHE_DIR, docker_url
 from tests.integration.test_cli_up import START_TIMEOUT, STOP_TIMEOUT, _Output, up_env
 from tests.integration.test_labs_http import LAB, SOLUTION, events
@@ -62,6 +65,26 @@ def published_lab(api: Client, admin_email: str) -> tuple[str, str, dict[str, st
     assert api.post(f"/courses/{cid}/publish", None, manager).status_code == 202
     assert api.post(f"/courses/{cid}/enrollments", {}, student).status_code == 201
     return cid, lesson, student
+
+
+async def run_over_nats(prefix: str, session_id: str, headers: dict[str, str]) -> tuple[list[bytes], Any]:
+    """labs.run_lab on the messaging API with Cw-Output-Subject: the chunks, then the reply."""
+    nc = await nats.connect(NATS_URL)
+    try:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        body = {"session_id": session_id, "command": ["python3", "-c", "print(3); print(4)"]}
+        asked = headers | {"Cw-Output-Subject": inbox}
+        msg = await nc.request(f"{prefix}.api.v1.labs.run_lab", json.dumps(body).encode(), timeout=120, headers=asked)
+        chunks = []
+        while True:
+            got = await sub.next_msg(timeout=30)
+            if (got.headers or {}).get("Cw-Lab-End"):
+                break
+            chunks.append(got.data)
+        return chunks, json.loads(msg.data)
+    finally:
+        await nc.close()
 
 
 def test_labs_over_http_under_up_reach_the_runner_process(
@@ -116,6 +139,9 @@ def test_labs_over_http_under_up_reach_the_runner_process(
         assert r.status_code == 200 and r.json() | {"passed": True, "lesson_completed": True} == r.json(), r.text
         r = api.http.get(session, headers=student)
         assert r.status_code == 200 and r.json()["passed"] is True and "assert add" not in r.text
+        # The messaging API's labs.* take the same way; a run streams to the client's inbox.
+        chunks, reply = asyncio.run(run_over_nats(env["CW_SUBJECT_PREFIX"], session.rsplit("/", 1)[1], student))
+        assert b"".join(chunks).replace(b"\n", b"") == b"34" and reply["exit_code"] == 0, (chunks, reply)
         # A refusal from the runner process is the same problem as in process.
         r = api.post(f"{session}/pause", None, student)
         assert r.status_code == 202
