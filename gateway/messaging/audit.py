@@ -32,6 +32,11 @@ _REPLY_MARGIN = 16 * 1024
 _encode = msgspec.json.Encoder().encode
 
 
+class AuditVerification(Verification, kw_only=True):
+    """What a verification found (named apart from a certificate's verification in the AsyncAPI
+    document)."""
+
+
 class Unanswerable(errors.RuleViolation):
     """The question names too much or too little (both a stream and an organisation, say)."""
 
@@ -129,7 +134,9 @@ def audit_endpoints() -> list[Endpoint]:
         Endpoint("audit.history", a.AuditHistory, HistoryPage, _history, "A stream's events in order, one page"),
         Endpoint("audit.at", a.AuditState, State, _state, "A stream's state at a version or time, replayed"),
         Endpoint("audit.diff", a.AuditDiff, Difference, _diff, "What changed between two versions or times"),
-        Endpoint("audit.verify", a.AuditVerify, Verification, _verify, "Verify a stream, an organisation or the log"),
+        Endpoint(
+            "audit.verify", a.AuditVerify, AuditVerification, _verify, "Verify a stream, an organisation or the log"
+        ),
         Endpoint("audit.proof", a.AuditProof, InclusionProof, _proof, "An event's inclusion proof under its seal"),
         Endpoint("audit.export", a.AuditExport, a.ExportReady, _export, "Export as JSON Lines: a presigned URL"),
     ]

@@ -62,14 +62,14 @@ def test_the_auditors_questions_are_served_and_documented() -> None:
         ("audit.history", "AuditHistory", "HistoryPage"),
         ("audit.at", "AuditState", "State"),
         ("audit.diff", "AuditDiff", "Difference"),
-        ("audit.verify", "AuditVerify", "Verification"),
+        ("audit.verify", "AuditVerify", "AuditVerification"),
         ("audit.proof", "AuditProof", "InclusionProof"),
         ("audit.export", "AuditExport", "ExportReady"),
     ]:
         assert (by_subject[subject].request.__name__, by_subject[subject].reply.__name__) == (request, reply)
     doc = asyncapi("cw", endpoints())
     assert doc["channels"]["audit_history"]["address"] == "cw.api.v1.audit.history"
-    assert {"AuditHistory", "HistoryPage", "Verification", "Break"} <= set(doc["components"]["schemas"])
+    assert {"AuditHistory", "HistoryPage", "AuditVerification", "Break"} <= set(doc["components"]["schemas"])
 
 
 def test_a_history_page_is_cut_to_fit_one_nats_message() -> None:
