@@ -18,9 +18,9 @@ import nats
 
 from tests.conftest import NATS_URL
 from tests.integration.docker_support import CACHE_DIR, docker_url
-from tests.integration.test_cli_up import START_TIMEOUT, STOP_TIMEOUT, _Output, up_env
+from tests.integration.test_cli_up import START_TIMEOUT, STOP_TIMEOUT, up_env
 from tests.integration.test_labs_http import LAB, SOLUTION, events
-from tests.integration.up_support import coursewright_command
+from tests.integration.up_support import Output, coursewright_command
 
 __all__ = ["docker_url", "up_env"]
 PASSWORD = "correct horse battery"
@@ -108,7 +108,7 @@ def test_labs_over_http_under_up_reach_the_runner_process(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    out = _Output(proc)
+    out = Output(proc)
     try:
         assert out.wait_for('"labs.serving"', START_TIMEOUT * 3), f"labs never served:\n{out.rest()}"
         assert out.wait_for('"http.serving"', START_TIMEOUT), f"gateway never served:\n{out.rest()}"
