@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from nats.aio.client import Client
+
 from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
+from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
+from infra.settings import Settings
 
 
 def commit(payloads: list[bytes], kind: str = "Happened") -> Commit:
@@ -44,3 +50,27 @@ async def until(predicate: Callable[[], bool], interval: float = 0.002) -> None:
         if predicate():
             return
         await asyncio.sleep(interval)
+
+
+async def stop_worker_processes(
+    procs: list[subprocess.Popen[bytes]],
+    listener: asyncio.Task[None],
+    nc: Client,
+    store: PostgresEventStore,
+    settings: Settings,
+) -> None:
+    """A latency bench's teardown: its worker processes, its listener, its streams, its store."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=20)
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
+    js = nc.jetstream()
+    for name in (settings.events_stream, dead_letter_stream(settings)):
+        with contextlib.suppress(Exception):
+            await js.delete_stream(name)
+    await nc.close()
+    await store.close()

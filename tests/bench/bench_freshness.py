@@ -15,7 +15,6 @@ the transport the projector sits behind. The same commands, the same run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import os
 import subprocess
@@ -28,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import nats
 import psycopg
 
-from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.store import NOTIFY_CHANNEL
 from schemas import commands as c
 from schemas.envelope import Headers
+from tests.bench._common import stop_worker_processes
 from tests.bench._readside import bounded
 from tests.bench._report import percentile, result, summary
 from tests.conftest import create_database, drop_database, make_settings, service_env
@@ -155,20 +154,7 @@ async def main(dsn: str, settings: Settings, seconds: float) -> None:
                 " ms",
             )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=20)
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
-        js = nc.jetstream()
-        for name in (settings.events_stream, dead_letter_stream(settings)):
-            with contextlib.suppress(Exception):
-                await js.delete_stream(name)
-        await nc.close()
-        await store.close()
+        await stop_worker_processes(procs, listener, nc, store, settings)
 
 
 if __name__ == "__main__":

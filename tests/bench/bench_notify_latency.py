@@ -18,7 +18,6 @@ subscriber here: one hop of the transport the whole path sits behind. Same comma
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -35,11 +34,11 @@ import psycopg
 from domain.certificate import Certificate
 from domain.enrollment import Enrollment
 from infra.eventlog import wire_name
-from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections.store import NOTIFY_CHANNEL
 from schemas import commands as c
+from tests.bench._common import stop_worker_processes
 from tests.bench._report import percentile, result, summary
 from tests.conftest import create_database, drop_database, make_settings, service_env
 from tests.integration.projections_support import World, bus_on
@@ -185,20 +184,7 @@ async def main(dsn: str, settings: Settings, seconds: float, rate: float) -> Non
         result("notify-latency_p50", percentile(ours, 50), percentile(baseline, 50), " ms")
         result("notify-latency_p99", p99, percentile(baseline, 99), " ms")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=20)
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
-        js = nc.jetstream()
-        for name in (settings.events_stream, dead_letter_stream(settings)):
-            with contextlib.suppress(Exception):
-                await js.delete_stream(name)
-        await nc.close()
-        await store.close()
+        await stop_worker_processes(procs, listener, nc, store, settings)
 
 
 if __name__ == "__main__":
