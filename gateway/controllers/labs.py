@@ -78,7 +78,7 @@ class LabController(Controller):
     ) -> Response[CommandResult]:
         cmd = _command(c.WriteLabFiles, data, session_id=session_id)
         reply = await _runner(services).write_files(cmd, context(request, caller))
-        return Response(reply, status_code=202, headers={"Location": _session(reply)})
+        return _accepted(reply)
 
     @route(
         post,
@@ -134,21 +134,26 @@ class LabController(Controller):
         self, request: Req, services: ServicesDep, caller: CallerDep, session_id: FromPath[UUID]
     ) -> Response[CommandResult]:
         reply = await _runner(services).pause(c.PauseLab(session_id=session_id), context(request, caller))
-        return Response(reply, status_code=202, headers={"Location": _session(reply)})
+        return _accepted(reply)
 
     @route(post, "/{session_id:uuid}/resume", summary="Thaw the session's sandbox")
     async def resume(
         self, request: Req, services: ServicesDep, caller: CallerDep, session_id: FromPath[UUID]
     ) -> Response[CommandResult]:
         reply = await _runner(services).resume(c.ResumeLab(session_id=session_id), context(request, caller))
-        return Response(reply, status_code=202, headers={"Location": _session(reply)})
+        return _accepted(reply)
 
     @route(post, "/{session_id:uuid}/stop", summary="Stop the session and remove its sandbox")
     async def stop(
         self, request: Req, services: ServicesDep, caller: CallerDep, session_id: FromPath[UUID]
     ) -> Response[CommandResult]:
         reply = await _runner(services).stop(c.StopLab(session_id=session_id), context(request, caller))
-        return Response(reply, status_code=202, headers={"Location": _session(reply)})
+        return _accepted(reply)
+
+
+def _accepted(reply: CommandResult) -> Response[CommandResult]:
+    """A session change the runner took on: 202, with where the session reads back."""
+    return Response(reply, status_code=202, headers={"Location": _session(reply)})
 
 
 async def _stream(runner: LabDesk | RemoteLabs, cmd: c.RunLab, ctx: Any) -> AsyncIterator[ServerSentEventMessage]:
