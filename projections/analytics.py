@@ -22,7 +22,8 @@ COURSES = Table(
         ("co_authors", "uuid[] NOT NULL"),
         ("title", "text NOT NULL"),
         ("status", "text NOT NULL"),
-        ("listed", "boolean NOT NULL"),
+        ("unlisted", "boolean NOT NULL"),  # unpublished: out of the catalog until relisted
+        ("listed", "boolean NOT NULL"),  # in the catalog: published, not unpublished, archived or deleted
         ("published_at", "timestamptz"),
     ),
     key=("course_id",),
@@ -76,7 +77,7 @@ QUIZ = Table(
 
 class AnalyticsProjection(Projection):
     name = "analytics"
-    version = 2  # 2: co-authors
+    version = 3  # 2: co-authors; 3: an unpublished course is not listed
     tables = (COURSES, LEARNERS, DAILY, QUIZ)
 
     async def _course(self, env: EventEnvelope) -> Row:
@@ -85,9 +86,8 @@ class AnalyticsProjection(Projection):
     async def _set(self, env: EventEnvelope, **values: object) -> None:
         row = await self._course(env)
         row.update(values)
-        row["listed"] = row["published_at"] is not None and row["status"] not in (
-            "archived",
-            "deleted",
+        row["listed"] = (
+            row["published_at"] is not None and not row["unlisted"] and row["status"] not in ("archived", "deleted")
         )
         self.put("courses", row)
         self.touch(f"analytics:{row['org_id']}")
@@ -103,6 +103,7 @@ class AnalyticsProjection(Projection):
                 "co_authors": [],
                 "title": e.details.title,
                 "status": "draft",
+                "unlisted": False,
                 "listed": False,
                 "published_at": None,
             },
@@ -125,7 +126,11 @@ class AnalyticsProjection(Projection):
     @on(Course.Published)
     async def published(self, e: Course.Published, env: EventEnvelope) -> None:
         row = await self._course(env)
-        await self._set(env, status="published", published_at=row["published_at"] or env.occurred_at)
+        await self._set(env, status="published", unlisted=False, published_at=row["published_at"] or env.occurred_at)
+
+    @on(Course.Unpublished, Course.Republished)
+    async def unpublished(self, e: Course.Unpublished | Course.Republished, env: EventEnvelope) -> None:
+        await self._set(env, unlisted=isinstance(e, Course.Unpublished))
 
     @on(Course.Archived)
     async def archived(self, e: Course.Archived, env: EventEnvelope) -> None:

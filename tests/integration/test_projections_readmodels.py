@@ -14,9 +14,12 @@ from gateway.bootstrap import Root
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from projections import queries as q
+from projections.analytics import AnalyticsProjection
 from projections.errors import InvalidQuery, ProjectionBehind
+from projections.rebuild import rebuild
 from schemas import commands as c
-from tests.integration.projections_support import World, bus_on, projectors, relay, scenario
+from tests.integration.projections_support import World, bus_on, dump, projectors, relay, scenario
+from tests.integration.test_projections_resilience import own_settings, own_store  # noqa: F401  (fixtures)
 from tests.ports import make_ports
 
 
@@ -305,3 +308,37 @@ async def test_queries_before_the_read_models_exist_say_unavailable(fresh_databa
             await q.catalog_page(reader, me, q.CatalogQuery())
         with pytest.raises(Unavailable):
             await q.my_courses(reader, me, position=1)
+
+
+async def test_an_unpublished_course_is_not_counted_as_published(
+    own_settings: Settings,  # noqa: F811
+    own_store: PostgresEventStore,  # noqa: F811
+) -> None:
+    """Unpublishing takes a course out of the organisation's published count and its popular
+    courses; relisting it puts it back; a rebuild of the analytics gives the same rows."""
+    settings, store = own_settings, own_store
+    w = World(bus_on(store))
+    query = q.AnalyticsQuery(period="day")
+    async with Root(settings, make_ports()) as root, relay(settings), projectors(settings, "analytics"):
+        reader = q.Reader(store.pool, root.cache, wait_seconds=30.0)
+
+        async def published_at(position: int) -> tuple[int, set[str]]:
+            org = await q.org_analytics(reader, viewer(w.manager), query, position=position)
+            return org.published_courses, {p.title for p in org.popular_courses}
+
+        await w.published("Kept")
+        hidden = (await w.published("Hidden"))["course"]
+        await w.bus.handle(c.Enrol(course_id=hidden), w.ctx("student"))
+        r = await w.bus.handle(c.UnpublishCourse(course_id=hidden), w.manager)
+        assert await published_at(r.position) == (1, {"Kept"})
+        r = await w.bus.handle(c.PublishCourse(course_id=hidden), w.manager)
+        assert await published_at(r.position) == (2, {"Kept", "Hidden"})
+        r = await w.bus.handle(c.UnpublishCourse(course_id=hidden), w.manager)
+        assert await published_at(r.position) == (1, {"Kept"})
+
+    await rebuild(settings.pg_dsn, AnalyticsProjection, target="cmp_analytics")
+    live, fresh = (
+        await dump(settings.pg_dsn, AnalyticsProjection.schema()),
+        await dump(settings.pg_dsn, "cmp_analytics"),
+    )
+    assert live == fresh and live["courses"]
