@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -145,15 +146,24 @@ def settings(database: str, s3_server: S3Server) -> Settings:
     return make_settings(database, **s3_server.settings())
 
 
-@pytest.fixture
-async def blobs(settings: Settings) -> AsyncIterator[S3BlobStore]:
-    """The blob store on the run's S3, in the test's own bucket."""
+@contextlib.asynccontextmanager
+async def blob_store(settings: Settings) -> AsyncIterator[S3BlobStore]:
+    """The blob store that `settings` name (their S3 and bucket), started, closed after."""
     store = S3BlobStore(
         settings.s3_url, settings.s3_access_key, settings.s3_secret_key.get_secret_value(), settings.s3_bucket
     )
     await store.start()
-    yield store
-    await store.close()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def blobs(settings: Settings) -> AsyncIterator[S3BlobStore]:
+    """The blob store on the run's S3, in the test's own bucket."""
+    async with blob_store(settings) as store:
+        yield store
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +184,11 @@ async def store(database: str) -> AsyncIterator[PostgresEventStore]:
 async def nats_cleanup(settings: Settings) -> AsyncIterator[Settings]:
     """Deletes the test's JetStream stream (and its consumers) after the test."""
     yield settings
+    await delete_event_streams(settings)
+
+
+async def delete_event_streams(settings: Settings) -> None:
+    """Delete the JetStream streams that `settings` name (events and dead letters), if any."""
     import nats
 
     nc = await nats.connect(settings.nats_url)
