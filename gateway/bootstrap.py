@@ -227,6 +227,7 @@ class Root:
                 public_url=settings.public_url,
                 retry=Backoff(initial=settings.mail_retry_seconds, maximum=settings.mail_retry_max_seconds),
                 poll_seconds=settings.mail_poll_seconds,
+                keep_sent=timedelta(days=settings.mail_keep_sent_days),
             )
             async with asyncio.TaskGroup() as group:
                 group.create_task(Certifier(self.bus, settings, self.nats).run(), name="certifier")

@@ -10,13 +10,17 @@ transport (SMTP, or `.eml` files when no SMTP server is configured), and marks i
 its body. A failure is counted and the mail waits `Backoff.delay(attempts)` before the next try;
 only a permanent refusal (5xx, `MailRejected`) ends the tries. A worker that dies leaves its
 claims to expire and be taken again; a mail is sent twice only if the worker dies between the
-server's acceptance and the mark, and then carries the same Message-ID both times.
+server's acceptance and the mark, and then carries the same Message-ID both times. Sent mail is
+kept `keep_sent` (its id stops a replay from queueing it again meanwhile), then deleted by the
+worker's loop, a bounded batch at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +54,10 @@ _SENT = (
 _RETRY = (
     "UPDATE cw_mail_outbox SET attempts = attempts + 1, leased_until = NULL, last_error = %s,"
     " next_attempt_at = now() + make_interval(secs => %s) WHERE mail_id = %s"
+)
+_PURGE = (
+    "DELETE FROM cw_mail_outbox WHERE mail_id IN ("
+    " SELECT mail_id FROM cw_mail_outbox WHERE sent_at < now() - %s LIMIT %s FOR UPDATE SKIP LOCKED)"
 )
 _FAILED = (
     "UPDATE cw_mail_outbox SET attempts = attempts + 1, leased_until = NULL, last_error = %s, failed_at = now(),"
@@ -90,6 +98,8 @@ class MailDelivery:
         poll_seconds: float = 1.0,
         lease_seconds: float = 120.0,
         batch: int = 20,
+        keep_sent: timedelta = timedelta(days=7),
+        purge_every_s: float = 600.0,
     ) -> None:
         self.dsn = dsn
         self.transport = transport
@@ -98,8 +108,11 @@ class MailDelivery:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.batch = batch
+        self.keep_sent = keep_sent
+        self.purge_every_s = purge_every_s
         self.sent = 0
         self.failures = 0
+        self.purged = 0
 
     async def run(self) -> None:
         outage = Backoff(initial=0.5, maximum=10.0)
@@ -107,12 +120,29 @@ class MailDelivery:
             try:
                 async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     outage.reset()
+                    purge_at = time.monotonic()
                     while True:
+                        if time.monotonic() >= purge_at:
+                            await self.purge_sent(conn)
+                            purge_at = time.monotonic() + self.purge_every_s
                         if await self.deliver_once(conn) < self.batch:
                             await asyncio.sleep(self.poll_seconds)
             except psycopg.OperationalError as e:  # the database is away: wait for it
                 log.warning("mail.database_unavailable", error=str(e))
                 await outage.sleep()
+
+    async def purge_sent(self, conn: psycopg.AsyncConnection[Any], chunk: int = 5000) -> int:
+        """Delete the mail sent more than `keep_sent` ago, `chunk` rows per statement; how many."""
+        deleted = 0
+        while True:
+            cur = await conn.execute(_PURGE, [self.keep_sent, chunk])
+            deleted += cur.rowcount
+            if cur.rowcount < chunk:
+                break
+        if deleted:
+            self.purged += deleted
+            log.info("mail.purged", sent_rows=deleted)
+        return deleted
 
     async def deliver_once(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Claim due mail and try each once; how many were claimed."""

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     mail_retry_seconds: float = Field(2.0, gt=0, description="first wait before sending a failed mail again")
     mail_retry_max_seconds: float = Field(300.0, gt=0, description="longest wait between tries of a failed mail")
     mail_poll_seconds: float = Field(1.0, gt=0, description="how often the mail worker looks for due mail")
+    mail_keep_sent_days: float = Field(
+        7.0, gt=0, description="how long sent mail stays in the outbox before the mail worker deletes it"
+    )
     # -- lab sandboxes (labrunner) -------------------------------------------------------------
     docker_url: str | None = Field(
         None,

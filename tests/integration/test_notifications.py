@@ -25,8 +25,8 @@ from aiosmtpd.controller import Controller
 
 from infra.backoff import Backoff
 from infra.eventlog.postgres import PostgresEventStore
-from infra.mail import SmtpMailer
-from infra.outbox import MailDelivery, OutboxMailer
+from infra.mail import Mail, SmtpMailer
+from infra.outbox import MailDelivery, OutboxMailer, enqueue
 from infra.settings import Settings
 from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
@@ -105,13 +105,13 @@ def smtp_server(port: int, inbox: Inbox) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def delivering(settings: Settings, port: int) -> AsyncIterator[MailDelivery]:
+async def delivering(settings: Settings, port: int, **options: Any) -> AsyncIterator[MailDelivery]:
+    options = {"retry": FAST, "poll_seconds": 0.1, **options}
     delivery = MailDelivery(
         settings.pg_dsn,
         SmtpMailer(f"smtp://127.0.0.1:{port}", settings.mail_from, timeout=5),
         public_url=settings.public_url,
-        retry=FAST,
-        poll_seconds=0.1,
+        **options,
     )
     task = asyncio.create_task(delivery.run())
     try:
@@ -396,6 +396,45 @@ async def test_mail_survives_an_smtp_outage_and_arrives_once(api: Api, settings:
     assert len(rows) == len(addresses) + 1
     assert all(r[2] >= 1 and r[3] is not None and r[4] == "" for r in rows.values()), rows  # retried, sent, blanked
     assert user_id
+
+
+async def test_sent_mail_is_deleted_once_older_than_kept(settings: Settings) -> None:
+    """The delivery's loop deletes sent mail older than `keep_sent` (and only that): a mail sent
+    long ago goes, one just sent stays, one not yet sent (however old) stays."""
+    port = free_port()
+    inbox = Inbox()
+    old, recent, waiting = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        for mail_id in (old, recent):
+            await enqueue(conn, mail_id, Mail(f"{mail_id}@example.com", "kept a while", "body"))
+    with smtp_server(port, inbox):
+        async with delivering(settings, port) as delivery:
+            await wait_until(lambda: _sent(settings.pg_dsn, old, recent), what="both mails sent")
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        # The first was sent eight days ago; the third waits for a try in an hour, since as long.
+        await conn.execute("UPDATE cw_mail_outbox SET sent_at = now() - interval '8 days' WHERE mail_id = %s", [old])
+        await enqueue(conn, waiting, Mail("waiting@example.com", "not yet", "body"))
+        await conn.execute(
+            "UPDATE cw_mail_outbox SET created_at = now() - interval '9 days',"
+            " next_attempt_at = now() + interval '1 hour' WHERE mail_id = %s",
+            [waiting],
+        )
+    with smtp_server(port, inbox):
+        async with delivering(settings, port, keep_sent=timedelta(days=7), purge_every_s=0.2) as delivery:
+
+            async def purged() -> bool:
+                return old not in {r[0] for r in await _outbox(settings.pg_dsn)}
+
+            await wait_until(purged, what="the old sent mail deleted")
+    left = {r[0]: r for r in await _outbox(settings.pg_dsn)}
+    assert recent in left and left[recent][3] is not None
+    assert waiting in left and left[waiting][3] is None
+    assert delivery.purged >= 1 and len(inbox.to(f"{old}@example.com")) == 1
+
+
+async def _sent(dsn: str, *mail_ids: uuid.UUID) -> bool:
+    sent = {r[0] for r in await _outbox(dsn) if r[3] is not None}
+    return all(m in sent for m in mail_ids)
 
 
 async def _enrol_and_finish_as(api: Api, course: str, lesson: str, headers: dict[str, str]) -> None:
