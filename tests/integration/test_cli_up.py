@@ -16,11 +16,16 @@ import pytest
 
 from infra.migrate import migration_files
 from tests.conftest import drop_database
-from tests.integration.up_support import component_processes, delete_streams, start_up, up_environment
+from tests.integration.up_support import (
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    component_processes,
+    delete_streams,
+    start_up,
+    up_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
 ONE_EACH_TWO_GATEWAYS = {
     "relay": 1,
     "projectors": 1,

@@ -28,7 +28,7 @@ from schemas import identity as i
 from tests.conftest import make_settings
 from tests.integration.projections_support import caught_up, equals_rebuild, wait_until
 from tests.integration.test_projections_resilience import _delete_streams
-from tests.integration.up_support import component_processes, coursewright_command, free_port
+from tests.integration.up_support import START_TIMEOUT, component_processes, coursewright_command, free_port
 
 LEARNERS = 6  # concurrent clients enrolling students
 AUTHORS = 2  # concurrent clients adding modules, each to a draft course of its own
@@ -185,7 +185,9 @@ async def test_sigkill_of_each_component_under_load_loses_and_doubles_nothing(
         base = f"http://127.0.0.1:{settings.http_port}"
         load = Load()
         async with _up(settings, tmp_path / "up.log") as proc:
-            await wait_until(lambda: _answers(f"{base}/ready"), within=60, what="coursewright up to be ready")
+            await wait_until(
+                lambda: _answers(f"{base}/ready"), within=START_TIMEOUT, what="coursewright up to be ready"
+            )
             clients = [asyncio.create_task(_learner(base, fixture, t, load)) for t in fixture.trainers]
             clients += [asyncio.create_task(_author(base, fixture, d, load)) for d in fixture.drafts]
             try:

@@ -18,9 +18,9 @@ import nats
 
 from tests.conftest import NATS_URL
 from tests.integration.docker_support import CACHE_DIR, docker_url
-from tests.integration.test_cli_up import START_TIMEOUT, STOP_TIMEOUT, up_env
+from tests.integration.test_cli_up import up_env
 from tests.integration.test_labs_http import LAB, SOLUTION, events
-from tests.integration.up_support import Output, coursewright_command
+from tests.integration.up_support import START_TIMEOUT, STOP_TIMEOUT, Output, coursewright_command
 
 __all__ = ["docker_url", "up_env"]
 PASSWORD = "correct horse battery"

@@ -19,6 +19,11 @@ import psutil
 from infra.settings import Settings
 from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, make_settings
 
+START_TIMEOUT = 120.0
+"""How long a test waits for `up` (nine processes) to come up before it fails. A bound on
+failure, not a measured time: on two loaded cores a start has taken over 60 s."""
+STOP_TIMEOUT = 30.0
+
 
 def coursewright_command() -> list[str]:
     """The installed `coursewright` script, or the module when it is not installed."""
