@@ -164,6 +164,12 @@ async def record_lab_grade(cmd: c.RecordLabGrade, s: Session) -> Decided:
     return _session(lab, passed=passed, lesson_completed=completed)
 
 
+async def warn_lab_expiry(cmd: c.WarnLabExpiry, s: Session) -> Decided:
+    lab = await _recorded(s, cmd.session_id)
+    told = lab.warn_expiry(cmd.stops_at, s.now) if lab.live else False
+    return _session(lab, told=told)
+
+
 async def end_lab(cmd: c.EndLab, s: Session) -> Decided:
     lab = await _recorded(s, cmd.session_id)
     if lab.live:

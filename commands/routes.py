@@ -61,6 +61,7 @@ ROUTES: dict[type[Command], Handler] = {
     lab.StopLab: labs.stop_lab,
     lab.RecordLabRun: labs.record_lab_run,
     lab.RecordLabGrade: labs.record_lab_grade,
+    lab.WarnLabExpiry: labs.warn_lab_expiry,
     lab.EndLab: labs.end_lab,
     i.RegisterUser: identity.register_user,
     i.ChangePassword: identity.change_password,

@@ -2,7 +2,8 @@
 
 A lab spec is part of a lesson's content, so it is versioned, reviewed and published with the
 lesson. A lab session is one stream per (enrolment, lesson): every start, file write, run,
-grade, pause, resume and stop is an event of it, so labs are in the audit history.
+grade, pause, resume, expiry warning and stop is an event of it, so labs are in the audit
+history.
 """
 
 from __future__ import annotations
@@ -157,6 +158,13 @@ class LabSession(Aggregate):
         at: datetime
 
     @dataclass(frozen=True)
+    class Expiring(Event):
+        """Left idle: the runner will stop it at `stops_at` unless it is used before."""
+
+        stops_at: datetime
+        at: datetime
+
+    @dataclass(frozen=True)
     class Stopped(Event):
         reason: StopReason
         at: datetime
@@ -174,6 +182,7 @@ class LabSession(Aggregate):
         self.runs: list[LabRun] = []
         self.passed = False
         self.last_activity: datetime | None = None
+        self.expiry_told = False  # an Expiring since the last use (start, files, run, grade, resume)
 
     @property
     def live(self) -> bool:
@@ -237,6 +246,15 @@ class LabSession(Aggregate):
         self._require("paused")
         self._record(self.Resumed(at))
 
+    def warn_expiry(self, stops_at: datetime, at: datetime) -> bool:
+        """Tell that the idle session stops at `stops_at`; once per idle period (False, no event,
+        when told already since it was last used)."""
+        self._require("running", "paused")
+        if self.expiry_told:
+            return False
+        self._record(self.Expiring(stops_at, at))
+        return True
+
     def stop(self, reason: StopReason, at: datetime) -> None:
         self._require("running", "paused")
         self._record(self.Stopped(reason, at))
@@ -249,25 +267,29 @@ class LabSession(Aggregate):
         self.status, self.last_activity = "running", e.at
         self.files = {f.path: f.content for f in e.spec.starter_files}
         self.runs = []
+        self.expiry_told = False
 
     def _on_FilesWritten(self, e: FilesWritten) -> None:
         self.files.update((f.path, f.content) for f in e.files)
-        self.last_activity = e.at
+        self.last_activity, self.expiry_told = e.at, False
 
     def _on_Ran(self, e: Ran) -> None:
         self.runs = [*self.runs[-(RUNS_KEPT - 1) :], e.run]
-        self.last_activity = e.run.at
+        self.last_activity, self.expiry_told = e.run.at, False
 
     def _on_Graded(self, e: Graded) -> None:
         self.runs = [*self.runs[-(RUNS_KEPT - 1) :], e.run]
         self.passed = self.passed or e.passed
-        self.last_activity = e.run.at
+        self.last_activity, self.expiry_told = e.run.at, False
 
     def _on_Paused(self, e: Paused) -> None:
         self.status, self.last_activity = "paused", e.at
 
     def _on_Resumed(self, e: Resumed) -> None:
-        self.status, self.last_activity = "running", e.at
+        self.status, self.last_activity, self.expiry_told = "running", e.at, False
+
+    def _on_Expiring(self, e: Expiring) -> None:
+        self.expiry_told = True
 
     def _on_Stopped(self, e: Stopped) -> None:
         self.status = "stopped"

@@ -127,6 +127,7 @@ class Root:
                 max_sessions=settings.lab_max_sessions,
                 per_student=settings.lab_per_student,
                 per_organisation=settings.lab_per_organisation,
+                warn_before_s=settings.lab_expiry_warning_seconds,
             ),
         )
         self.remote_labs = RemoteLabs(self.nats, settings.subject_prefix)  # the `labs` process's runner

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     lab_max_sessions: int = Field(8, ge=1, description="lab sandboxes at once on this host; starts beyond wait")
     lab_per_student: int = Field(2, ge=1, description="live lab sessions per student")
     lab_per_organisation: int = Field(50, ge=1, description="live lab sessions per organisation")
+    lab_expiry_warning_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="an idle lab session's student is told this long before the runner stops it (at most half "
+        "the lab's idle limit)",
+    )
 
     def environment(self) -> dict[str, str]:
         """These settings as CW_ variables: what a child process needs to run on the same ones."""

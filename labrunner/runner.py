@@ -5,19 +5,22 @@ session's state by the one table and the aggregate; only then is the sandbox tou
 the sandbox did is recorded (runs, grades, ends) with the runner's own role. At most
 `max_sessions` sandboxes run on the host: a start beyond waits its turn. Quotas per student and
 per organisation refuse a start outright (starts under way count, so concurrent ones cannot
-overshoot them). Idle sessions are reaped; sandboxes left by a runner
-that died are removed when the next one starts.
+overshoot them). Idle sessions are reaped; `warn_before_s` before it would reap one, the runner
+tells its student (`LabSessionExpiring`, once per idle period: any use starts a new one).
+Sandboxes left by a runner that died are removed when the next one starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 from commands import codec
@@ -49,7 +52,10 @@ class RunnerLimits:
     max_sessions: int = 8  # sandboxes at once on this host; starts beyond wait
     per_student: int = 2
     per_organisation: int = 50
-    reap_every_s: float = 30.0
+    reap_every_s: float = 30.0  # the reaper's longest sleep (it wakes sooner for a warning or a stop due)
+    warn_before_s: float = (
+        120.0  # an idle session's student is told this long before it is stopped (at most half its idle limit)
+    )
 
 
 @dataclass
@@ -64,6 +70,20 @@ class Live:
     last_used: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one run at a time
     outputs: deque[tuple[UUID, bytes]] = field(default_factory=lambda: deque(maxlen=OUTPUTS_KEPT))
+    warned: bool = False  # told it expires, in this idle period
+
+    def use(self, now: float) -> None:
+        """Used now: a new idle period begins."""
+        self.last_used, self.warned = now, False
+
+    @property
+    def idle_limit_s(self) -> float:
+        return self.spec.limits.idle_minutes * 60.0
+
+    def warn_at_s(self, warn_before_s: float) -> float:
+        """Idle seconds at which its student is told: `warn_before_s` before the limit, but not
+        before half of it (a short lab would otherwise warn at every use)."""
+        return self.idle_limit_s - min(warn_before_s, self.idle_limit_s / 2)
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class LabRunner:
         self.opened = asyncio.Event()  # set with `available`
         self._slots = asyncio.Semaphore(self.limits.max_sessions)
         self._starting: list[tuple[UUID, UUID]] = []  # (student, organisation) of starts under way
+        self._opened_one = asyncio.Event()  # wakes the reaper: a new session has deadlines of its own
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -129,7 +150,10 @@ class LabRunner:
         try:
             await self.open()
             while True:
-                await asyncio.sleep(self.limits.reap_every_s)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.next_reap_s()):
+                        await self._opened_one.wait()
+                self._opened_one.clear()
                 await self.reap()
         finally:
             self.available = False
@@ -142,13 +166,42 @@ class LabRunner:
             await self._discard(live, "recovered")
 
     async def reap(self) -> int:
-        """Stop sessions idle past their lab's idle limit."""
+        """Stop sessions idle past their lab's idle limit; warn those within `warn_before_s` of it."""
         now = self.monotonic()
-        idle = [x for x in self.live.values() if now - x.last_used > x.spec.limits.idle_minutes * 60]
+        idle = [x for x in self.live.values() if now - x.last_used > x.idle_limit_s]
         for live in idle:
             log.info("labs.reaped", session=str(live.session_id))
             await self._discard(live, "idle")
+        warn = self.limits.warn_before_s
+        due = [x for x in self.live.values() if not x.warned and now - x.last_used >= x.warn_at_s(warn)]
+        for live in due:
+            await self._warn(live, live.idle_limit_s - (now - live.last_used))
         return len(idle)
+
+    def next_reap_s(self) -> float:
+        """How long the reaper may sleep: until the next warning or stop falls due, at most
+        `reap_every_s` (and at least a tenth of a second)."""
+        now = self.monotonic()
+        wait = self.limits.reap_every_s
+        for live in self.live.values():
+            due = live.idle_limit_s if live.warned else live.warn_at_s(self.limits.warn_before_s)
+            wait = min(wait, due - (now - live.last_used))
+        return max(0.1, wait)
+
+    async def _warn(self, live: Live, stops_in_s: float) -> None:
+        """Tell the session's student that it stops in `stops_in_s` unless used."""
+        live.warned = True  # before the await: a use meanwhile clears it for the next period
+        stops_at = self.bus.ports.clock.now() + timedelta(seconds=max(0.0, stops_in_s))
+        ctx = Context(RUNNER_ACTOR, live.org_id, frozenset({LAB_RUNNER}))
+        try:
+            await self.bus.handle(c.WarnLabExpiry(session_id=live.session_id, stops_at=stops_at), ctx)
+        except errors.DomainError as e:  # gone meanwhile: nothing to tell
+            log.info("labs.expiry_not_told", session=str(live.session_id), error=str(e))
+            return
+        except BaseException:  # not told (an outage): the next pass tries again
+            live.warned = False
+            raise
+        log.info("labs.expiring", session=str(live.session_id), stops_in_s=round(stops_in_s, 1))
 
     # -- requests --------------------------------------------------------------------------
 
@@ -202,6 +255,7 @@ class LabRunner:
         live = self.live[session_id] = Live(
             session_id, sandbox, session.student_id, session.org_id, spec, self.monotonic()
         )
+        self._opened_one.set()
         log.info("labs.started", session=str(session_id), sandbox=sandbox[:12])
         return live
 
@@ -210,7 +264,7 @@ class LabRunner:
         reply = await self.bus.handle(cmd, ctx)
         async with live.lock:
             await self.engine.write_files(live.sandbox_id, {f.path: f.content.encode() for f in cmd.files})
-            live.last_used = self.monotonic()
+            live.use(self.monotonic())
         return reply
 
     async def run(self, cmd: c.RunLab, ctx: Context, sink: OutputSink | None = None) -> RunOutcome:
@@ -253,7 +307,7 @@ class LabRunner:
         live = self._held(cmd.session_id)
         reply = await self.bus.handle(cmd, ctx)
         await self.engine.resume(live.sandbox_id)
-        live.last_used = self.monotonic()
+        live.use(self.monotonic())
         return reply
 
     async def stop(self, cmd: c.StopLab, ctx: Context) -> CommandResult:
@@ -331,7 +385,7 @@ class LabRunner:
             if result.reset:  # the sandbox was restarted to end the run: its files again
                 session = await self.session(live.session_id)
                 await self.engine.write_files(live.sandbox_id, {p: t.encode() for p, t in session.files.items()})
-            live.last_used = self.monotonic()
+            live.use(self.monotonic())
         return result
 
     def _record(self, argv: list[str], result: RunResult) -> c.LabRunRecord:

@@ -13,6 +13,7 @@ meanwhile, has queued every mail already.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -351,6 +352,18 @@ class NotificationsProjection(Projection):
     @on(LabSession.Started)
     async def lab_started(self, e: LabSession.Started, env: EventEnvelope) -> None:
         self.put("labs", {"session_id": env.stream_id, "student_id": e.student_id, "course_id": e.course_id})
+
+    @on(LabSession.Expiring)
+    async def lab_expiring(self, e: LabSession.Expiring, env: EventEnvelope) -> None:
+        lab = await self.require("labs", env.stream_id, "lab session {key} never started")
+        when = e.stops_at.astimezone(UTC).strftime("%H:%M UTC")
+        await self.notify(
+            env, lab["student_id"], "lab_expiring", "Your lab session is about to expire",
+            f"Your lab session has been idle and will be stopped at {when} unless you use it (run, save"
+            " files or resume); its files are kept either way.",
+            f"/labs/sessions/{env.stream_id}", session_id=env.stream_id, course_id=lab["course_id"],
+            stops_at=e.stops_at,
+        )  # fmt: skip
 
     @on(LabSession.Stopped)
     async def lab_stopped(self, e: LabSession.Stopped, env: EventEnvelope) -> None:

@@ -145,6 +145,7 @@ COMMANDS: dict[type[Command], Permission] = {
     lab.StopLab: LEARNING,
     lab.RecordLabRun: Permission(SANDBOX),
     lab.RecordLabGrade: Permission(SANDBOX),
+    lab.WarnLabExpiry: Permission(SANDBOX),
     lab.EndLab: Permission(SANDBOX),
     i.RegisterUser: Permission(EVERYONE),
     i.ChangePassword: Permission(EVERYONE),

@@ -81,6 +81,13 @@ class RecordLabGrade(Command, kw_only=True, frozen=True):
     run: LabRunRecord
 
 
+class WarnLabExpiry(Command, kw_only=True, frozen=True):
+    """The runner tells that an idle session will be stopped at `stops_at` unless it is used."""
+
+    session_id: UUID
+    stops_at: datetime
+
+
 EndReason = Literal["idle", "failed", "recovered"]
 
 

@@ -20,6 +20,7 @@ Kind = Literal[
     "course_rejected",  # the course's authors: rejected, with the feedback
     "certificate_ready",  # the student: a certificate was issued
     "order_status",  # the organisation's sales people and who placed it: an order moved on
+    "lab_expiring",  # the student: an idle lab session will be stopped soon unless used
     "lab_expired",  # the student: an idle lab session was stopped
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, tuple[bool, bool]] = {
     "course_rejected": (True, True),
     "certificate_ready": (True, True),
     "order_status": (True, False),
+    "lab_expiring": (True, False),
     "lab_expired": (True, False),
 }
 

@@ -15,6 +15,7 @@ from commands.bus import CommandBus
 from commands.routes import ROUTES
 from domain import errors
 from domain.enrollment import Enrollment, enrollment_id
+from domain.lab import LabSession
 from infra.eventlog.memory import InMemoryEventStore
 from infra.labengine.docker import DockerLabEngine
 from infra.labengine.placement import PlacedEngines, engine_urls
@@ -153,6 +154,61 @@ async def test_idle_sessions_are_reaped(runner: LabRunner, course: tuple[UUID, U
     assert await runner.reap() == 1
     assert (await runner.session(UUID(reply.id))).status == "stopped"
     assert await runner.engine.sandboxes({LABEL: runner.name}) == {}
+
+
+async def test_an_idle_session_is_told_before_it_is_reaped_once_per_idle_period(
+    bus: CommandBus, engine: DockerLabEngine, course: tuple[UUID, UUID]
+) -> None:
+    """Two minutes before the lab's 15 idle minutes the reaper records LabSessionExpiring (once,
+    however often it passes), and wakes for the stop; a run starts a new idle period, told
+    again; past the limit the session stops."""
+    course_id, lesson_id = course
+    runner = LabRunner(
+        bus, engine, name="t-expiring", limits=RunnerLimits(reap_every_s=600, warn_before_s=120), monotonic=Clock()
+    )
+    clock = runner.monotonic
+    assert isinstance(clock, Clock)
+    student = ctx(STUDENT, "student")
+    try:
+        reply = await runner.start(lab.StartLab(course_id=course_id, lesson_id=lesson_id), student)
+        session_id = UUID(reply.id)
+
+        async def told() -> list[str]:
+            return [e.event_type for e in await bus.store.read_stream(session_id)]
+
+        clock.now += 12 * 60
+        assert runner.next_reap_s() == 60  # the warning falls due at 13 minutes
+        assert await runner.reap() == 0 and "LabSessionExpiring" not in await told()
+        clock.now += 90
+        assert await runner.reap() == 0 and runner.next_reap_s() == 90  # then the stop, at 15
+        clock.now += 30
+        assert await runner.reap() == 0
+        assert (await told()).count("LabSessionExpiring") == 1
+        (expiring,) = [
+            codec.decode(e.event_type, e.payload)
+            for e in await bus.store.read_stream(session_id)
+            if e.event_type == "LabSessionExpiring"
+        ]
+        assert isinstance(expiring, LabSession.Expiring)
+        assert (expiring.stops_at - expiring.at).total_seconds() == pytest.approx(90, abs=5)
+
+        ran = await runner.run(lab.RunLab(session_id=session_id, command=["true"]), student)
+        assert ran.run.exit_code == 0 and not runner.live[session_id].warned
+        clock.now += 13 * 60 + 1
+        assert await runner.reap() == 0
+        clock.now += 2 * 60
+        assert await runner.reap() == 1
+        assert await told() == [
+            "LabSessionStarted",
+            "LabSessionExpiring",
+            "LabSessionRan",
+            "LabSessionExpiring",
+            "LabSessionStopped",
+        ]
+        assert (await runner.session(session_id)).status == "stopped"
+        assert await runner.engine.sandboxes({LABEL: runner.name}) == {}
+    finally:
+        await runner.shutdown()
 
 
 async def test_a_runner_that_died_leaves_no_sandbox_after_restart(

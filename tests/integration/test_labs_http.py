@@ -3,16 +3,22 @@ it (JSON and server-sent events), grades it, and the lesson counts as completed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
+import psycopg
 import pytest
 
 from infra.settings import Settings
+from labrunner.runner import LabRunner
 from tests.integration.docker_support import CACHE_DIR, docker_url
 from tests.integration.gateway_harness import QUERIES_DEPRECATIONS, Api, running_gateway
+from tests.integration.projections_support import projectors, relay, wait_until
 
 __all__ = ["docker_url"]
 pytestmark = QUERIES_DEPRECATIONS
@@ -37,7 +43,7 @@ async def api(settings: Settings, docker_url: str) -> AsyncIterator[Api]:
         await a.services.labs.shutdown()
 
 
-async def published_lab(api: Api) -> tuple[str, str, dict[str, Any], dict[str, str]]:
+async def published_lab(api: Api, lab: dict[str, Any] = LAB) -> tuple[str, str, dict[str, Any], dict[str, str]]:
     """A published course whose lesson has LAB: (course id, lesson id, org admin headers, student headers)."""
     org, admin = await api.organisation()
     _, author = await api.member(org, admin, "instructor")
@@ -51,7 +57,7 @@ async def published_lab(api: Api) -> tuple[str, str, dict[str, Any], dict[str, s
     ]
     r = await post(f"/courses/{cid}/modules/{module}/lessons", json={"title": "Add"}, headers=author)
     lesson = r.json()["data"]["lesson_id"]
-    r = await post(f"/courses/{cid}/lessons/{lesson}/lab", json={"lab": LAB}, headers=author)
+    r = await post(f"/courses/{cid}/lessons/{lesson}/lab", json={"lab": lab}, headers=author)
     assert r.status_code == 201, r.text
     assert r.headers["location"] == f"/courses/{cid}/lessons/{lesson}/content/1"
     review = (await post(f"/courses/{cid}/submit", headers=author)).json()["data"]["review_id"]
@@ -149,3 +155,64 @@ async def test_bad_lab_requests_are_problems(api: Api) -> None:
     _, stranger = await api.member(other_org, other_admin, "student")
     r = await api.client.get(session, headers=stranger)
     assert r.status_code == 404
+
+
+async def test_an_idle_lab_tells_its_student_before_it_expires(
+    settings: Settings, docker_url: str, nats_cleanup: Settings
+) -> None:
+    """In real time, with the runner's reaper loop running: a lab idle for half its one minute
+    (the warning's lead capped there) records LabSessionExpiring, and the student finds
+    `lab_expiring` in their feed and, having asked for it by mail, in the mail outbox."""
+    name = f"expiring-{secrets.token_hex(4)}"
+    one_minute = LAB | {"limits": {**LAB["limits"], "idle_minutes": 1}}
+    async with (
+        running_gateway(
+            settings,
+            docker_url=docker_url,
+            lab_cache_dir=CACHE_DIR,
+            lab_runner_name=name,
+            lab_expiry_warning_seconds=45,
+        ) as api,
+        relay(settings),
+        projectors(settings, "notifications", cache=api.root.cache),
+    ):
+        labs = api.services.labs
+        assert labs is not None
+        reaper = asyncio.create_task(labs.run_forever())
+        try:
+            cid, lesson, _, student = await published_lab(api, lab=one_minute)
+            me = (await api.client.get("/auth/me", headers=student)).json()
+            r = await api.client.put(
+                "/me/notifications/preferences/lab_expiring", json={"in_app": True, "email": True}, headers=student
+            )
+            assert r.status_code == 202, r.text
+            await wait_until(lambda: _opened(labs), what="the runner open")
+            r = await api.client.post("/labs/sessions", json={"course_id": cid, "lesson_id": lesson}, headers=student)
+            assert r.status_code == 201, r.text
+            session = r.json()["id"]
+
+            async def expiring() -> dict[str, Any] | None:
+                r = await api.client.get("/me/notifications", headers=student)
+                return next((i for i in r.json()["items"] if i["kind"] == "lab_expiring"), None)
+
+            async def told() -> bool:
+                return await expiring() is not None
+
+            await wait_until(told, within=90, what="the lab_expiring notification")
+            item = await expiring()
+            assert item is not None and item["link"] == f"/labs/sessions/{session}"
+            assert item["data"]["session_id"] == session and item["data"]["course_id"] == cid
+            assert "will be stopped at" in item["body"] and item["data"]["stops_at"]
+            async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+                cur = await conn.execute("SELECT subject FROM cw_mail_outbox WHERE recipient = %s", [me["email"]])
+                assert [row[0] for row in await cur.fetchall()] == ["Your lab session is about to expire"]
+            stored = await api.services.store.read_stream(UUID(session))
+            assert [e.event_type for e in stored].count("LabSessionExpiring") == 1
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+
+
+async def _opened(labs: LabRunner) -> bool:
+    return labs.available

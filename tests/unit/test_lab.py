@@ -164,6 +164,35 @@ async def test_another_student_cannot_use_a_session(bus: CommandBus) -> None:
     await bus.handle(lab.RunLab(session_id=session_id), ctx(OTHER, "org_admin"))
 
 
+async def test_an_expiry_is_told_once_per_idle_period(bus: CommandBus, store: InMemoryEventStore) -> None:
+    """`WarnLabExpiry` (the runner's alone) records LabSessionExpiring once; told again it
+    changes nothing until the session is used (a run, files, a resume), which begins a new idle
+    period; a stopped session is not told."""
+    course_id, lesson_id = await published_lab(bus)
+    student = ctx(STUDENT, "student")
+    await bus.handle(c.Enrol(course_id=course_id), student)
+    session_id = UUID((await bus.handle(lab.StartLab(course_id=course_id, lesson_id=lesson_id), student)).id)
+    warn = lab.WarnLabExpiry(session_id=session_id, stops_at=NOW)
+    runner = ctx(STUDENT, "lab_runner")
+    with pytest.raises(PermissionDenied, match="lab_runner"):
+        await bus.handle(warn, student)
+    assert (await bus.handle(warn, runner)).data["told"] is True
+    assert (await bus.handle(warn, runner)).data["told"] is False
+    await bus.handle(lab.RecordLabRun(session_id=session_id, run=record(0)), runner)
+    assert (await bus.handle(warn, runner)).data["told"] is True
+    await bus.handle(lab.PauseLab(session_id=session_id), student)
+    assert (await bus.handle(warn, runner)).data["told"] is False  # pausing is no use
+    await bus.handle(lab.ResumeLab(session_id=session_id), student)
+    assert (await bus.handle(warn, runner)).data["told"] is True
+    await bus.handle(lab.StopLab(session_id=session_id), student)
+    assert (await bus.handle(warn, runner)).data["told"] is False
+    types = [e.event_type for e in await store.read_stream(session_id)]
+    assert types.count("LabSessionExpiring") == 3
+    stored = await store.read_stream(session_id)
+    told = [codec.decode(e.event_type, e.payload) for e in stored if e.event_type == "LabSessionExpiring"]
+    assert all(isinstance(e, LabSession.Expiring) and e.stops_at == NOW for e in told)
+
+
 async def _trainer(bus: CommandBus) -> UUID:
     """A registered user who is a trainer of ORG."""
     root = Context(UUID(int=1), UUID(int=0), frozenset({"platform_admin"}))
