@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
@@ -17,6 +17,7 @@ class Aggregate:
 
     stream_type: ClassVar[str]
     events: ClassVar[tuple[type[Event], ...]]  # the event classes declared inside this aggregate
+    _appliers: ClassVar[dict[type[Event], Callable[[Any, Any], None]]]  # event class -> its _on_<Event>
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -32,6 +33,7 @@ class Aggregate:
                 value.__qualname__ = f"{cls.__name__}.{name}"
                 declared_events.append(value)
         cls.events = tuple(declared_events)
+        cls._appliers = {}
 
     def __init__(self, id: UUID) -> None:
         self.id = id
@@ -70,10 +72,17 @@ class Aggregate:
         self.pending.append(event)
 
     def _apply(self, event: Event) -> None:
-        method = getattr(self, "_on_" + type(event).__name__, None)
+        applier = self._appliers.get(type(event)) or self._applier(type(event))
+        applier(self, event)
+
+    @classmethod
+    def _applier(cls, event_class: type[Event]) -> Callable[[Any, Any], None]:
+        """The `_on_<Event>` method that applies events of `event_class`, found once per class."""
+        method = getattr(cls, "_on_" + event_class.__name__, None)
         if method is None:
-            raise TypeError(f"{type(self).__name__} has no _on_{type(event).__name__}")
-        method(event)
+            raise TypeError(f"{cls.__name__} has no _on_{event_class.__name__}")
+        cls._appliers[event_class] = method
+        return method  # type: ignore[no-any-return]
 
     def collect(self) -> list[Event]:
         """Hand over the pending events (they become stored once appended)."""

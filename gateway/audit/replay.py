@@ -3,18 +3,17 @@ that decides its commands, never a read model), and the difference between two s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
-from commands.codec import decode
+from commands.codec import decode_all
 from domain import errors
 from domain.aggregate import Aggregate
 from domain.aggregates import AGGREGATES
-from schemas.envelope import EventEnvelope
+from infra.eventlog.reader import Replay
 
 AGGREGATE_BY_STREAM_TYPE: dict[str, type[Aggregate]] = {a.stream_type: a for a in AGGREGATES}
 # Bookkeeping of the aggregate base, not part of what the stream says.
@@ -46,21 +45,20 @@ class UnknownStream(errors.NotFound):
     code = "stream_not_found"
 
 
-def rebuild(events: Sequence[EventEnvelope]) -> State:
-    """The state after `events` (one stream's first events, in version order)."""
-    if not events:
+def rebuild(stream_id: UUID, replay: Replay | None) -> State:
+    """The state after the events of `replay` (one stream's first events; None: none)."""
+    if replay is None:
         raise UnknownStream("the stream has no events at that point")
-    first, last = events[0], events[-1]
-    cls = AGGREGATE_BY_STREAM_TYPE.get(first.stream_type)
+    cls = AGGREGATE_BY_STREAM_TYPE.get(replay.stream_type)
     if cls is None:
-        raise UnknownStream(f"no aggregate of type {first.stream_type!r} in this build")
-    aggregate = cls.replay(first.stream_id, [decode(e.event_type, e.payload) for e in events], last.position)
+        raise UnknownStream(f"no aggregate of type {replay.stream_type!r} in this build")
+    aggregate = cls.replay(stream_id, decode_all(replay.events), replay.position)
     return State(
-        stream_id=first.stream_id,
-        stream_type=first.stream_type,
+        stream_id=stream_id,
+        stream_type=replay.stream_type,
         version=aggregate.version,
-        position=last.position,
-        occurred_at=last.occurred_at,
+        position=replay.position,
+        occurred_at=replay.occurred_at,
         state=snapshot(aggregate),
     )
 

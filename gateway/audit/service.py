@@ -176,11 +176,7 @@ async def _seals(reader: LogReader) -> list[Seal]:
 
 
 async def _state(reader: LogReader, stream_id: UUID, at: Point | None) -> State:
-    if isinstance(at, datetime):
-        version = await reader.version_at(stream_id, at)
-    else:
-        version = at if at is not None else 2**62
-    events = await reader.stream_upto(stream_id, version)
-    if isinstance(at, int) and len(events) < at:
-        raise UnknownStream(f"stream {stream_id} has {len(events)} version(s), not {at}")
-    return rebuild(events)
+    replay = await reader.replay(stream_id, at if at is not None else 2**62)
+    if isinstance(at, int) and replay is not None and replay.version < at:
+        raise UnknownStream(f"stream {stream_id} has {replay.version} version(s), not {at}")
+    return rebuild(stream_id, replay)

@@ -84,6 +84,14 @@ class EventCatalogue:
             raise UnknownEventType(f"unknown event type {name!r}") from None
         return decoder(payload)
 
+    def decode_all(self, events: Iterable[tuple[str, bytes | msgspec.Raw]]) -> list[Any]:
+        """Each (type, payload) decoded, in order: a replay's events without a call per event."""
+        decoders = self._decoders
+        try:
+            return [decoders[name](payload) for name, payload in events]
+        except KeyError as e:
+            raise UnknownEventType(f"unknown event type {e.args[0]!r}") from None
+
     def json_schema(self) -> dict[str, object]:
         """JSON Schema of every event payload, derived from the declarations."""
         names = sorted(self._classes)
