@@ -23,7 +23,7 @@ from gateway.controllers.cohorts import CohortController, FeedbackController
 from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
-from gateway.controllers.notifications import NotificationController
+from gateway.controllers.notifications import NOTIFICATION_STREAM, NotificationController
 from gateway.controllers.orders import OrderController
 from gateway.controllers.organisations import (
     ApiKeyController,
@@ -49,7 +49,7 @@ from infra.gcpolicy import tune_for_server
 from infra.housekeeping import purge_forever
 from infra.revocations import Revocations
 from infra.settings import Settings
-from infra.tokens import AccessTokens, RefreshTokens
+from infra.tokens import AccessTokens, RefreshTokens, StreamTickets
 
 DEV_SECRET = Settings.model_fields["jwt_secret"].default.get_secret_value()
 COMMAND_CONTROLLERS = [
@@ -93,6 +93,7 @@ def authenticator(services: Services) -> Authenticator:
         RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
         Revocations(services.pool, settings.pg_dsn, ttl, services.dependencies.postgres),
         services.api_keys,
+        StreamTickets(secret, NOTIFICATION_STREAM, timedelta(seconds=settings.stream_ticket_seconds)),
     )
 
 
@@ -132,7 +133,14 @@ def openapi() -> OpenAPIConfig:
                     scheme="bearer",
                     bearer_format="JWT",
                     description="An access token from POST /auth/login or /auth/refresh",
-                )
+                ),
+                "StreamTicket": SecurityScheme(
+                    type="apiKey",
+                    name="ticket",
+                    security_scheme_in="query",
+                    description="A ticket from POST /me/notifications/stream-ticket: opens the notification "
+                    "stream alone, for a minute",
+                ),
             }
         ),
         use_handler_docstrings=False,

@@ -10,6 +10,7 @@ from uuid import UUID
 from litestar import Request
 
 from commands import identity
+from commands.errors import PermissionDenied
 from domain.identity import Organisation, OrganisationNotFound, User
 from gateway.scope import header
 from infra.apikeys import ApiKeys, is_api_key
@@ -22,6 +23,7 @@ from infra.tokens import (
     InvalidCredentials,
     InvalidToken,
     RefreshTokens,
+    StreamTickets,
     TokenReused,
 )
 from schemas.identity import TokenPair
@@ -63,6 +65,7 @@ class Authenticator:
         refresh: RefreshTokens,
         revocations: Revocations,
         api_keys: ApiKeys,
+        tickets: StreamTickets,
     ) -> None:
         self.store = store
         self.passwords = passwords
@@ -70,6 +73,7 @@ class Authenticator:
         self.refresh = refresh
         self.revocations = revocations
         self.api_keys = api_keys
+        self.tickets = tickets
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -109,6 +113,18 @@ class Authenticator:
             key = await self.api_keys.verify(token)
             return Caller(key.key_id, key.org_id, cast(frozenset[Role], frozenset({key.role})), "")
         return await self._unrevoked(self.access.verify(token))
+
+    def ticket(self, request: Request[Any, Any, Any]) -> str:
+        """A stream ticket for the signed-in caller of `request` (its access token already
+        checked by the `caller` dependency); an API key needs none: it sends its header."""
+        _, _, token = (header(request.scope, b"authorization") or "").partition(" ")
+        if is_api_key(token.strip()):
+            raise PermissionDenied("stream tickets are for signed-in users; an API key sends its Authorization header")
+        return self.tickets.issue(self.claims(request))
+
+    async def caller_of_ticket(self, ticket: str) -> Caller:
+        """The caller a stream ticket names: verified, unexpired, its sign-in not ended."""
+        return await self._unrevoked(self.tickets.verify(ticket))
 
     async def _unrevoked(self, claims: AccessClaims) -> Caller:
         if not self.revocations.loaded:  # the app's startup loads them; an app not started has not
@@ -193,6 +209,12 @@ class Authenticator:
     async def revoke_user(self, user_id: UUID) -> None:
         """End every sign-in of a user (password changed, membership changed)."""
         await self.revocations.revoke_user(user_id)
+
+
+def authenticator_of(request: Request[Any, Any, Any]) -> Authenticator:
+    """The app's Authenticator, for the handlers that issue or check tokens themselves."""
+    auth: Authenticator = request.app.state.auth
+    return auth
 
 
 def _caller(claims: AccessClaims) -> Caller:

@@ -150,7 +150,7 @@ def route(
         description=kwargs.pop("description", None) or summary + ".",
         status_code=status,
         responses=PUBLIC_PROBLEMS if public else PROBLEMS,
-        security=None if public else [{"BearerToken": []}],
+        security=kwargs.pop("security", None if public else [{"BearerToken": []}]),
         opt={STRICT: strict, REPLAY: replay},
         **kwargs,
     )

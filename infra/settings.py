@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    stream_ticket_seconds: int = Field(
+        60, ge=1, le=600, description="how long a ticket for the notification stream (?ticket=) opens it"
+    )
     bootstrap_admin_email: str | None = Field(
         None, description="the registration with this address becomes the first platform admin"
     )

@@ -1,5 +1,6 @@
-"""Tokens of the HTTP API: short-lived JWT access tokens and rotating refresh tokens in
-PostgreSQL. Ended sign-ins, which both are checked against, are infra.revocations'."""
+"""Tokens of the HTTP API: short-lived JWT access tokens, rotating refresh tokens in
+PostgreSQL, and stream tickets (a minute's access to one route, for a URL). Ended sign-ins,
+which they are all checked against, are infra.revocations'."""
 
 from __future__ import annotations
 
@@ -69,17 +70,7 @@ class AccessTokens:
 
     def issue(self, user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID) -> str:
         now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "sub": str(user_id),
-            "org": str(org_id),
-            "roles": sorted(roles),
-            "email": email,
-            "fam": str(family),
-            "iat": now,
-            "exp": now + int(self.ttl.total_seconds()),
-            "jti": uuid4().hex,
-        }
+        claims = _claims(user_id, org_id, roles, email, family, now, now + int(self.ttl.total_seconds()))
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str) -> AccessClaims:
@@ -91,26 +82,72 @@ class AccessTokens:
         return claims
 
     def _verify(self, token: str) -> AccessClaims:
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
-            )
-            return AccessClaims(
-                user_id=UUID(claims["sub"]),
-                org_id=UUID(claims["org"]),
-                roles=tuple(str(r) for r in claims["roles"]),
-                email=str(claims["email"]),
-                family=UUID(claims["fam"]),
-                expires_at=int(claims["exp"]),
-            )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("the access token has expired") from None
-        except (jwt.PyJWTError, KeyError, TypeError, ValueError, AttributeError):
-            raise InvalidToken("the access token is invalid") from None
+        return _decoded(token, self._secret, what="access token")
+
+
+def _claims(
+    user_id: UUID, org_id: UUID, roles: Iterable[str], email: str, family: UUID, now: int, exp: int
+) -> dict[str, Any]:
+    return {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "org": str(org_id),
+        "roles": sorted(roles),
+        "email": email,
+        "fam": str(family),
+        "iat": now,
+        "exp": exp,
+        "jti": uuid4().hex,
+    }
+
+
+def _decoded(token: str, key: str, *, what: str, audience: str | None = None) -> AccessClaims:
+    """The claims of an HS256 JWT of ours signed with `key` (for `audience`, when given)."""
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=audience,
+            options={"require": ["exp", "iat", "sub", "iss", *(["aud"] if audience else [])]},
+        )
+        return AccessClaims(
+            user_id=UUID(claims["sub"]),
+            org_id=UUID(claims["org"]),
+            roles=tuple(str(r) for r in claims["roles"]),
+            email=str(claims["email"]),
+            family=UUID(claims["fam"]),
+            expires_at=int(claims["exp"]),
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken(f"the {what} has expired") from None
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError, AttributeError):
+        raise InvalidToken(f"the {what} is invalid") from None
+
+
+class StreamTickets:
+    """Short-lived tickets that open one route, for a client that cannot send an Authorization
+    header (a browser's EventSource): the ticket travels in the URL, where it may be logged, so
+    it is worth little there. It lasts `ttl` (never past the access token it was made from),
+    names its route as its audience, and is signed with a key derived from the JWT secret for
+    tickets alone: an access token is no ticket, and a ticket no access token. The sign-in it
+    belongs to is checked when it is used (a sign-out ends it)."""
+
+    def __init__(self, secret: str, route: str, ttl: timedelta) -> None:
+        self._key = hashlib.sha256(b"coursewright stream ticket\0" + secret.encode()).hexdigest()
+        self.route = route
+        self.ttl = ttl
+
+    def issue(self, claims: AccessClaims) -> str:
+        now = int(time.time())
+        exp = min(now + int(self.ttl.total_seconds()), claims.expires_at)
+        c = claims
+        body = _claims(c.user_id, c.org_id, c.roles, c.email, c.family, now, exp) | {"aud": self.route}
+        return jwt.encode(body, self._key, algorithm="HS256")
+
+    def verify(self, ticket: str) -> AccessClaims:
+        return _decoded(ticket, self._key, what="stream ticket", audience=self.route)
 
 
 @dataclass(frozen=True, slots=True)

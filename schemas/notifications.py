@@ -81,6 +81,15 @@ class UnreadCount(msgspec.Struct, kw_only=True):
     position: int
 
 
+class StreamTicket(msgspec.Struct, kw_only=True):
+    """Opens the caller's notification stream as `GET {url}` (the ticket in its query) for
+    `expires_in` seconds, with no Authorization header: for a browser's EventSource."""
+
+    ticket: str
+    expires_in: int
+    url: str
+
+
 class Preference(msgspec.Struct, kw_only=True):
     kind: Kind
     in_app: bool

@@ -13,7 +13,7 @@ from msgspec import Meta
 from commands.identity import reset_token_user, users
 from domain.identity import email_claim_id
 from gateway.admin import maybe_bootstrap
-from gateway.auth import Authenticator
+from gateway.auth import authenticator_of
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
 from schemas import identity as i
 from schemas.results import CommandResult
@@ -45,11 +45,6 @@ class LogoutBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Accepted(msgspec.Struct, kw_only=True):
     detail: str
-
-
-def _auth(request: Req) -> Authenticator:
-    auth: Authenticator = request.app.state.auth
-    return auth
 
 
 class AuthController(Controller):
@@ -92,7 +87,7 @@ class AuthController(Controller):
         replay=True,
     )
     async def login(self, request: Req, data: JSONBody[LoginBody]) -> i.TokenPair:
-        return await _auth(request).login(data.email, data.password, data.org_id)
+        return await authenticator_of(request).login(data.email, data.password, data.org_id)
 
     @route(
         post,
@@ -103,11 +98,11 @@ class AuthController(Controller):
         replay=True,
     )
     async def refresh(self, request: Req, data: JSONBody[RefreshBody]) -> i.TokenPair:
-        return await _auth(request).renew(data.refresh_token, data.org_id)
+        return await authenticator_of(request).renew(data.refresh_token, data.org_id)
 
     @route(post, "/logout", summary="Sign out: this sign-in's tokens stop working", status=204, replay=True)
     async def logout(self, request: Req, caller: CallerDep, data: JSONBody[LogoutBody]) -> None:
-        auth = _auth(request)
+        auth = authenticator_of(request)
         await auth.logout(auth.claims(request).family, data.refresh_token)
 
     @route(get, "/me", summary="The signed-in user, organisation and roles", status=200)
@@ -146,7 +141,7 @@ class AuthController(Controller):
     ) -> Answer:
         cmd = command_of(i.ChangePassword, data)
         answer = await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
-        await _auth(request).revoke_user(caller.user_id)
+        await authenticator_of(request).revoke_user(caller.user_id)
         return answer
 
     @route(
@@ -181,5 +176,5 @@ class AuthController(Controller):
         assert isinstance(cmd, i.ResetPassword)
         user_id = reset_token_user(cmd.token)
         answer = await dispatch(services, request, None, cmd, actor=user_id, location=lambda r: f"/users/{r.id}")
-        await _auth(request).revoke_user(user_id)
+        await authenticator_of(request).revoke_user(user_id)
         return answer

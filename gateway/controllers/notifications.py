@@ -1,5 +1,6 @@
 """The caller's notifications over HTTP: the feed, the unread count, mark read, mark all read,
-preferences, and the live stream (Server-Sent Events, resuming from Last-Event-ID)."""
+preferences, and the live stream (Server-Sent Events, resuming from Last-Event-ID), opened with
+the Authorization header or, for a browser's EventSource, a stream ticket in the URL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from gateway.auth import Caller
+from gateway.auth import Caller, authenticator_of
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
 from gateway.notifications import NotificationHub
 from gateway.queries import Position
@@ -29,6 +30,7 @@ PreferenceBody = body(n.SetNotificationPreference, "kind")
 Req = Request[Any, Any, Any]
 Answer = Response[CommandResult]
 KEEPALIVE_SECONDS = 15.0
+NOTIFICATION_STREAM = "/me/notifications/stream"  # the one route a stream ticket opens
 _encode = msgspec.json.Encoder().encode
 
 
@@ -108,21 +110,42 @@ class NotificationController(Controller):
         return await dispatch(services, request, caller, cmd, location=lambda _: "/me/notifications/preferences")
 
     @route(
+        post,
+        "/stream-ticket",
+        summary="A ticket that opens the caller's notification stream for a minute, for EventSource",
+        status=200,
+        description="For a client that cannot send an Authorization header (a browser's EventSource): "
+        "`GET` the answer's `url` (the stream with `?ticket=`) within `expires_in` seconds. The ticket opens "
+        "that stream only, for that sign-in only (a sign-out ends it); the access token itself is never "
+        "accepted in a URL.",
+    )
+    async def stream_ticket(self, request: Req, services: ServicesDep, caller: CallerDep) -> n.StreamTicket:
+        ticket = authenticator_of(request).ticket(request)
+        seconds = services.settings.stream_ticket_seconds
+        return n.StreamTicket(ticket=ticket, expires_in=seconds, url=f"{NOTIFICATION_STREAM}?ticket={ticket}")
+
+    @route(
         get,
         "/stream",
         summary="The caller's new notifications as Server-Sent Events, resuming after Last-Event-ID",
         status=200,
         description="Each event is a notification (`event: notification`, `id:` its position, `data:` its "
         "JSON). With a `Last-Event-ID` header (or `?after=`), the notifications after that position are "
-        "sent first. A comment every 15 seconds keeps the connection open.",
+        "sent first. A comment every 15 seconds keeps the connection open. Authenticated by the "
+        "Authorization header, or by `?ticket=` from `POST /me/notifications/stream-ticket`.",
+        security=[{"BearerToken": []}, {"StreamTicket": []}],
     )
     async def stream(
         self,
         request: Req,
         services: ServicesDep,
-        caller: CallerDep,
         after: Annotated[int | None, QueryParameter(ge=0, description="resume after this position")] = None,
+        ticket: Annotated[
+            str | None, QueryParameter(description="a stream ticket, instead of the Authorization header")
+        ] = None,
     ) -> ServerSentEvent:
+        auth = authenticator_of(request)
+        caller = await (auth.caller_of_ticket(ticket) if ticket is not None else auth.caller(request))
         since = _last_event_id(request, after)
         return ServerSentEvent(_events(_hub(request), services.reader, caller, since))
 

@@ -337,6 +337,52 @@ async def test_the_live_stream_resumes_from_last_event_id(api: Api) -> None:
     assert (await api.client.get("/me/notifications/stream")).status_code == 401
 
 
+async def test_a_stream_ticket_opens_the_stream_alone_and_briefly(settings: Settings, nats_cleanup: Settings) -> None:
+    """A browser's EventSource sends no Authorization header: a ticket from
+    POST /me/notifications/stream-ticket opens the stream in the URL, and nothing else (not the
+    feed, not as a bearer token, not another ticket); the access token is no ticket; a ticket
+    expires (4 s here, 60 by default) and ends with its sign-in."""
+    async with system(settings.model_copy(update={"stream_ticket_seconds": 4})) as api:
+        o = await people(api)
+        course, _, _ = await draft(api, o)
+        await publish(api, o, course)
+        student = o.headers["student"]
+        access_token = student["Authorization"].removeprefix("Bearer ")
+        r = await api.client.post("/me/notifications/stream-ticket", headers=student)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        ticket = answer["ticket"]
+        assert answer["expires_in"] == 4 and answer["url"] == f"/me/notifications/stream?ticket={ticket}"
+        async with api.client.stream("GET", answer["url"]) as response:  # no Authorization header
+            assert response.status_code == 200, await response.aread()
+            r = await api.client.post(f"/courses/{course}/enrollments", json={}, headers=student)
+            assert r.status_code == 201
+            (first,) = await asyncio.wait_for(_events(response, 1), 30)
+        assert json.loads(first["data"])["kind"] == "enrolment_confirmed"
+
+        bearer = {"Authorization": f"Bearer {ticket}"}
+        for refused in (
+            api.client.get("/me/notifications", params={"ticket": ticket}),  # another route
+            api.client.get("/me/notifications", headers=bearer),  # as an access token
+            api.client.get("/me/notifications/stream", headers=bearer),
+            api.client.post("/me/notifications/stream-ticket", headers=bearer),  # a ticket makes none
+            api.client.get("/me/notifications/stream", params={"ticket": access_token}),  # no token in a URL
+            api.client.get("/me/notifications/stream", params={"access_token": access_token}),
+            api.client.get("/me/notifications/stream", params={"ticket": ticket[:-2] + "xx"}),
+        ):
+            assert (await refused).status_code == 401
+
+        await asyncio.sleep(5.2)  # past the ticket's 4 s
+        r = await api.client.get(answer["url"])
+        assert r.status_code == 401 and "expired" in r.text
+
+        r = await api.client.post("/me/notifications/stream-ticket", headers=student)
+        fresh = r.json()["url"]
+        assert (await api.client.post("/auth/logout", json={}, headers=student)).status_code == 204
+        r = await api.client.get(fresh)
+        assert r.status_code == 401 and "revoked" in r.text  # the sign-in ended
+
+
 # -- mail ------------------------------------------------------------------------------------
 
 
