@@ -2,7 +2,9 @@
 
 `pipeline_orders` follows the order events (an accepted or retried order is generated) with
 `CW_PIPELINE_CONCURRENCY` orders at once; `pipeline_rejections` follows the courses' rejections
-(lessons asked for again). Both ack each event once handled; an event whose handling keeps
+(lessons asked for again). Every pipeline process also listens (plain NATS, no consumer: each
+process hears every one) for orders leaving generation, so a cancelled order's running job stops
+at once, whichever process runs it. Both ack each event once handled; an event whose handling keeps
 failing is parked on the dead-letter subject after `CW_PIPELINE_ATTEMPTS` deliveries.
 """
 
@@ -11,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from genpipeline.worker import GenerationPipeline
+from nats.aio.msg import Msg
+
+from genpipeline.worker import STOPS, GenerationPipeline
+from infra.eventlog.consumer import decode_message
 from infra.eventlog.subscriber import EventSubscriber, Handler
 from infra.logging import get_logger
 from infra.nats import NatsConnector
@@ -39,6 +44,15 @@ async def run_pipeline(settings: Settings, nats: NatsConnector, pipeline: Genera
 
         orders = subscriber("pipeline_orders", pipeline.on_order_event, "order.>", settings.pipeline_concurrency)
         rejections = subscriber("pipeline_rejections", pipeline.on_course_event, "course.CourseRejected")
+
+        async def stopped(msg: Msg) -> None:
+            try:
+                pipeline.on_order_stopped(decode_message(msg.data))
+            except Exception:  # not an envelope: the job stops at its next order command anyway
+                log.warning("pipeline.undecodable_stop", subject=msg.subject)
+
+        for event_type in sorted(STOPS):
+            await nc.subscribe(settings.event_subject("order", event_type), cb=stopped)
         log.info("pipeline.started", concurrency=settings.pipeline_concurrency)
         async with asyncio.TaskGroup() as group:
             group.create_task(orders.run(), name="pipeline:orders")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from uuid import NAMESPACE_URL, UUID
 
@@ -77,6 +78,8 @@ STAGES: tuple[str, ...] = (
 # The author of every generated course and the actor of every command the pipeline sends.
 PIPELINE_ACTOR = name_id(NAMESPACE_URL, "urn:coursewright:generation-pipeline")
 STARTS = frozenset({wire_name(Order.DocumentsAccepted), wire_name(Order.Retried)})
+# Events that take an order out of generation while a job may be running it: the job stops at once.
+STOPS = frozenset({wire_name(Order.Cancelled)})
 REJECTED = wire_name(Course.Rejected)
 _WORKING = ("documents_accepted", "generating")
 # Failures of a service, not of the order: raised, so the subscriber delivers the event again.
@@ -122,6 +125,8 @@ class GenerationPipeline:
         self.blobs = documents.blobs
         self.builder = builder
         self._busy: dict[UUID, asyncio.Lock] = {}
+        self._running: dict[UUID, asyncio.Task[None]] = {}  # the job of each order running here
+        self._stopping: set[UUID] = set()  # orders whose job is being stopped by an order event
         self.handled = 0  # generations asked for and finished (those with nothing to do too)
 
     # -- the subscriptions' handlers -------------------------------------------------------------
@@ -129,6 +134,17 @@ class GenerationPipeline:
     async def on_order_event(self, env: EventEnvelope) -> None:
         if env.event_type in STARTS:
             await self.generate(env.stream_id, env)
+
+    def on_order_stopped(self, env: EventEnvelope) -> None:
+        """An order left generation (cancelled): its job running here stops now, mid-stage,
+        instead of at its next command on the order. (A job elsewhere, or one this process
+        missed the event for, still stops at that command.)"""
+        if env.event_type not in STOPS:
+            return
+        task = self._running.get(env.stream_id)
+        if task is not None and not task.done():
+            self._stopping.add(env.stream_id)
+            task.cancel()
 
     async def on_course_event(self, env: EventEnvelope) -> None:
         if env.event_type != REJECTED:
@@ -147,10 +163,20 @@ class GenerationPipeline:
             if order.status not in _WORKING:
                 log.info("pipeline.skip", order_id=str(order_id), status=order.status)
             else:
+                job = asyncio.create_task(_Job(self, order, cause).run(), name=f"pipeline:job:{order_id}")
+                self._running[order_id] = job
                 try:
-                    await _Job(self, order, cause).run()
+                    await job
                 except Stopped:
                     log.info("pipeline.stopped", order_id=str(order_id))
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if order_id not in self._stopping or (current is not None and current.cancelling()):
+                        raise  # this process is stopping: the event comes again
+                    log.info("pipeline.stopped", order_id=str(order_id), reason="the order left generation")
+                finally:
+                    self._running.pop(order_id, None)
+                    self._stopping.discard(order_id)
             self.handled += 1
 
     @contextlib.asynccontextmanager
@@ -332,6 +358,12 @@ class _Job:
                 data = await self.pipeline.blobs.get(document_key(self.org_id, sha))
             except BlobNotFound as e:
                 raise OrderFailed(f"{document.name}: the document is missing from storage") from e
+            found = await asyncio.to_thread(_sha256, data)
+            if found != sha:
+                raise OrderFailed(
+                    f"{document.name}: the stored copy is not the document added to the order"
+                    f" (its SHA-256 is {found}, {len(data)} bytes; the order recorded {sha}, {document.size} bytes)"
+                )
             out.append((sha, document.name, data))
         return out
 
@@ -450,6 +482,10 @@ class _Job:
             for lesson in module.lessons:
                 draft = drafts[lesson.lesson_id]
                 await _comment(self.send, review_id, lesson.lesson_id, draft, f"notes:{lesson.lesson_id}")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _minutes(draft: LessonDraft) -> int:

@@ -27,13 +27,16 @@ from domain.course import Course
 from domain.order import Order
 from genpipeline.course_builder import CourseBuilder
 from genpipeline.drafting.grounded import GroundedWriter
+from genpipeline.drafting.llm_writer import LlmWriter
 from genpipeline.extraction import every_format
 from genpipeline.manifest import text_key
 from genpipeline.worker import PIPELINE_ACTOR, STAGES, GenerationPipeline, course_id_of
 from infra.embedding import Embedder
+from infra.llm import LiteLlmChatModel
 from infra.ocr import TesseractOcr
 from infra.vectorstore import QdrantVectorStore
 from schemas import commands as c
+from schemas import orders as o
 from schemas.envelope import Headers
 from tests.conftest import S3Server, make_settings, service_env
 from tests.integration.pipeline_support import World, open_world
@@ -182,7 +185,7 @@ async def test_poison_documents_fail_their_orders_with_a_reason_and_the_next_ord
         assert await world.events(course_id_of(order_id)) == []
 
 
-async def test_an_empty_or_too_large_document_fails_its_order_and_an_html_sop_is_drafted_for_its_organisation_only(
+async def test_an_empty_changed_or_huge_document_fails_its_order_and_an_html_sop_is_drafted_for_its_org_only(
     world: World, qdrant: QdrantVectorStore, minilm: Embedder
 ) -> None:
     # The pipeline reads documents up to 100 kB here (CW_DOCUMENT_MAX_BYTES lowered after the order took a larger one).
@@ -193,14 +196,25 @@ async def test_an_empty_or_too_large_document_fails_its_order_and_an_html_sop_is
     emptied = await world.place([("cold-room.txt", b"1. Scope\nThe room is kept below 5 degrees.\n")])
     (sha,) = (await world.order(emptied)).documents
     await world.blobs.put(document_key(world.org, sha), b"", "text/plain")
+    # A stored document overwritten with other (readable) text: not what the order recorded, so not taught.
+    changed = await world.place([("freezer.txt", b"1. Scope\nThe freezer is kept below -18 degrees.\n")])
+    (changed_sha,) = (await world.order(changed)).documents
+    await world.blobs.put(
+        document_key(world.org, changed_sha), b"1. Scope\nThe freezer may be kept at any temperature.\n", "text/plain"
+    )
     html = await world.place([("QA-SOP-014.html", SOP_HTML.encode())])
     async with world.running(pipeline):
         too_large = await world.until_order(huge, "failed", "draft_ready")
         assert too_large.failure is not None and too_large.failure.stage_name == "extract"
         assert "all-sops.txt" in too_large.failure.reason and "too large" in too_large.failure.reason
         empty = await world.until_order(emptied, "failed", "draft_ready")
-        assert empty.failure is not None and empty.failure.stage_name == "extract"
-        assert "cold-room.txt" in empty.failure.reason and "0 bytes" in empty.failure.reason
+        assert empty.failure is not None and empty.failure.stage_name == "fetch documents"
+        assert "cold-room.txt: the stored copy is not the document added" in empty.failure.reason
+        assert "0 bytes" in empty.failure.reason
+        overwritten = await world.until_order(changed, "failed", "draft_ready")
+        assert overwritten.failure is not None and overwritten.failure.stage_name == "fetch documents"
+        assert "freezer.txt: the stored copy is not the document added" in overwritten.failure.reason
+        assert f"the order recorded {changed_sha}" in overwritten.failure.reason
         await world.until_order(html, "draft_ready", "failed")
     course = await assert_one_draft(world, html)
     placed = await world.order(html)
@@ -214,8 +228,70 @@ async def test_an_empty_or_too_large_document_fails_its_order_and_an_html_sop_is
     text = (await world.blobs.get(text_key(world.org, sha_of(placed)))).decode()
     assert all(text[h.payload["start"] : h.payload["end"]] == h.payload["text"] for h in hits)
     assert await qdrant.search(vector, org_id=str(uuid.uuid4()), limit=3) == []
-    for order_id in (huge, emptied):
+    for order_id in (huge, emptied, changed):
         assert await world.events(course_id_of(order_id)) == []
+
+
+async def test_cancelling_an_order_stops_its_running_job_mid_stage(
+    world: World, qdrant: QdrantVectorStore, minilm: Embedder
+) -> None:
+    # The writer's LLM takes the request and never answers (no timeout for the test's span): the job
+    # sits in "write lessons" until something stops it. The cancellation must, not a later order command.
+    hung = HungServer()
+    base = await hung.start()
+    try:
+        model = LiteLlmChatModel("openai/test-model", api_base=base, api_key="test", timeout=3600)
+        builder = CourseBuilder(every_format(None), minilm, qdrant, LlmWriter(model))
+        pipeline = GenerationPipeline(world.bus, world.documents, builder)
+        order_id = await world.place([(FORKLIFT, sample(FORKLIFT))])
+        async with world.running(pipeline):
+
+            async def writing() -> bool:
+                order = await world.order(order_id)
+                return order.status == "generating" and order.stage == STAGES.index("write lessons") + 1
+
+            await world.until(writing)
+            await world.until(hung.asked)
+            await world.bus.handle(o.CancelOrder(order_id=order_id, reason="client withdrew"), world.ctx("sales"))
+            await world.until(lambda: _handled(pipeline, 1))  # the job ended while the model still had not answered
+            await world.until(hung.let_go)  # and it dropped the request it was waiting on
+        types = await world.event_types(order_id)
+        assert types[-1] == "OrderCancelled"  # nothing after the cancellation
+        assert await world.events(course_id_of(order_id)) == []
+    finally:
+        await hung.stop()
+
+
+class HungServer:
+    """An HTTP server that reads requests and never answers them (an LLM that hangs)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.closed = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open += 1
+        try:
+            while await reader.read(65536):
+                pass  # read the request, answer nothing
+        finally:
+            self.closed += 1
+            writer.close()
+
+    async def asked(self) -> bool:
+        return self.open > 0
+
+    async def let_go(self) -> bool:
+        return self.closed == self.open > 0
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
 
 def sha_of(order: Order) -> str:
