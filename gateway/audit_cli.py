@@ -270,8 +270,8 @@ def verify_proof_command(
 
 @audit_cli.command("xapi")
 def xapi_command(
-    course: Annotated[UUID | None, typer.Argument(help="a course: the statements of its enrolments")] = None,
-    org: Annotated[str | None, typer.Option(help="the statements of this organisation's enrolments instead")] = None,
+    course: Annotated[UUID | None, typer.Argument(help="a course: its enrolments and certificates")] = None,
+    org: Annotated[str | None, typer.Option(help="an organisation's enrolments and certificates instead")] = None,
 ) -> None:
     """Print learning records as xAPI 1.0.3 statements (a JSON array)."""
     if (course is None) == (org is None):

@@ -12,7 +12,6 @@ import msgspec
 import psycopg
 
 from domain import errors
-from domain.enrollment import Enrollment
 from domain.seal import SEALS_STREAM
 from gateway.audit.export import Export, InclusionProof, gather, inclusion_proof
 from gateway.audit.history import HistoryPage, history
@@ -126,17 +125,15 @@ class AuditLog:
             return await gather(reader, streams, await _seals(reader), f"organisation {org_id}", datetime.now(UTC))
 
     async def learning_records(self, stream_ids: list[UUID], learning: Learning) -> list[Statement]:
-        """xAPI statements of the enrolments among these streams."""
+        """xAPI statements of the enrolments and certificates among these streams."""
         statements: list[Statement] = []
         async with self.reader() as reader:
             for sid in stream_ids:
-                events = await reader.stream(sid)
-                if events and events[0].stream_type == Enrollment.stream_type:
-                    statements += learning.statements(events)
+                statements += learning.statements(await reader.stream(sid))
         return statements
 
     async def course_learning_records(self, course_id: UUID, learning: Learning) -> list[Statement]:
-        """xAPI statements of a course's enrolments."""
+        """xAPI statements of a course's enrolments and certificates."""
         async with self.reader() as reader:
             linked = await reader.linked_streams(course_id)
         return await self.learning_records(linked, learning)

@@ -46,10 +46,11 @@ _REPLAY = (
 )
 _REPLAY_UPTO = _REPLAY.format(upto="%s")
 _REPLAY_AT = _REPLAY.format(upto="(SELECT count(*) FROM cw_events WHERE stream_id = %s AND occurred_at <= %s)")
-# Streams that name a course in their payload: its reviews and enrolments (first event), orders.
+# Streams that name a course in their payload: its reviews and enrolments (first event), orders,
+# and its certificates (what they certify names it).
 _LINKED = (
-    "SELECT stream_id FROM cw_events WHERE payload->>'course_id' = %s AND stream_id <> %s::uuid"
-    " GROUP BY stream_id ORDER BY min(position)"
+    "SELECT stream_id FROM cw_events WHERE (payload->>'course_id' = %s OR payload #>> '{certified,course_id}' = %s)"
+    " AND stream_id <> %s::uuid GROUP BY stream_id ORDER BY min(position)"
 )
 _ORG_STREAMS = "SELECT stream_id FROM cw_events WHERE org_id = %s GROUP BY stream_id ORDER BY min(position)"
 _HEAD = "SELECT position FROM cw_log_head WHERE id = 1"
@@ -181,8 +182,9 @@ class LogReader:
         return [envelope(r) for r in await self._fetch(query, [*params, limit])]
 
     async def linked_streams(self, course_id: UUID) -> list[UUID]:
-        """The streams whose events name the course: its reviews, enrolments and orders."""
-        return [r[0] for r in await self._fetch(_LINKED, [str(course_id), course_id])]
+        """The streams whose events name the course: its reviews, enrolments, orders and
+        certificates."""
+        return [r[0] for r in await self._fetch(_LINKED, [str(course_id), str(course_id), course_id])]
 
     async def organisation_streams(self, org_id: str) -> list[UUID]:
         """Every stream with an event recorded for this organisation, in order of its first event."""

@@ -3,6 +3,7 @@ PostgreSQL, which verification must find and name (stream, version, position).""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jsonschema
 import msgspec
 import psycopg
+import pydantic
 import pytest
+from ralph.models.xapi.base.statements import BaseXapiStatement
 
 from commands.bus import CommandBus
 from commands.context import Context
@@ -32,6 +34,7 @@ from infra.eventlog.reader import Match
 from infra.eventlog.seals import SealKey
 from infra.eventlog.verify import BreakKind
 from schemas import commands as c
+from schemas.certificates import IssueCertificate, RevokeCertificate
 from schemas.roles import Role
 from tests.bench._common import append_many
 from tests.conftest import make_settings, service_env
@@ -312,8 +315,9 @@ async def test_a_seal_signed_by_another_key_is_refused(story: Story) -> None:
 # -- the command line --------------------------------------------------------------------------
 
 
-def cli(s: Story, *args: str, tmp: str) -> subprocess.CompletedProcess[str]:
+def cli(s: Story, *args: str, tmp: str, **more_env: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **service_env(make_settings(s.dsn)), "CW_DATA_DIR": tmp, "CW_AUDIT_SEAL_KEY": "11" * 32}
+    env.update(more_env)
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", "audit", *args], env=env, capture_output=True, text=True, timeout=120
     )
@@ -421,106 +425,91 @@ async def test_an_export_checks_offline_and_fails_on_any_edited_line(story: Stor
 
 # -- learning records ------------------------------------------------------------------------------
 
-# The parts of the xAPI 1.0.3 Statement schema (ADL's xAPI-Spec, part two, section 2.4) that the
-# statements use: required properties, IRIs, the Agent, the Activity, the Result and its score.
-IRI = {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*:"}
-STATEMENT_SCHEMA = {
-    "type": "object",
-    "required": ["id", "actor", "verb", "object", "timestamp"],
-    "additionalProperties": False,
-    "properties": {
-        "id": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
-        },
-        "actor": {
-            "type": "object",
-            "required": ["account"],
-            "additionalProperties": False,
-            "properties": {
-                "objectType": {"enum": ["Agent"]},
-                "account": {
-                    "type": "object",
-                    "required": ["homePage", "name"],
-                    "additionalProperties": False,
-                    "properties": {"homePage": IRI, "name": {"type": "string"}},
-                },
-            },
-        },
-        "verb": {
-            "type": "object",
-            "required": ["id"],
-            "additionalProperties": False,
-            "properties": {"id": IRI, "display": {"type": "object", "additionalProperties": {"type": "string"}}},
-        },
-        "object": {
-            "type": "object",
-            "required": ["id"],
-            "additionalProperties": False,
-            "properties": {
-                "objectType": {"enum": ["Activity"]},
-                "id": IRI,
-                "definition": {"type": "object", "properties": {"type": IRI}, "additionalProperties": False},
-            },
-        },
-        "result": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "success": {"type": "boolean"},
-                "completion": {"type": "boolean"},
-                "score": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "scaled": {"type": "number", "minimum": -1, "maximum": 1},
-                        "raw": {"type": "number"},
-                        "min": {"type": "number"},
-                        "max": {"type": "number"},
-                    },
-                },
-            },
-        },
-        "context": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "registration": {"type": "string"},
-                "contextActivities": {
-                    "type": "object",
-                    "properties": {"parent": {"type": "array", "items": {"type": "object", "required": ["id"]}}},
-                },
-            },
-        },
-        "timestamp": {"type": "string", "format": "date-time"},
-        "version": {"type": "string", "pattern": "^1\\.0\\.[0-9]+$"},
-    },
-}
+# The validator: Ralph's xAPI 1.0.3 statement model (`ralph-malph`, the learning record store
+# that FUN-MOOC and Open edX's Aspects run): RFC 3987 IRIs, RFC 5646 language maps, UUIDs, scores
+# (scaled in [-1, 1], min <= raw <= max), no empty values and no property the spec does not name.
 
 
-async def test_learning_records_are_valid_xapi_statements(story: Story) -> None:
+def lrs_refusal(statement: object) -> str | None:
+    """Why Ralph's model of an xAPI 1.0.3 statement refuses `statement` (None: it takes it)."""
+    try:
+        BaseXapiStatement.model_validate(statement)
+    except pydantic.ValidationError as e:
+        return str(e)
+    return None
+
+
+async def test_learning_records_are_valid_xapi_statements(story: Story, tmp_path: Path) -> None:
     for answer in (1, 0):  # wrong, then right
         quiz = c.SubmitQuiz(course_id=story.course, lesson_id=story.lesson, assessment_id="q1", answers={"a": [answer]})
         await story.bus.handle(quiz, story.student)
     await story.bus.handle(c.CompleteLesson(course_id=story.course, lesson_id=story.lesson), story.student)
+    (completed,) = (
+        await story.audit.history(story.enrolment, Match(event_types=("EnrollmentCompleted",)), linked=False)
+    ).events
+    certifier = Context(uuid.uuid4(), story.org, frozenset({"platform_admin"}))
+    issued = await story.bus.handle(
+        IssueCertificate(enrollment_id=story.enrolment, completion=completed.version), certifier
+    )
+    admin = ctx(story.org, "org_admin")
+    await story.bus.handle(RevokeCertificate(certificate_id=uuid.UUID(issued.id), reason="issued in error"), admin)
+
     learning = Learning("https://learn.example")
     statements = await story.audit.course_learning_records(story.course, learning)
-    verbs = [s.verb.display["en-US"] for s in statements]
-    kinds = [s.object.definition.type.rsplit("/", 1)[1] for s in statements]
-    assert list(zip(verbs, kinds, strict=True)) == [
-        ("registered", "course"),
-        ("failed", "assessment"),
-        ("passed", "assessment"),
-        ("completed", "lesson"),
-        ("completed", "course"),  # its only lesson done, the course is
+    built = msgspec.to_builtins(statements)
+    said = [(s["verb"]["display"]["en-US"], s["object"].get("definition", {}).get("type", "")) for s in built]
+    assert said == [
+        ("registered", "http://adlnet.gov/expapi/activities/course"),
+        ("failed", "http://adlnet.gov/expapi/activities/assessment"),
+        ("passed", "http://adlnet.gov/expapi/activities/assessment"),
+        ("completed", "http://adlnet.gov/expapi/activities/lesson"),
+        ("completed", "http://adlnet.gov/expapi/activities/course"),  # its only lesson done, the course is
+        ("earned", "http://id.tincanapi.com/activitytype/certificate"),
+        ("voided", ""),  # the certificate revoked: the earned statement voided
     ]
-    validator = jsonschema.Draft7Validator(STATEMENT_SCHEMA, format_checker=jsonschema.FormatChecker())
-    for built in msgspec.to_builtins(statements):
-        assert list(validator.iter_errors(built)) == []
-    passed = statements[2]
-    assert passed.result is not None and passed.result.success and passed.result.score is not None
-    assert passed.result.score.scaled == 1.0
-    assert passed.actor.account.name == str(story.student.actor_id)
+    for statement in built:
+        assert lrs_refusal(statement) is None, (statement, lrs_refusal(statement))
+        assert statement["version"] == "1.0.3"
+        assert uuid.UUID(statement["id"]).version == 5
+        assert statement["actor"] == {"objectType": "Agent", "account": statement["actor"]["account"]}
+        assert statement["actor"]["account"]["homePage"] == "https://learn.example"
+        assert statement["context"]["registration"] == str(story.enrolment)
+        assert statement["context"]["contextActivities"]["grouping"]
+        assert datetime.fromisoformat(statement["timestamp"]).utcoffset() == timedelta(0)
+    registered, failed, passed, lesson, course, earned, voided = built
+    student = {"homePage": "https://learn.example", "name": str(story.student.actor_id)}
+    assert {s["actor"]["account"]["name"] for s in built[:-1]} == {student["name"]}
+    assert registered["object"]["id"] == f"https://learn.example/courses/{story.course}"
+    assert lesson["object"]["id"] == f"https://learn.example/courses/{story.course}/lessons/{story.lesson}"
+    assert failed["result"] == {
+        "success": False,
+        "completion": True,
+        "score": {"scaled": 0.0, "raw": 0, "min": 0, "max": 1},
+    }
+    assert passed["result"]["score"] == {"scaled": 1.0, "raw": 1, "min": 0, "max": 1} and passed["result"]["success"]
+    assert passed["context"]["contextActivities"]["parent"] == [lesson["object"]]
+    assert course["result"] == {"completion": True} and course["context"]["platform"] == "Coursewright"
+    assert earned["object"]["id"] == f"https://learn.example/certificates/{issued.id}"
+    assert earned["object"]["definition"]["name"] == {"en-US": "Certificate: Forklifts"}
+    assert earned["context"]["contextActivities"]["parent"][0]["id"] == registered["object"]["id"]
+    assert voided["object"] == {"objectType": "StatementRef", "id": earned["id"]}
+    assert voided["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided"
+    assert voided["actor"]["account"]["name"] == str(admin.actor_id) and "platform" not in voided["context"]
+
+    # The validator is no rubber stamp: what an LRS would refuse, it refuses.
+    for broken in (
+        {**passed, "result": {**passed["result"], "score": {"scaled": 1.5, "raw": 3, "min": 0, "max": 1}}},
+        {**registered, "object": {**registered["object"], "id": "not an IRI"}},
+        {**registered, "context": {**registered["context"], "registration": "enrolment 7"}},
+        {**voided, "context": {**voided["context"], "platform": "Coursewright"}},
+        {**registered, "verb": {"id": registered["verb"]["id"], "display": {"en-US": ""}}},
+    ):
+        assert lrs_refusal(broken) is not None, broken
+
+    # The same statements, the same ids, in every export; the organisation's are the course's here.
     again = await story.audit.course_learning_records(story.course, learning)
     assert [s.id for s in again] == [s.id for s in statements]
     assert await story.audit.organisation_learning_records(str(story.org), learning) == statements
+    printed = cli(story, "xapi", str(story.course), tmp=str(tmp_path), CW_PUBLIC_URL="https://learn.example")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == built
