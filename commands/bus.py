@@ -1,5 +1,5 @@
 """The command bus: authorise, run the handler, append; idempotent and retried on conflicts;
-the decision's mail goes out once its commit stands.
+the decision's mail goes out, and the sign-ins it ends end, once its commit stands.
 
 An Idempotency-Key lives in the caller's organisation (callers outside any organisation each
 have their own), and is bound to the request it first came with: its fingerprint names the
@@ -25,7 +25,7 @@ import msgspec
 
 from commands.context import Context
 from commands.errors import IdempotencyKeyReused, PermissionDenied, TooMuchContention, UnknownCommand
-from commands.ports import Ports
+from commands.ports import Ports, SignIns
 from commands.session import Session
 from domain.aggregate import Aggregate
 from domain.errors import DomainError
@@ -93,11 +93,13 @@ class CommandBus:
         routes: dict[type[Command], Handler],
         ports: Ports,
         *,
+        signins: SignIns | None = None,
         retries: int = 25,
     ) -> None:
         self.store = store
         self.routes = routes
         self.ports = ports
+        self.signins = signins  # None: nobody signs in through this bus's process (a tool, a test)
         self.retries = retries
 
     async def handle(self, command: Command, ctx: Context) -> CommandResult:
@@ -154,6 +156,10 @@ class CommandBus:
                 assert result.reply is not None
                 if session.outbox:
                     await self._send(session.outbox)
+                if session.signins_ended and self.signins is not None:
+                    # After the commit, before the answer: once answered, the tokens are refused.
+                    for user_id in dict.fromkeys(session.signins_ended):
+                        await self.signins.revoke_user(user_id)
                 return result.reply
             log.warning("command.contention", attempts=self.retries)
             raise TooMuchContention(f"{name}: the data kept changing; try again")

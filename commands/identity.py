@@ -77,6 +77,7 @@ async def change_password(cmd: i.ChangePassword, s: Session) -> Decided:
     if not await s.ports.passwords.verify(user.password_hash, cmd.current_password):
         raise WrongPassword("the current password is wrong")
     user.change_password(await s.ports.passwords.hash(cmd.new_password), s.now)
+    s.end_signins(user.id)
     return _user(user)
 
 
@@ -124,6 +125,7 @@ async def reset_password(cmd: i.ResetPassword, s: Session) -> Decided:
     if pending is None or not hmac.compare_digest(pending.token_digest, digest):
         raise InvalidResetToken("the reset token is invalid or was used")
     user.reset_password(digest, await s.ports.passwords.hash(cmd.new_password), s.now)
+    s.end_signins(user.id)
     return _user(user)
 
 
@@ -151,6 +153,7 @@ async def grant_platform_auditor(cmd: i.GrantPlatformAuditor, s: Session) -> Dec
 async def revoke_platform_auditor(cmd: i.RevokePlatformAuditor, s: Session) -> Decided:
     user = await _existing(s, cmd.user_id)
     user.revoke_platform_auditor(s.ctx.actor_id)
+    s.end_signins(user.id)
     return _user(user)
 
 
@@ -191,6 +194,7 @@ async def remove_member(cmd: i.RemoveMember, s: Session) -> Decided:
     org.remove_member(cmd.user_id)
     user = await s.load(User, cmd.user_id)
     user.leave(org.id)
+    s.end_signins(user.id)
     return Decided(org, "organisation", {"user_id": str(cmd.user_id)})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
 from commands.documents import SopDocuments
@@ -44,6 +45,15 @@ class TimeOrderedIds(Ids):
     """UUIDv7 (`domain.ids`): new rows land at the right edge of the store's indexes."""
 
     new_id = staticmethod(ids.new_id)  # the function itself: no extra call per id
+
+
+class SignIns(Protocol):
+    """The users' sign-ins (`infra.revocations.Revocations`): the bus ends a user's once a decision
+    that asks for it is committed (a member removed, a password changed)."""
+
+    async def revoke_user(self, user_id: UUID) -> list[UUID]:
+        """End every sign-in of the user; returns the sign-ins (families) ended."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,9 @@ class Session:
 
     `reach` is how far the caller's permission for this command goes (`schemas.access`).
 
-    Handlers reach the outside world through `ports`; mail they `send` waits in `outbox` until
-    the bus has committed this decision (a refused or retried decision sends nothing).
+    Handlers reach the outside world through `ports`; mail they `send` waits in `outbox`, and the
+    users whose sign-ins they `end_signins` of wait in `signins_ended`, until the bus has committed
+    this decision (a refused or retried decision sends nothing and ends nothing).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Session:
         self.ports = ports
         self.now = ports.clock.now()
         self.outbox: list[Mail] = []
+        self.signins_ended: list[UUID] = []  # users whose sign-ins end once committed
         self.optimistic = optimistic
         self.speculated = False  # decided on state that was not read from the database
         self._fetched: dict[UUID, list[EventEnvelope]] = {}  # streams read (or held), not replayed
@@ -140,6 +142,11 @@ class Session:
     def send(self, mail: Mail) -> None:
         """Send `mail` once this decision is committed."""
         self.outbox.append(mail)
+
+    def end_signins(self, user_id: UUID) -> None:
+        """End every sign-in of the user once this decision is committed, whichever edge (HTTP,
+        NATS, the CLI) sent it: their refresh and access tokens stop working."""
+        self.signins_ended.append(user_id)
 
     def track(self, agg: A) -> A:
         """Add a new aggregate (one whose stream does not exist yet) to this unit of work."""

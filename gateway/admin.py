@@ -68,12 +68,8 @@ async def grant_platform_auditor(services: Services, email: str) -> CommandResul
 
 async def revoke_platform_auditor(services: Services, email: str) -> CommandResult:
     """`coursewright admin revoke-auditor EMAIL`: the role ends, and with it the user's sign-ins."""
-    from gateway.app import authenticator  # the app imports this module
-
     user_id = await _user_id(services, email)
-    answer = await services.bus.handle(RevokePlatformAuditor(user_id=user_id), _system())
-    await authenticator(services).revoke_user(user_id)
-    return answer
+    return await services.bus.handle(RevokePlatformAuditor(user_id=user_id), _system())
 
 
 async def maybe_bootstrap(services: Services, request: Any, email: str, user_id: UUID) -> None:

@@ -47,7 +47,6 @@ from gateway.ratelimit import limiter, storage
 from gateway.services import Services
 from infra.gcpolicy import tune_for_server
 from infra.housekeeping import purge_forever
-from infra.revocations import Revocations
 from infra.settings import Settings
 from infra.tokens import AccessTokens, RefreshTokens, StreamTickets
 
@@ -91,7 +90,7 @@ def authenticator(services: Services) -> Authenticator:
         services.ports.passwords,
         AccessTokens(secret, ttl),
         RefreshTokens(services.pool, timedelta(days=settings.refresh_token_days)),
-        Revocations(services.pool, settings.pg_dsn, ttl, services.dependencies.postgres),
+        services.revocations,
         services.api_keys,
         StreamTickets(secret, NOTIFICATION_STREAM, timedelta(seconds=settings.stream_ticket_seconds)),
     )

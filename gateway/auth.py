@@ -206,10 +206,6 @@ class Authenticator:
                 families.add(family)
         await self.revocations.revoke(families)
 
-    async def revoke_user(self, user_id: UUID) -> None:
-        """End every sign-in of a user (password changed, membership changed)."""
-        await self.revocations.revoke_user(user_id)
-
 
 def authenticator_of(request: Request[Any, Any, Any]) -> Authenticator:
     """The app's Authenticator, for the handlers that issue or check tokens themselves."""

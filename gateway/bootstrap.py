@@ -49,6 +49,7 @@ from infra.nats import NatsConnector
 from infra.outbox import MailDelivery, OutboxMailer
 from infra.passwords import Argon2Passwords
 from infra.relay import Relay
+from infra.revocations import Revocations
 from infra.settings import Settings
 from labrunner.runner import LabRunner, RunnerLimits
 from labrunner.service import run_runner
@@ -115,8 +116,17 @@ class Root:
             pool_min=settings.pg_pool_min,
             pool_max=settings.pg_pool_max,
         )
-        self.bus = CommandBus(self.store, ROUTES, self.ports, retries=settings.command_retries)
         self.dependencies = Dependencies()  # whether PostgreSQL, NATS and Redis answer, as last seen
+        # The ended sign-ins, held by the process: the bus ends them, the edges check tokens against them.
+        self.revocations = Revocations(
+            self.store.pool,
+            settings.pg_dsn,
+            timedelta(minutes=settings.access_token_minutes),
+            self.dependencies.postgres,
+        )
+        self.bus = CommandBus(
+            self.store, ROUTES, self.ports, signins=self.revocations, retries=settings.command_retries
+        )
         self.nats = NatsConnector(settings, self.dependencies.nats)
         self.lab_engine = lab_engine(settings)
         self.labs = LabRunner(
@@ -191,6 +201,7 @@ class Root:
             remote_labs=self.remote_labs,
             nats=self.nats,
             api_keys=self.api_keys,
+            revocations=self.revocations,
         )
 
     # -- the components ------------------------------------------------------------------------

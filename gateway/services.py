@@ -13,6 +13,7 @@ from infra.apikeys import ApiKeys
 from infra.availability import Dependencies
 from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import NatsConnector
+from infra.revocations import Revocations
 from infra.settings import Settings
 from labrunner.runner import LabRunner
 from labrunner.service import LabDesk
@@ -32,6 +33,7 @@ class Services:
     dependencies: Dependencies  # what answers, as last seen (shared by the whole process)
     nats: NatsConnector  # the process's NATS connections (the probes')
     api_keys: ApiKeys  # the organisations' API keys, held in memory by the process
+    revocations: Revocations  # the ended sign-ins, held in memory by the process
     redis: Any | None = None  # redis.asyncio.Redis, None with no CW_REDIS_URL (the cache is off)
     labs: LabRunner | None = None  # the lab runner of this process, if it runs one
     remote_labs: RemoteLabs | None = None  # the lab runner process, over NATS (under `up`)

@@ -139,10 +139,8 @@ class AuthController(Controller):
         caller: CallerDep,
         data: JSONBody[ChangePasswordBody],
     ) -> Answer:
-        cmd = command_of(i.ChangePassword, data)
-        answer = await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
-        await authenticator_of(request).revoke_user(caller.user_id)
-        return answer
+        cmd = command_of(i.ChangePassword, data)  # the bus ends every sign-in of the user
+        return await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
 
     @route(
         post,
@@ -174,7 +172,5 @@ class AuthController(Controller):
     async def reset(self, request: Req, services: ServicesDep, data: JSONBody[ResetBody]) -> Answer:
         cmd = command_of(i.ResetPassword, data)
         assert isinstance(cmd, i.ResetPassword)
-        user_id = reset_token_user(cmd.token)
-        answer = await dispatch(services, request, None, cmd, actor=user_id, location=lambda r: f"/users/{r.id}")
-        await authenticator_of(request).revoke_user(user_id)
-        return answer
+        user_id = reset_token_user(cmd.token)  # the bus ends every sign-in of the user
+        return await dispatch(services, request, None, cmd, actor=user_id, location=lambda r: f"/users/{r.id}")

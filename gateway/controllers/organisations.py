@@ -13,7 +13,6 @@ from commands.errors import PermissionDenied
 from commands.identity import read, users
 from domain.identity import Organisation, OrganisationNotFound
 from gateway import apikeys
-from gateway.auth import Authenticator
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
 from schemas import apikeys as k
 from schemas import identity as i
@@ -124,10 +123,7 @@ class OrganisationController(Controller):
         user_id: FromPath[UUID],
     ) -> Answer:
         cmd = i.RemoveMember(org_id=org_id, user_id=user_id)
-        answer = await dispatch(services, request, caller, cmd, location=_org)
-        auth: Authenticator = request.app.state.auth
-        await auth.revoke_user(user_id)
-        return answer
+        return await dispatch(services, request, caller, cmd, location=_org)  # the bus ends the sign-ins
 
 
 class PlatformAdminController(Controller):
@@ -205,7 +201,4 @@ class PlatformAuditorController(Controller):
     @route(delete, "/{user_id:uuid}", summary="End a user's platform auditor role; their sign-ins end")
     async def revoke(self, request: Req, services: ServicesDep, caller: CallerDep, user_id: FromPath[UUID]) -> Answer:
         cmd = i.RevokePlatformAuditor(user_id=user_id)
-        answer = await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")
-        auth: Authenticator = request.app.state.auth
-        await auth.revoke_user(user_id)
-        return answer
+        return await dispatch(services, request, caller, cmd, location=lambda r: f"/users/{r.id}")

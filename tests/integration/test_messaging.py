@@ -267,6 +267,36 @@ async def test_an_idempotency_key_is_bound_to_its_request(api: Api, nc: Client) 
     assert [i["order_id"] for i in listed.body["items"]] == [first.body["id"]]
 
 
+async def test_a_member_removed_over_nats_is_signed_out_as_over_http(api: Api, nc: Client) -> None:
+    """One decision, two transports: `identity.remove_member` ends the removed member's sign-ins
+    (access and refresh tokens), as `DELETE /organisations/{org}/members/{user}` does."""
+    org, admin = await api.organisation()
+    prefix = api.services.settings.subject_prefix
+    ended = {}
+    for transport in ("nats", "http"):
+        user_id, address = await api.register()
+        added = await api.client.post(
+            f"/organisations/{org}/members", json={"email": address, "roles": ["sales"]}, headers=admin
+        )
+        assert added.status_code == 201, added.text
+        tokens = await api.login(address, org)
+        member = Machine(nc, prefix, api.bearer(tokens))
+        assert (await member.ask("orders.list", {})).status == 200
+        if transport == "nats":
+            removed = await Machine(nc, prefix, admin).ask(
+                "identity.remove_member", {"org_id": str(org), "user_id": str(user_id)}
+            )
+            assert removed.status == 202, removed.body
+        else:
+            r = await api.client.delete(f"/organisations/{org}/members/{user_id}", headers=admin)
+            assert r.is_success, r.text
+        refused = await member.ask("orders.list", {})  # the same access token, over NATS
+        over_http = await api.client.get("/auth/me", headers=api.bearer(tokens))
+        renewed = await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        ended[transport] = (refused.status, refused.body["code"], over_http.status_code, renewed.status_code)
+    assert ended["nats"] == ended["http"] == (401, "invalid_token", 401, 401), ended
+
+
 async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -> None:
     sales = await machine(api, nc)
     await sales.ask("orders.place", ORDER)
@@ -511,5 +541,5 @@ async def test_auditors_ask_the_log_over_nats(audit_api: Api, nc: Client) -> Non
         await platform.ask("courses.create_course", {"title": "X", "cefr_level": "B1", "category": "x"})
     ).status == 403
     assert (await platform_admin.ask("identity.revoke_platform_auditor", {"user_id": str(user_id)})).status == 202
-    refused = await platform.ask("audit.history", {"stream_id": course})  # the same token, still valid
-    assert (refused.status, refused.body["code"]) == (403, "permission_denied")
+    refused = await platform.ask("audit.history", {"stream_id": course})  # the role went, and the sign-in
+    assert (refused.status, refused.body["code"]) == (401, "invalid_token")
