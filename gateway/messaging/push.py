@@ -11,6 +11,11 @@ consumer they share (`order-push`), in log order, each event acked once publishe
 once, so a client drops an event id it has seen and reads the order (`orders.get`, its timeline)
 after a reconnect to catch up. The organisation is the order's, read from its stream (the event's
 own `org_id` is that of whoever sent the command, e.g. the generation pipeline).
+
+The consumer starts at the events published after it was first created (`DeliverPolicy.NEW`):
+pushes are news, so a new deployment does not push the stream's whole history. It is durable:
+after a restart (of every messaging process) it resumes from its ack floor, so the events
+published while it was down are pushed then, and none is pushed twice for the restart.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from uuid import UUID
 
 import msgspec
 from nats.aio.client import Client
+from nats.js.api import DeliverPolicy
 
 from commands.identity import read
 from domain.order import Order
@@ -76,7 +82,9 @@ class OrderPush:
         """Until cancelled (every messaging process runs one; they share the consumer)."""
         while True:
             try:
-                await EventSubscriber(self.nc, self.settings, CONSUMER, self.forward, subjects="order.>").run()
+                await EventSubscriber(
+                    self.nc, self.settings, CONSUMER, self.forward, subjects="order.>", deliver=DeliverPolicy.NEW
+                ).run()
             except Unavailable as e:
                 log.warning("order_push.unavailable", error=str(e))
             await asyncio.sleep(retry_seconds)

@@ -12,6 +12,10 @@ their checkpoint in their own transaction instead: projections.applier.)
   attempts, or at once when it cannot even be decoded, it is parked on the dead-letter subject
   with the error and acked, so one poison event never blocks the ones behind it.
 - Up to `concurrency` events are handled at once (several orders generate side by side).
+- Where a new durable starts is `deliver`: every event the stream keeps (`DeliverPolicy.ALL`, a
+  worker that owes an effect to each event), or only those published from its creation on
+  (`DeliverPolicy.NEW`, a forwarder to live clients). Either way it is created once: after a
+  restart it resumes from its ack floor, so what was published while it was down comes next.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class EventSubscriber:
         max_deliver: int = 5,
         ack_wait: float = 300.0,
         retry: Backoff | None = None,
+        deliver: DeliverPolicy = DeliverPolicy.ALL,
     ) -> None:
         self.nc = nc
         self.settings = settings
@@ -67,6 +72,7 @@ class EventSubscriber:
         self.max_deliver = max(1, max_deliver)
         self.ack_wait = ack_wait
         self.retry = retry or Backoff(initial=1.0, maximum=60.0)
+        self.deliver = deliver  # where the durable starts when it is first created
         self.handled = 0
         self.parked = 0
 
@@ -81,7 +87,7 @@ class EventSubscriber:
                 durable_name=self.name,
                 filter_subject=self.subject,
                 ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
+                deliver_policy=self.deliver,
                 ack_wait=self.ack_wait,
                 max_deliver=self.max_deliver + 1,
                 max_ack_pending=self.concurrency * 4,

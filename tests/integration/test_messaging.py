@@ -22,6 +22,7 @@ import httpx
 import msgspec
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 
@@ -31,6 +32,7 @@ from gateway.audit.export import InclusionProof, check_export, proof_problem
 from gateway.audit.sealer import Sealer
 from gateway.messaging.asyncapi import asyncapi, subjects
 from gateway.messaging.endpoints import endpoints
+from gateway.messaging.push import CONSUMER as PUSH_CONSUMER
 from gateway.messaging.serve import serve_messaging
 from gateway.messaging.service import STATUS_HEADER
 from infra.blobs.s3 import S3BlobStore
@@ -39,7 +41,7 @@ from infra.settings import Settings
 from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
 from tests.conftest import NATS_URL, S3Server, blob_store, delete_event_streams, make_settings, service_env
 from tests.integration.gateway_harness import Api, running_gateway
-from tests.integration.projections_support import projectors, relay
+from tests.integration.projections_support import projectors, relay, wait_until
 from tests.integration.test_orders import MD, ORDER
 from tests.ports import make_ports
 
@@ -87,13 +89,25 @@ async def discover(nc: Client, verb: str, prefix: str) -> list[dict[str, Any]]:
         await sub.unsubscribe()
 
 
+async def push_consumer_exists(nc: Client, settings: Settings) -> bool:
+    """Whether the order push's durable consumer exists (from then on, every order event is pushed)."""
+    try:
+        await nc.jetstream().consumer_info(settings.events_stream, PUSH_CONSUMER)
+    except nats.js.errors.NotFoundError:
+        return False
+    return True
+
+
 @contextlib.asynccontextmanager
 async def messaging(api: Api, nc: Client, running: int = 0) -> AsyncIterator[None]:
     """One more messaging service on the gateway's services, like a `messaging` component;
-    ready once `running + 1` services answer discovery."""
+    ready once `running + 1` services answer discovery and the order push's consumer exists."""
     task = asyncio.create_task(serve_messaging(api.services, api.root.nats))
+    settings = api.services.settings
     try:
-        while len(await discover(nc, "PING", api.services.settings.subject_prefix)) < running + 1:
+        while len(await discover(nc, "PING", settings.subject_prefix)) < running + 1 or not (
+            await push_consumer_exists(nc, settings)
+        ):
             if task.done():
                 task.result()
         yield
@@ -403,6 +417,51 @@ async def test_order_events_are_pushed_to_their_organisation_only(api: Api, nc: 
         pushed.append(await theirs_only.next_msg(timeout=30))
     assert [json.loads(m.data)["stream_id"] for m in pushed] == [other.body["id"], last.body["id"]]
     assert ours.pending_msgs == 0  # delivered in order on this connection: nothing of theirs came
+
+
+async def test_the_order_push_starts_at_new_events_and_resumes_after_a_restart(
+    settings: Settings, nats_cleanup: Settings, nc: Client
+) -> None:
+    """A new deployment pushes no history; a restart of the messaging processes replays nothing
+    already pushed and loses nothing published while they were down."""
+    async with running_gateway(settings) as a, relay(settings):
+        sales = await machine(a, nc)
+        pushed = await nc.subscribe(f"{sales.prefix}.push.v1.orgs.{await org_of(a, sales)}.orders.>")
+        last_placed = settings.event_subject("order", "OrderPlaced")
+
+        async def place_and_relay() -> str:
+            """An order placed (over HTTP: no messaging process may be up), once the relay has put
+            its OrderPlaced on JetStream."""
+            r = await a.client.post("/orders", json=ORDER, headers=sales.headers)
+            assert r.status_code == 201, r.text
+            order_id = r.json()["id"]
+
+            async def relayed() -> bool:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    last = await nc.jetstream().get_last_msg(settings.events_stream, last_placed)
+                    return bool(json.loads(last.data or b"{}")["stream_id"] == order_id)
+                return False
+
+            await wait_until(relayed, what="the order on JetStream")
+            return order_id
+
+        history = await place_and_relay()  # before the first messaging process: not news
+        async with messaging(a, nc):
+            placed = await place_and_relay()
+            first = await pushed.next_msg(timeout=30)
+
+            async def acked() -> bool:  # stopped before its ack, an event is pushed again: at least once
+                info = await nc.jetstream().consumer_info(settings.events_stream, PUSH_CONSUMER)
+                return info.num_ack_pending == 0 and info.num_pending == 0
+
+            await wait_until(acked, what="the push's ack")
+        while_down = await place_and_relay()  # every messaging process stopped
+        async with messaging(a, nc):
+            after = await place_and_relay()
+            got = [first] + [await pushed.next_msg(timeout=30) for _ in range(2)]
+        # In log order on one consumer: a replay of `history` or `placed` would have come before.
+        assert [json.loads(m.data)["stream_id"] for m in got] == [placed, while_down, after]
+        assert history not in {json.loads(m.data)["stream_id"] for m in got} and pushed.pending_msgs == 0
 
 
 async def _cli(settings: Settings, token: str, *args: str) -> str:
