@@ -1,7 +1,8 @@
 """The pipeline's stages on their ports: ingest SOPs, plan the outline, write each lesson.
 
 Domain-free: it knows documents, chunks and drafts, not orders or courses. The order worker runs
-these stages and records each as an order event; the evaluation runs them directly.
+these stages and records each as an order event (the evaluation, `coursewright eval
+generation`, goes through the orders too).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class CourseBuilder:
         return self.chunker.chunks(document)
 
     async def index(self, org_id: UUID, order_id: UUID, chunks: Sequence[Chunk]) -> None:
-        """Embed and upsert the chunks (ids from order and chunk: a repeat replaces, never adds)."""
+        """Embed and upsert the chunks (ids from order and chunk: a repeat replaces, never adds);
+        give all of an order's chunks at once: the model's batches are then full and sorted by
+        length across its documents."""
         await self.store.ensure_collection(self.embedder.model, self.embedder.dimension)
         vectors = await asyncio.to_thread(self.embedder.embed, [c.embedding_text for c in chunks])
         await self.store.upsert(

@@ -1,5 +1,7 @@
-"""Scoring a generated course against a folder's facts.json: facts taught with a valid citation,
-citation validity, trap statements, OCR word accuracy, CEFR level per lesson.
+"""Scoring a generated course, as its queries return it, against a folder's facts.json: facts
+taught with a citation of their source sentence, citation validity (the span is in the stored
+text, holds the quote, and the quote supports the item), trap statements, OCR word accuracy,
+the CEFR level measured per lesson.
 
 facts.json: {"documents": [{"file": ..., "facts": [{"id", "source_sentence", ...}], "traps": [...]}]}
 """
@@ -8,13 +10,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from genpipeline.drafting import cefr, grounding
-from genpipeline.drafting.draft import Citation, LessonDraft
+from genpipeline.drafting.content import ReadLesson, Source
 from genpipeline.drafting.sources import words
-from genpipeline.extraction import Document
 
 _ROLE = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|\d+))+)")
 
@@ -65,50 +66,67 @@ class DocumentScore:
     cited: int = 0
     citations: int = 0
     valid_citations: int = 0
+    uncited: int = 0  # items a learner reads with no source at all
     traps: int = 0
     lessons: int = 0
     cefr_ok: int = 0
+    levels: list[str] = field(default_factory=list)  # each lesson's measured CEFR level
     ocr: float | None = None
     seconds: float = 0.0
+    failure: str = ""  # the order failed: why
     missed: list[str] = field(default_factory=list)
 
 
 def score_document(
     file: str,
-    document: Document,
-    lessons: Sequence[LessonDraft],
+    texts: Mapping[str, str],
+    lessons: Sequence[ReadLesson],
     facts: Sequence[dict[str, str]],
     traps: Sequence[str],
     target: str,
-    chunk_texts: dict[str, str],
 ) -> DocumentScore:
-    """Score one document's course; `chunk_texts` maps each cited chunk key to its text."""
+    """Score one document's course as its queries return it; `texts` holds each cited
+    document's extracted text (as the pipeline stored it), by name."""
     score = DocumentScore(file)
-    items = [(text, cites) for lesson in lessons for text, cites in lesson.items()]
+    items = [(text, refs) for lesson in lessons for text, refs in lesson.items]
     for fact in facts:
         score.facts += 1
         sentence = fact["source_sentence"]
-        teaching = [cites for text, cites in items if teaches_fact(text, sentence)]
+        teaching = [refs for text, refs in items if teaches_fact(text, sentence)]
         if teaching:
             score.taught += 1
-        if any(contains(chunk_texts.get(c.chunk, ""), sentence) for cites in teaching for c in cites):
+        if any(_points_at(s, texts, sentence) for refs in teaching for s in refs):
             score.cited += 1
         else:
             score.missed.append(fact.get("id", sentence[:40]))
-    text = document.text
-    for item, cites in items:
-        for c in cites:
+    for item, refs in items:
+        score.uncited += not refs
+        for s in refs:
             score.citations += 1
-            score.valid_citations += _valid(c, text) and grounding.check(item, [c.quote]).ok
+            score.valid_citations += _valid(s, texts) and grounding.check(item, [s.quote]).ok
     score.traps = sum(1 for trap in traps for item, _ in items if contains(item, trap))
     for lesson in lessons:
+        measured = cefr.measure(lesson.readable, glossed=lesson.glossed)
         score.lessons += 1
-        score.cefr_ok += abs(cefr.level_index(lesson.cefr_measured) - cefr.level_index(target)) <= 1
+        score.levels.append(measured)
+        score.cefr_ok += abs(cefr.level_index(measured) - cefr.level_index(target)) <= 1
     return score
 
 
-def _valid(citation: Citation, text: str) -> bool:
-    return 0 <= citation.start < citation.end <= len(text) and text[citation.start : citation.end] == citation.quote
+def _valid(source: Source, texts: Mapping[str, str]) -> bool:
+    """The span is in the document's stored text and holds the quoted text."""
+    text = texts.get(source.document)
+    if text is None or not 0 <= source.start < source.end <= len(text):
+        return False
+    return " ".join(text[source.start : source.end].split()) == source.quote
+
+
+def _points_at(source: Source, texts: Mapping[str, str], sentence: str) -> bool:
+    """The cited span overlaps the fact's source sentence in the document: the sentence is found
+    in the span widened by less than the sentence's length on each side."""
+    text = texts.get(source.document, "")
+    reach = max(0, len(sentence) - 1)
+    return contains(text[max(0, source.start - reach) : source.end + reach], sentence)
 
 
 def result_line(scores: Sequence[DocumentScore]) -> str:

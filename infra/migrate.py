@@ -54,3 +54,18 @@ async def ensure_database(dsn: str) -> bool:
             return False
         await conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
         return True
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+
+
+async def drop_database(dsn: str) -> None:
+    """Drop the database named in `dsn` (a scratch one), ending its sessions first."""
+    name = str(psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "")
+    admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        await conn.execute(
+            psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
+        )

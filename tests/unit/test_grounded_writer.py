@@ -72,6 +72,23 @@ async def test_the_lesson_becomes_valid_course_content_with_its_sources() -> Non
     titles = [m.title for m in again.materials]
     assert titles[:3] == ["Explanation", "Key vocabulary", "Dialogue"] and titles[-1] == "Sources"
     sources = again.materials[-1].body
-    assert '[1] lab.txt, section 5.1: "5.1 Check the seal' in sources
+    assert '[1] lab.txt, section 5.1, characters ' in sources and ': "5.1 Check the seal' in sources
     assert again.assessments[0].questions and all("[" in q.prompt for q in again.assessments[0].questions)
     assert "measured" in review_notes(lesson)
+
+
+async def test_the_items_and_their_sources_read_back_from_the_content_as_a_query_returns_it() -> None:
+    import msgspec
+
+    from genpipeline.drafting.content import lesson_content, read_lesson
+
+    doc, _, lesson = await _lesson("A2")
+    read = read_lesson(msgspec.json.decode(msgspec.json.encode(lesson_content(lesson))))
+    wanted = [(text, [(c.document, c.start, c.end) for c in cites]) for text, cites in lesson.items()]
+    assert [(text, [(s.document, s.start, s.end) for s in refs]) for text, refs in read.items] == wanted
+    for _, refs in read.items:
+        assert all(" ".join(doc.text[s.start : s.end].split()) == s.quote for s in refs)
+    assert read.readable == [s.text for s in (*lesson.objectives, *lesson.explanation)] + [
+        d.text for d in lesson.example
+    ]
+    assert read.glossed == [v.term for v in lesson.vocabulary]
