@@ -51,6 +51,7 @@ from genpipeline.drafting.draft import LessonDraft, LessonPlan
 from genpipeline.drafting.writer import ground
 from genpipeline.extraction import Document, ExtractionError
 from genpipeline.manifest import DraftManifest, draft_lesson, load_manifest, save_manifest, text_key
+from infra.availability import describe
 from infra.blobs.port import BlobNotFound
 from infra.errors import Unavailable
 from infra.eventlog import wire_name
@@ -59,6 +60,7 @@ from schemas import commands as c
 from schemas import orders as o
 from schemas.commands import Command
 from schemas.envelope import EventEnvelope
+from schemas.readiness import Check, PipelineReadiness
 from schemas.results import CommandResult
 from schemas.roles import PLATFORM_ADMIN
 
@@ -194,6 +196,23 @@ class GenerationPipeline:
         stored = await self.bus.store.read_stream(order_id)
         events = [codec.decode(e.event_type, e.payload) for e in stored]
         return Order.replay(order_id, events, stored[-1].position if stored else 0)
+
+    async def readiness(self, llm_configured: bool, seconds: float) -> PipelineReadiness:
+        """How the vector store and the writer's model answer now (each call bounded by `seconds`)."""
+
+        async def check(call: Callable[[], Awaitable[None]]) -> Check:
+            try:
+                async with asyncio.timeout(seconds):
+                    await call()
+            except TimeoutError:
+                return Check(status="down", detail=f"no answer within {seconds:g} s")
+            except Exception as e:
+                return Check(status="down", detail=describe(e))
+            return Check(status="ok")
+
+        qdrant = await check(self.builder.store.ping)
+        llm = await check(self.builder.writer.ping) if llm_configured else Check(status="disabled")
+        return PipelineReadiness(qdrant=qdrant, llm=llm)
 
     async def course(self, course_id: UUID) -> Course:
         stored = await self.bus.store.read_stream(course_id)

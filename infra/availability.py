@@ -1,4 +1,4 @@
-"""Whether an outside service (PostgreSQL, NATS, Redis) answers, as this process last found it.
+"""Whether an outside service (PostgreSQL, NATS, Redis, S3) answers, as this process last found it.
 
 Whatever calls the service reports here: `failed` after an error, `answered` after a success
 (a background probe reports both, so an outage is noticed and its end seen even with no
@@ -93,3 +93,4 @@ class Dependencies:
     postgres: Availability = field(default_factory=lambda: Availability("postgres"))
     nats: Availability = field(default_factory=lambda: Availability("nats"))
     redis: Availability = field(default_factory=lambda: Availability("redis"))
+    s3: Availability = field(default_factory=lambda: Availability("s3"))

@@ -146,3 +146,7 @@ class Settings(BaseSettings):
 
     def event_subject(self, category: str, event_type: str) -> str:
         return f"{self.subject_prefix}.evt.{category}.{event_type}"
+
+    def pipeline_ready_subject(self) -> str:
+        """Where the pipeline process answers how its dependencies (Qdrant, the LLM) do."""
+        return f"{self.subject_prefix}.pipeline.ready"

@@ -54,6 +54,10 @@ class VectorStore(ABC):
     async def delete_order(self, org_id: str, order_id: str) -> None: ...
 
     @abstractmethod
+    async def ping(self) -> None:
+        """One cheap call: the store answers (raises otherwise); for readiness probes."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Release files and connections."""
 
@@ -83,6 +87,9 @@ class MemoryVectorStore(VectorStore):
             if p.org_id == org_id and (order_id is None or p.order_id == order_id)
         ]
         return sorted(scored, key=lambda h: -h.score)[:limit]
+
+    async def ping(self) -> None:
+        pass
 
     async def close(self) -> None:
         self.points.clear()
@@ -170,6 +177,9 @@ class QdrantVectorStore(VectorStore):
             ),
             wait=True,
         )
+
+    async def ping(self) -> None:
+        await self.client.get_collections()
 
     async def close(self) -> None:
         await self.client.close()

@@ -19,6 +19,9 @@ class MemoryBlobStore(BlobStore):
     async def close(self) -> None:
         pass
 
+    async def ping(self) -> None:
+        pass
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (bytes(data), datetime.now(UTC))
 

@@ -17,11 +17,7 @@ from gateway.probes import Probes
 from gateway.problems import PROBLEMS
 from infra.availability import Availability
 from projections.status import ProjectionLag
-
-
-class Check(msgspec.Struct, kw_only=True, omit_defaults=True):
-    status: str  # ok | down | disabled
-    detail: str = ""
+from schemas.readiness import Check
 
 
 class Health(msgspec.Struct, kw_only=True):
@@ -33,6 +29,9 @@ class Readiness(msgspec.Struct, kw_only=True):
     postgres: Check
     nats: Check
     redis: Check
+    s3: Check  # the SOP documents' bucket
+    qdrant: Check  # as the pipeline process reports it (down: it does not answer)
+    llm: Check  # as the pipeline process reports it; disabled without CW_LLM_MODEL
     projections: list[ProjectionLag] = []  # lag of each read model (events and seconds behind)
 
 
@@ -40,6 +39,10 @@ def _check(availability: Availability, operator: bool) -> Check:
     if availability.up:
         return Check(status="ok")
     return Check(status="down", detail=availability.detail if operator else "")
+
+
+def _reported(check: Check, operator: bool) -> Check:
+    return check if operator or not check.detail else Check(status=check.status)
 
 
 class SystemController(Controller):
@@ -57,9 +60,11 @@ class SystemController(Controller):
 
     @get(
         "/ready",
-        summary="Readiness: PostgreSQL, NATS and Redis, each reported",
-        description="503 when PostgreSQL, which every command needs, is down. NATS and Redis "
-        "are reported but do not make the gateway unready: commands go on without them. The "
+        summary="Readiness: PostgreSQL, NATS, Redis and the pipeline's S3, Qdrant and LLM, each reported",
+        description="503 when PostgreSQL, which every command needs, is down. NATS, Redis, S3 "
+        "(the SOP documents), Qdrant and the LLM (as the pipeline process reports them; "
+        "`llm` is disabled with no CW_LLM_MODEL) are reported but do not make the gateway "
+        "unready: commands go on without them. The "
         "answer is the last background probe's (every second), so it comes at once. Anyone sees "
         "each service's status; operators (a platform admin, or CW_METRICS_TOKEN as a bearer "
         "token) also see why a service is down and each read model's lag.",
@@ -78,6 +83,9 @@ class SystemController(Controller):
             postgres=_check(deps.postgres, operator),
             nats=_check(deps.nats, operator),
             redis=_check(deps.redis, operator) if services.redis is not None else Check(status="disabled"),
+            s3=_check(deps.s3, operator),
+            qdrant=_reported(probes.pipeline.qdrant, operator),
+            llm=_reported(probes.pipeline.llm, operator),
             projections=probes.lag if operator else [],
         )
         return Response(report, status_code=200 if ok else 503)

@@ -77,6 +77,9 @@ class LlmWriter(LessonWriter):
         self.name = f"llm:{model.name}"
         self.attempts = attempts
 
+    async def ping(self) -> None:
+        await self.model.ping()
+
     async def compose(self, plan: d.LessonPlan, sources: Sequence[Chunk], level: str, feedback: str) -> d.LessonDraft:
         excerpts = [{"id": c.key, "section": c.section, "text": c.text} for c in sources]
         ask = (

@@ -27,6 +27,9 @@ class LessonWriter(ABC):
     async def compose(self, plan: LessonPlan, sources: Sequence[Chunk], level: str, feedback: str) -> LessonDraft:
         """The lesson as written, before the grounding check."""
 
+    async def ping(self) -> None:  # noqa: B027 (a writer that needs nothing has nothing to check)
+        """Raises when what the writer needs does not answer (the offline writer needs nothing)."""
+
 
 def ground(draft: LessonDraft, level: str) -> LessonDraft:
     """Drop every item its citations do not support; measure the CEFR level of what remains."""

@@ -38,6 +38,10 @@ class BlobStore(abc.ABC):
         """Release connections."""
 
     @abc.abstractmethod
+    async def ping(self) -> None:
+        """One round trip: the bucket answers (raises Unavailable otherwise); for readiness probes."""
+
+    @abc.abstractmethod
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, replacing any object there."""
 

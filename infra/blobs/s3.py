@@ -77,6 +77,10 @@ class S3BlobStore(BlobStore):
     async def close(self) -> None:
         self._http.clear()
 
+    async def ping(self) -> None:
+        if not await self._run(lambda: self._client.bucket_exists(self.bucket)):
+            raise Unavailable("s3", f"no bucket {self.bucket}")
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await self._call(lambda: self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type))
 

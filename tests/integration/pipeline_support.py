@@ -108,12 +108,12 @@ class World:
 
     def relaying(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The relay publishing the log to the world's private stream."""
-        return _in_background(Relay(self.settings, NatsConnector(self.settings)).run())
+        return in_background(Relay(self.settings, NatsConnector(self.settings)).run())
 
     @contextlib.asynccontextmanager
     async def running(self, pipeline: GenerationPipeline) -> AsyncIterator[None]:
         """The relay and the pipeline's subscriptions, as `coursewright run pipeline` runs them."""
-        async with self.relaying(), _in_background(run_pipeline(self.settings, NatsConnector(self.settings), pipeline)):
+        async with self.relaying(), in_background(run_pipeline(self.settings, NatsConnector(self.settings), pipeline)):
             yield
 
 
@@ -141,7 +141,8 @@ async def open_world(settings: Settings) -> AsyncIterator[World]:
 
 
 @contextlib.asynccontextmanager
-async def _in_background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+async def in_background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """`work` as a task for the block's span, cancelled and awaited at its end."""
     task = asyncio.create_task(work)
     try:
         yield

@@ -72,7 +72,7 @@ async def test_the_lesson_becomes_valid_course_content_with_its_sources() -> Non
     titles = [m.title for m in again.materials]
     assert titles[:3] == ["Explanation", "Key vocabulary", "Dialogue"] and titles[-1] == "Sources"
     sources = again.materials[-1].body
-    assert '[1] lab.txt, section 5.1, characters ' in sources and ': "5.1 Check the seal' in sources
+    assert "[1] lab.txt, section 5.1, characters " in sources and ': "5.1 Check the seal' in sources
     assert again.assessments[0].questions and all("[" in q.prompt for q in again.assessments[0].questions)
     assert "measured" in review_notes(lesson)
 
