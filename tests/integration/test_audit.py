@@ -28,17 +28,20 @@ from gateway.audit.replay import UnknownStream
 from gateway.audit.sealer import Sealer
 from gateway.audit.service import AuditLog, NotSealed, connect_to
 from gateway.audit.xapi import Learning
+from infra.blobs.s3 import S3BlobStore
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.postgres import PostgresEventStore
 from infra.eventlog.reader import Match
 from infra.eventlog.seals import SealKey
 from infra.eventlog.verify import BreakKind
 from schemas import commands as c
+from schemas import orders as o
 from schemas.certificates import IssueCertificate, RevokeCertificate
 from schemas.roles import Role
 from tests.bench._common import append_many
 from tests.conftest import make_settings, service_env
 from tests.integration.test_commands import CONTENT
+from tests.integration.test_orders import Sales, documents_on
 from tests.ports import make_ports
 
 KEY = SealKey.from_hex("11" * 32)
@@ -106,6 +109,15 @@ async def sql(dsn: str, statement: str, *params: object) -> None:
         await conn.execute(statement, params)
 
 
+async def certify(s: Story) -> uuid.UUID:
+    """Issue the certificate of the story's completed enrolment, as the certifier does."""
+    match = Match(event_types=("EnrollmentCompleted",))
+    (completed,) = (await s.audit.history(s.enrolment, match, linked=False)).events
+    certifier = Context(uuid.uuid4(), s.org, frozenset({"platform_admin"}))
+    issued = await s.bus.handle(IssueCertificate(enrollment_id=s.enrolment, completion=completed.version), certifier)
+    return uuid.UUID(issued.id)
+
+
 async def seal(s: Story) -> None:
     assert await Sealer(s.audit.connect, s.bus, KEY).seal_once() is not None
 
@@ -125,6 +137,34 @@ async def test_a_course_history_tells_its_whole_story_in_log_order(story: Story)
     assert story.enrolment in page.streams
     approved = next(e for e in page.events if e.event_type == "ReviewApproved")
     assert approved.actor_id == str(story.manager.actor_id)
+
+
+async def test_an_order_and_a_certificate_are_part_of_their_course_story(story: Story, blobs: S3BlobStore) -> None:
+    """The order the course was drafted for and the certificate of its completion are linked to
+    it; their states at a version are replayed by their own aggregates, like the enrolment's."""
+    store = PostgresEventStore(story.dsn)
+    await store.start()
+    try:
+        sales = Sales(CommandBus(store, ROUTES, make_ports(documents=documents_on(blobs))), story.org)
+        order = await sales.generating()
+        await sales.bus.handle(o.RecordDraft(order_id=order, course_id=story.course), sales.pipeline)
+    finally:
+        await store.close()
+    await story.bus.handle(c.CompleteLesson(course_id=story.course, lesson_id=story.lesson), story.student)
+    certificate = await certify(story)
+
+    page = await story.audit.history(story.course, Match(), limit=1000)
+    assert order in page.streams and certificate in page.streams and story.enrolment in page.streams
+    types = [e.event_type for e in page.events]
+    assert {"OrderPlaced", "OrderDraftReady", "EnrollmentCompleted", "CertificateIssued"} <= set(types)
+    placed = await story.audit.state(order, 1)
+    assert (placed.stream_type, placed.state["status"]) == ("order", "placed")
+    drafted = await story.audit.state(order)
+    assert (drafted.state["status"], drafted.state["course_id"]) == ("draft_ready", str(story.course))
+    enrolled = await story.audit.state(story.enrolment, 1)
+    assert (enrolled.stream_type, enrolled.state["course_id"]) == ("enrollment", str(story.course))
+    held = await story.audit.state(certificate)
+    assert held.stream_type == "certificate" and held.state["certified"]["course_title"] == "Forklifts"
 
 
 async def test_history_filters_and_cursor_pages_add_up_to_the_whole(story: Story) -> None:
@@ -163,6 +203,10 @@ async def test_state_at_a_version_and_a_time_and_the_diff_between(story: Story) 
     module_id = now.state["modules"][0]["id"]
     assert changes[f"modules/{module_id}/title"].before == "Basics"
     assert changes[f"modules/{module_id}/title"].after == "Basics, revised"
+    by_time = await story.audit.diff(story.course, published.occurred_at, now.occurred_at)
+    assert [(ch.path, ch.after) for ch in by_time.changes if ch.path.endswith("/title")] == [
+        (f"modules/{module_id}/title", "Basics, revised")
+    ]
     lesson_content = (await story.audit.diff(story.course, 3, 4)).changes
     assert any(ch.path.endswith("/versions/0") and ch.before is None for ch in lesson_content)
 
@@ -235,7 +279,7 @@ async def test_two_swapped_versions_are_reported_as_reordered(story: Story) -> N
     for outcome in (await story.audit.verify_log(), await story.audit.verify_stream(story.course)):
         first = outcome.first
         assert first is not None
-        assert (first.kind, first.stream_id, first.version) == (BreakKind.REORDERED, story.course, 2)
+        assert (first.kind, first.stream_id, first.version, first.position) == (BreakKind.REORDERED, story.course, 2, b)
 
 
 async def test_an_event_inserted_into_a_stream_is_found(story: Story) -> None:
@@ -247,6 +291,7 @@ async def test_an_event_inserted_into_a_stream_is_found(story: Story) -> None:
             )
         ).fetchone()
         assert row is not None
+        written_as_3 = await position_of(story, story.course, 3)
         await conn.execute(
             "UPDATE cw_events SET version = version + 1001 WHERE stream_id = %s AND version >= 3", (story.course,)
         )
@@ -273,6 +318,7 @@ async def test_an_event_inserted_into_a_stream_is_found(story: Story) -> None:
     assert any(b.kind is BreakKind.INSERTED and "past the log's head" in b.detail for b in outcome.breaks)
     stream_first = (await story.audit.verify_stream(story.course)).first
     assert stream_first is not None and (stream_first.kind, stream_first.version) == (BreakKind.INSERTED, 4)
+    assert stream_first.position == written_as_3  # the event the forgery pushed up, where it stands
 
 
 async def test_a_stream_rehashed_consistently_is_caught_by_its_seal(story: Story) -> None:
@@ -444,15 +490,9 @@ async def test_learning_records_are_valid_xapi_statements(story: Story, tmp_path
         quiz = c.SubmitQuiz(course_id=story.course, lesson_id=story.lesson, assessment_id="q1", answers={"a": [answer]})
         await story.bus.handle(quiz, story.student)
     await story.bus.handle(c.CompleteLesson(course_id=story.course, lesson_id=story.lesson), story.student)
-    (completed,) = (
-        await story.audit.history(story.enrolment, Match(event_types=("EnrollmentCompleted",)), linked=False)
-    ).events
-    certifier = Context(uuid.uuid4(), story.org, frozenset({"platform_admin"}))
-    issued = await story.bus.handle(
-        IssueCertificate(enrollment_id=story.enrolment, completion=completed.version), certifier
-    )
+    certificate = await certify(story)
     admin = ctx(story.org, "org_admin")
-    await story.bus.handle(RevokeCertificate(certificate_id=uuid.UUID(issued.id), reason="issued in error"), admin)
+    await story.bus.handle(RevokeCertificate(certificate_id=certificate, reason="issued in error"), admin)
 
     learning = Learning("https://learn.example")
     statements = await story.audit.course_learning_records(story.course, learning)
@@ -489,7 +529,7 @@ async def test_learning_records_are_valid_xapi_statements(story: Story, tmp_path
     assert passed["result"]["score"] == {"scaled": 1.0, "raw": 1, "min": 0, "max": 1} and passed["result"]["success"]
     assert passed["context"]["contextActivities"]["parent"] == [lesson["object"]]
     assert course["result"] == {"completion": True} and course["context"]["platform"] == "Coursewright"
-    assert earned["object"]["id"] == f"https://learn.example/certificates/{issued.id}"
+    assert earned["object"]["id"] == f"https://learn.example/certificates/{certificate}"
     assert earned["object"]["definition"]["name"] == {"en-US": "Certificate: Forklifts"}
     assert earned["context"]["contextActivities"]["parent"][0]["id"] == registered["object"]["id"]
     assert voided["object"] == {"objectType": "StatementRef", "id": earned["id"]}
