@@ -115,8 +115,9 @@ class CommandBus:
         with bound_contextvars(correlation_id=ctx.correlation_id, command=name):
             # The first decision is taken on what this process holds, with no read; it stands
             # only if its commit validates it (see Session). Any other outcome is decided again
-            # on a fresh read, as is every decision after a conflict.
-            optimistic = True
+            # on a fresh read, as is every decision after a conflict. A caller that holds none
+            # of the streams (`held_first` off) starts with the fresh read.
+            optimistic = ctx.held_first
             for attempt in range(1, self.retries + 1):
                 # First try, and after a conflict: a twin with the same key may have just won.
                 if idem is not None:

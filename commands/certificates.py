@@ -27,16 +27,29 @@ def _decided(c: Certificate, issued: bool) -> Decided:
 
 
 async def issue_certificate(cmd: cert.IssueCertificate, s: Session) -> Decided:
-    """Issue the certificate of one completion; a second call for it changes nothing."""
+    """Issue the certificate of one completion; a second call for it changes nothing.
+
+    Two round trips of reads: the enrolment with the organisation the context names (the
+    certifier's is the enrolment's), then together all the enrolment names: the certificate of
+    its completion's round, the student and the course."""
+    await s.prefetch([(Enrollment, cmd.enrollment_id), (Organisation, s.ctx.org_id)])
     enrollment = await s.view(Enrollment, cmd.enrollment_id)
     completion = enrollment.completions.get(cmd.completion)
     if completion is None or enrollment.student_id is None or enrollment.course_id is None:
         raise NothingToCertify(f"enrolment {cmd.enrollment_id} has no completion at version {cmd.completion}")
-    certificate = await s.load(Certificate, certificate_id(enrollment.id, completion.round))
+    assert enrollment.org_id is not None
+    issued_id = certificate_id(enrollment.id, completion.round)
+    await s.prefetch(
+        [
+            (Certificate, issued_id),
+            (User, enrollment.student_id),
+            (Organisation, enrollment.org_id),
+            (Course, enrollment.course_id),
+        ]
+    )
+    certificate = await s.load(Certificate, issued_id)
     if certificate.exists:
         return _decided(certificate, False)
-    assert enrollment.org_id is not None
-    await s.prefetch([(User, enrollment.student_id), (Organisation, enrollment.org_id), (Course, enrollment.course_id)])
     student = await s.view(User, enrollment.student_id)
     organisation = await s.view(Organisation, enrollment.org_id)
     course = await s.view(Course, enrollment.course_id)

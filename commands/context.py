@@ -21,3 +21,7 @@ class Context:
     # organisation is refused. A worker's key (derived from an event and a step) replays its first
     # answer whatever it sends again, e.g. a lesson an LLM wrote anew after a restart.
     bind_key: bool = False
+    # Decide first on the streams this process holds, with no read (the bus's optimistic first
+    # try). A worker whose streams other processes write (the certifier) says False: that first
+    # decision could only miss, so it is taken on a fresh read at once.
+    held_first: bool = True

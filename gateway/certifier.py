@@ -4,7 +4,8 @@ It follows the completions on the events stream (`infra.eventlog.subscriber.Even
 durable consumer `certifier`) and sends `IssueCertificate` for each through the command bus,
 acting as the platform. The certificate's stream id derives from the enrolment and the
 completion's round, and the command's idempotency key from the event id, so a redelivery, a
-restart or a second certifier issues nothing twice.
+restart or a second certifier issues nothing twice. Each is decided once, on a fresh read
+(`Context.held_first` off): the certifier's process never holds the streams it needs.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Certifier:
             correlation_id=env.correlation_id or str(env.event_id),
             causation_id=str(env.event_id),
             idempotency_key=str(name_id(_KEYS, f"certify:{env.event_id}")),
+            held_first=False,  # the gateways wrote the enrolment: this process holds none of it
         )
         try:
             result = await self.bus.handle(IssueCertificate(enrollment_id=env.stream_id, completion=env.version), ctx)

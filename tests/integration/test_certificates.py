@@ -16,7 +16,10 @@ import msgspec
 import pypdf
 import pytest
 
+from commands.bus import CommandBus
+from commands.certificates import issue_certificate
 from commands.context import Context
+from commands.routes import ROUTES
 from domain.certificate import Certificate
 from domain.enrollment import enrollment_id
 from gateway.certifier import COMPLETED, Certifier
@@ -35,8 +38,9 @@ from tests.integration.gateway_harness import (
     publish,
     running_gateway,
 )
-from tests.integration.projections_support import World, projectors, relay, wait_until
+from tests.integration.projections_support import World, bus_on, projectors, relay, wait_until
 from tests.integration.projections_support import _stop as stop
+from tests.ports import make_ports
 
 pytestmark = QUERIES_DEPRECATIONS
 ISSUED = wire_name(Certificate.Issued)
@@ -240,3 +244,53 @@ async def _all(store: PostgresEventStore) -> list[Any]:
 
 def _enrollment(course: uuid.UUID, student: Context) -> uuid.UUID:
     return enrollment_id(course, student.actor_id)
+
+
+class CountedStore(PostgresEventStore):
+    """The store of a process of its own (nothing held yet), counting its round trips for streams."""
+
+    reads = 0
+    lookups = 0  # of idempotency keys
+
+    async def read_streams(self, stream_ids: Any) -> Any:
+        self.reads += 1
+        return await super().read_streams(stream_ids)
+
+    async def idempotent_reply(self, scope: str, key: str) -> Any:
+        self.lookups += 1
+        return await super().idempotent_reply(scope, key)
+
+
+async def test_the_certifier_decides_once_on_one_fresh_read(settings: Settings, store: PostgresEventStore) -> None:
+    """In its own process the certifier holds none of the streams a certificate needs (the
+    gateways wrote them): it decides IssueCertificate once, on a fresh read (the enrolment and
+    organisation, then the certificate, student and course together), with one idempotency
+    lookup; a redelivery is answered from that key alone."""
+    world = World(bus_on(store))  # a gateway's
+    course = await world.published("Counted", lessons=1)
+    student = world.ctx("student")
+    await world.bus.handle(c.Enrol(course_id=course["course"]), student)
+    done = await world.bus.handle(c.CompleteLesson(course_id=course["course"], lesson_id=course["lessons"][0]), student)
+    (completed,) = [e for e in await store.read_stream(uuid.UUID(done.id)) if e.event_type == COMPLETED]
+
+    decisions = 0
+
+    async def counted(cmd: IssueCertificate, s: Any) -> Any:
+        nonlocal decisions
+        decisions += 1
+        return await issue_certificate(cmd, s)
+
+    own = CountedStore(settings.pg_dsn)
+    await own.start()
+    try:
+        bus = CommandBus(own, {**ROUTES, IssueCertificate: counted}, make_ports())
+        certifier = Certifier(bus, settings, NatsConnector(settings))
+        await certifier.handle(completed)
+        assert certifier.issued == 1
+        assert (decisions, own.reads, own.lookups) == (1, 2, 1)
+        await certifier.handle(completed)  # redelivered
+        assert (decisions, own.reads, own.lookups) == (1, 2, 2)
+    finally:
+        await own.close()
+    (issued,) = await _issued(store, course["course"])
+    assert issued
