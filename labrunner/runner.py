@@ -53,9 +53,8 @@ class RunnerLimits:
     per_student: int = 2
     per_organisation: int = 50
     reap_every_s: float = 30.0  # the reaper's longest sleep (it wakes sooner for a warning or a stop due)
-    warn_before_s: float = (
-        120.0  # an idle session's student is told this long before it is stopped (at most half its idle limit)
-    )
+    # An idle session's student is told this long before it is stopped (at most half its idle limit).
+    warn_before_s: float = 120.0
 
 
 @dataclass
