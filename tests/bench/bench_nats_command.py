@@ -15,13 +15,15 @@ process keeping 64 requests in flight:
   ours answers them;
 - bare: the same endpoint as nats.micro runs a handler by default, one request after another.
 Rounds alternate bare, the baseline and ours; the medians are compared (RESULT against the
-baseline; the bare endpoint's ratio is printed too). p50/p99 are over all rounds.
+baseline; the bare endpoint's ratio is printed too). Each round prints its rate, p50/p99 and the
+load average; the p50/p99 at the end are over all rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -164,13 +166,19 @@ async def main(requests: int, rounds: int) -> None:
             await load(client, make, 400)  # warm up: connections, held streams, plans
         rates: dict[str, list[float]] = {kind: [] for kind, _ in kinds}
         latencies: dict[str, list[float]] = {}
-        for _ in range(rounds):
+        for n in range(rounds):
             for kind, make in kinds:
                 rate, lat = await load(client, make, requests)
                 rates[kind].append(rate)
                 for subject, values in lat.items():
                     latencies.setdefault(f"{kind} {subject}", []).extend(values)
                     latencies.setdefault(kind, []).extend(values)
+                every = [v for values in lat.values() for v in values]
+                print(
+                    f"round {n + 1} {kind:8s} {rate:6.0f} req/s  p50={percentile(every, 50):6.1f} ms"
+                    f"  p99={percentile(every, 99):6.1f} ms  load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
         await client.close()
         for name, lat in sorted(latencies.items()):
             print(f"{name:16s} p50={percentile(lat, 50):6.1f} ms  p99={percentile(lat, 99):6.1f} ms  n={len(lat)}")
