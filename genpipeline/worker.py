@@ -334,8 +334,9 @@ class _Job:
             await self.enter(3)
             ingested = [Ingested(d, await asyncio.to_thread(self.builder.chunk, d)) for d in documents]
             await self.enter(4)
-            for i in ingested:
-                await self.builder.index(self.org_id, self.order_id, i.chunks)
+            # One embedding call for every document's chunks: full batches, sorted by length
+            # across documents (less padding), instead of a partial batch per document.
+            await self.builder.index(self.org_id, self.order_id, [c for i in ingested for c in i.chunks])
             await self.enter(5)
             modules = self.plan(ingested)
             await self.enter(6)
