@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -19,7 +19,7 @@ def decode(event_type: str, payload: bytes | msgspec.Raw) -> Event:
     return event
 
 
-def decode_all(events: Iterable[tuple[str, bytes | msgspec.Raw]]) -> list[Event]:
-    """The domain events of these (type, payload) pairs, in order."""
-    decoded: list[Event] = CATALOGUE.decode_all(events)
-    return decoded
+def decode_each(names: Iterable[str], payloads: Iterable[bytes | msgspec.Raw]) -> Iterator[Event]:
+    """The domain events of these types and payloads, in order, decoded one at a time."""
+    events: Iterator[Event] = CATALOGUE.decode_each(names, payloads)
+    return events

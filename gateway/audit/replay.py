@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from commands.codec import decode_all
+from commands.codec import decode_each
 from domain import errors
 from domain.aggregate import Aggregate
 from domain.aggregates import AGGREGATES
@@ -52,7 +52,7 @@ def rebuild(stream_id: UUID, replay: Replay | None) -> State:
     cls = AGGREGATE_BY_STREAM_TYPE.get(replay.stream_type)
     if cls is None:
         raise UnknownStream(f"no aggregate of type {replay.stream_type!r} in this build")
-    aggregate = cls.replay(stream_id, decode_all(replay.events), replay.position)
+    aggregate = cls.replay(stream_id, decode_each(replay.types, replay.payloads), replay.position)
     return State(
         stream_id=stream_id,
         stream_type=replay.stream_type,

@@ -84,13 +84,15 @@ class EventCatalogue:
             raise UnknownEventType(f"unknown event type {name!r}") from None
         return decoder(payload)
 
-    def decode_all(self, events: Iterable[tuple[str, bytes | msgspec.Raw]]) -> list[Any]:
-        """Each (type, payload) decoded, in order: a replay's events without a call per event."""
+    def decode_each(self, names: Iterable[str], payloads: Iterable[bytes | msgspec.Raw]) -> Iterator[Any]:
+        """The events of these types and payloads, one at a time: a replay applies each before
+        the next is decoded, so the events it is done with are freed as it goes."""
         decoders = self._decoders
-        try:
-            return [decoders[name](payload) for name, payload in events]
-        except KeyError as e:
-            raise UnknownEventType(f"unknown event type {e.args[0]!r}") from None
+        for name, payload in zip(names, payloads, strict=True):
+            decoder = decoders.get(name)
+            if decoder is None:
+                raise UnknownEventType(f"unknown event type {name!r}")
+            yield decoder(payload)
 
     def json_schema(self) -> dict[str, object]:
         """JSON Schema of every event payload, derived from the declarations."""

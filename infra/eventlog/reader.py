@@ -35,13 +35,14 @@ _AT = f"SELECT {COLUMNS} FROM cw_events WHERE position = ANY(%s) ORDER BY positi
 _STREAM = f"SELECT {COLUMNS} FROM cw_events WHERE stream_id = %s AND version > %s ORDER BY version"
 _STREAM_UPTO = f"SELECT {COLUMNS} FROM cw_events WHERE stream_id = %s AND version <= %s ORDER BY version"
 # A stream's first events as its aggregate's replay needs them, built by the server into one JSON
-# value: the last event's version, position and time, and each event's type and payload. One
-# row and one value to decode, rather than a row of fifteen columns and an envelope per event.
+# value: the last event's version, position and time, the events' types and their payloads. One
+# row and one value to decode, rather than a row of fifteen columns and an envelope per event;
+# two lists of strings and raw JSON, objects the cyclic collector does not track.
 _REPLAY = (
     "SELECT json_build_object('stream_type', min(stream_type), 'version', count(*),"
     " 'position', (array_agg(position ORDER BY version DESC))[1],"
     " 'occurred_at', (array_agg(occurred_at ORDER BY version DESC))[1],"
-    " 'events', json_agg(json_build_array(event_type, payload) ORDER BY version))::text"
+    " 'types', json_agg(event_type ORDER BY version), 'payloads', json_agg(payload ORDER BY version))::text"
     " FROM cw_events WHERE stream_id = %s AND version <= {upto} HAVING count(*) > 0"
 )
 _REPLAY_UPTO = _REPLAY.format(upto="%s")
@@ -72,13 +73,14 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
 
 class Replay(msgspec.Struct, frozen=True):
     """A stream's first `version` events, for replaying its aggregate: the last one's global
-    `position` and time, and each one's type and payload, in version order."""
+    `position` and time, and the events' types and payloads, in version order."""
 
     stream_type: str
     version: int
     position: int
     occurred_at: datetime
-    events: list[tuple[str, msgspec.Raw]]
+    types: list[str]
+    payloads: list[msgspec.Raw]
 
 
 _decode_replay = msgspec.json.Decoder(Replay).decode

@@ -9,8 +9,8 @@ nothing else. Three rounds of each, alternating; the medians are compared. Goal:
 Then `AuditLog.state` of one course at random versions of its 1,000 events, three rounds of 200:
 p50/p99 in ms of each round, with the load average (goal: p99 under 50 ms). The state is one
 query (the server builds one JSON value of the events' types and payloads up to the version),
-one msgspec decode per event and the aggregate's own `_on_<Event>` methods: no envelopes, no
-hashes (docs/performance.md, "The audit").
+each event decoded and applied by the aggregate's own `_on_<Event>` before the next: no
+envelopes, no hashes, no collection (docs/performance.md, "The audit").
 """
 
 from __future__ import annotations
