@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from infra.migrate import migration_files
-from tests.conftest import drop_database
+from tests.conftest import S3Server, drop_database
 from tests.integration.up_support import (
     START_TIMEOUT,
     STOP_TIMEOUT,
@@ -39,9 +39,9 @@ ONE_EACH_TWO_GATEWAYS = {
 
 
 @pytest.fixture
-def up_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+def up_env(tmp_path: Path, s3_server: S3Server) -> Iterator[tuple[dict[str, str], str]]:
     """CW_ settings on the real servers: a database that does not exist yet, a private stream."""
-    env, dsn, s = up_environment(tmp_path, "up")
+    env, dsn, s = up_environment(tmp_path, "up", s3_server)
     yield env, dsn
     drop_database(dsn)
     asyncio.run(delete_streams(s.events_stream))

@@ -25,7 +25,7 @@ from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from schemas import commands as c
 from schemas import identity as i
-from tests.conftest import make_settings
+from tests.conftest import S3Server, make_settings
 from tests.integration.projections_support import caught_up, equals_rebuild, wait_until
 from tests.integration.test_projections_resilience import _delete_streams
 from tests.integration.up_support import START_TIMEOUT, component_processes, coursewright_command, free_port
@@ -175,10 +175,14 @@ async def _count(dsn: str, event_type: str, key: str) -> dict[str, int]:
 
 
 async def test_sigkill_of_each_component_under_load_loses_and_doubles_nothing(
-    fresh_database: str, tmp_path: Path
+    fresh_database: str, s3_server: S3Server, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        fresh_database, rate_limit_per_minute=1_000_000, http_port=free_port(), data_dir=tmp_path / "data"
+        fresh_database,
+        rate_limit_per_minute=1_000_000,
+        http_port=free_port(),
+        data_dir=tmp_path / "data",
+        **s3_server.settings(),
     )
     try:
         fixture = await _fixture(settings)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import drop_database
+from tests.conftest import S3Server, drop_database
 from tests.integration.private_servers import PrivateNats
 from tests.integration.up_support import delete_streams, start_up, up_environment
 
@@ -26,8 +26,8 @@ NATS_USERS = ("relay", "projectors", "workers", "pipeline", "messaging", "gatewa
 
 
 @pytest.fixture
-def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env, dsn, s = up_environment(tmp_path, "outage")
+def up_env(tmp_path: Path, s3_server: S3Server) -> Iterator[dict[str, str]]:
+    env, dsn, s = up_environment(tmp_path, "outage", s3_server)
     env["CW_HTTP_WORKERS"] = "1"
     env["CW_DOCKER_URL"] = f"unix://{tmp_path}/no-docker.sock"  # labs: no engine answers
     yield env
@@ -86,7 +86,7 @@ def noisy(records: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
         for r in records
         if r.get("level") in ("warning", "error", "critical")
         and not (r.get("event", "").startswith("dependency.") and r.get("service") == service)
-        and r.get("event") != "lab_runner.no_engine"
+        and r.get("event") != "labs.no_engine"
     ]
 
 

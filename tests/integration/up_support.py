@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from infra.settings import Settings
-from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, make_settings
+from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, S3Server, make_settings
 
 START_TIMEOUT = 120.0
 """How long a test waits for `up` (nine processes) to come up before it fails. A bound on
@@ -48,11 +48,12 @@ def component_processes(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -
     return found
 
 
-def up_environment(tmp_path: Path, tag: str) -> tuple[dict[str, str], str, Settings]:
+def up_environment(tmp_path: Path, tag: str, s3: S3Server) -> tuple[dict[str, str], str, Settings]:
     """(environment, dsn, settings) for `up` on the real servers: CW_ settings naming a database
-    that does not exist yet and a private stream, JSON logs, no embedded servers."""
+    that does not exist yet, a private stream and bucket on the run's S3, JSON logs, no embedded
+    servers."""
     dsn = f"{PG_SERVER}/cw_test_{tag}_{secrets.token_hex(6)}"
-    s = make_settings(dsn)
+    s = make_settings(dsn, **s3.settings())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CW_")}
     env |= {
         "CW_ENV": "test",
@@ -62,6 +63,10 @@ def up_environment(tmp_path: Path, tag: str) -> tuple[dict[str, str], str, Setti
         "CW_REDIS_URL": REDIS_URL,
         "CW_SUBJECT_PREFIX": s.subject_prefix,
         "CW_EVENTS_STREAM": s.events_stream,
+        "CW_S3_URL": s.s3_url,
+        "CW_S3_ACCESS_KEY": s.s3_access_key,
+        "CW_S3_SECRET_KEY": s.s3_secret_key.get_secret_value(),
+        "CW_S3_BUCKET": s.s3_bucket,
         "CW_EMBEDDED": "never",
         "CW_DATA_DIR": str(tmp_path / "data"),
         "CW_EMBEDDER": "hashing",  # the pipeline process loads no model: these tests are about processes
