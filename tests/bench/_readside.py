@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from infra.eventlog.postgres import PostgresEventStore
 from schemas import commands as c
-from tests.integration.projections_support import World, bus_on
+from tests.integration.projections_support import World, bus_on, order_scenario
 
 
 async def bounded(n: int, work: Any, concurrency: int = 64) -> None:
@@ -27,7 +27,8 @@ async def bounded(n: int, work: Any, concurrency: int = 64) -> None:
 async def populate(
     store: PostgresEventStore, *, orgs: int, courses: int, students: int
 ) -> tuple[list[World], list[dict[str, Any]]]:
-    """`courses` published courses spread over `orgs`, `students` learners taking them."""
+    """`courses` published courses spread over `orgs`, `students` learners taking them (each
+    finisher certified), and an order with its document for every fourth course."""
     worlds = [World(bus_on(store)) for _ in range(orgs)]
     made: list[dict[str, Any]] = []
 
@@ -56,4 +57,5 @@ async def populate(
             await w.bus.handle(c.DropEnrollment(course_id=chosen["course"], reason="busy"), ctx)
 
     await bounded(students, student, 64)
+    await bounded(courses // 4, lambda i: order_scenario(worlds[i % orgs]), 16)
     return worlds, made
