@@ -8,7 +8,6 @@ import asyncio
 import json
 import secrets
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from tests.conftest import NATS_URL
 from tests.integration.docker_support import CACHE_DIR, docker_url
 from tests.integration.test_cli_up import up_env
 from tests.integration.test_labs_http import LAB, SOLUTION, events
-from tests.integration.up_support import START_TIMEOUT, STOP_TIMEOUT, Output, coursewright_command
+from tests.integration.up_support import START_TIMEOUT, STOP_TIMEOUT, start_up
 
 __all__ = ["docker_url", "up_env"]
 PASSWORD = "correct horse battery"
@@ -99,16 +98,7 @@ def test_labs_over_http_under_up_reach_the_runner_process(
         "CW_HTTP_WORKERS": "1",
         "CW_BOOTSTRAP_ADMIN_EMAIL": admin_email,
     }
-    proc = subprocess.Popen(
-        [*coursewright_command(), "up"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = Output(proc)
+    proc, out = start_up(env, tmp_path)
     try:
         assert out.wait_for('"labs.serving"', START_TIMEOUT * 3), f"labs never served:\n{out.rest()}"
         assert out.wait_for('"http.serving"', START_TIMEOUT), f"gateway never served:\n{out.rest()}"
