@@ -147,14 +147,18 @@ class NotificationController(Controller):
         auth = authenticator_of(request)
         caller = await (auth.caller_of_ticket(ticket) if ticket is not None else auth.caller(request))
         since = _last_event_id(request, after)
+        if since is None:
+            # "From now" is fixed before the answer starts: a notification made once the client
+            # holds its 200 is after it, so the stream sends it.
+            since = await _now(services.reader)
         return ServerSentEvent(_events(_hub(request), services.reader, caller, since))
 
 
 async def _events(
-    hub: NotificationHub, reader: Reader, caller: Caller, since: int | None
+    hub: NotificationHub, reader: Reader, caller: Caller, since: int
 ) -> AsyncIterator[ServerSentEventMessage]:
     async with hub.subscribe(caller.user_id) as queue:
-        sent = since if since is not None else await _now(reader)
+        sent = since
         for _, notification in await nq.newer(reader, [caller.user_id], sent):
             yield _message(notification)
             sent = notification.position

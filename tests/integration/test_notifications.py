@@ -296,7 +296,7 @@ async def _events(response: httpx.Response, count: int) -> list[dict[str, Any]]:
     current: dict[str, Any] = {}
     async for line in response.aiter_lines():
         if line == "":
-            if "data" in current:
+            if current.get("data"):  # as EventSource: an empty data buffer dispatches nothing
                 events.append(current)
                 if len(events) == count:
                     return events
