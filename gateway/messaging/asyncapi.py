@@ -45,7 +45,7 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             STATUS_HEADER: {"type": "string", "description": "the HTTP status the same answer would have"},
-            "Nats-Service-Error-Code": {"type": "string", "description": "the problem's code, on errors"},
+            "Nats-Service-Error-Code": {"type": "string", "description": "the status again, on errors (nats.micro)"},
         },
     }
     channels: dict[str, Any] = {}

@@ -14,15 +14,20 @@ another. Beyond that, the endpoint waits for a slot and NATS holds the rest. nat
 endpoint stats count the requests; their processing time is the hand-over's.
 
 A reply carries `Cw-Status` (the HTTP status the same answer would have) and JSON: the answer,
-or on error the problem document (also in nats.micro's `Nats-Service-Error` headers). A subject
-nothing serves gets NATS's immediate no-responders answer, never a timeout.
+or on error the problem document, as over HTTP (a body that does not fit its schema gets one
+`errors[]` entry per field, with its JSON pointer). An error also carries nats.micro's headers,
+`Nats-Service-Error` (the detail) and `Nats-Service-Error-Code` (the status, a number as nats.micro
+clients read it: nats.js turns any other code into 400). Header names are matched regardless of
+case: NATS keeps each name as its sender spelled it, and clients differ (`authorization`,
+`Authorization`). A subject nothing serves gets NATS's immediate no-responders answer, never a
+timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +43,7 @@ from gateway.auth import Caller
 from gateway.idempotency import BodyTooLarge
 from gateway.problems import MEDIA_TYPE, problem_of
 from gateway.services import Services
+from gateway.validation import body_problems
 from infra.logging import bound_contextvars, get_logger
 from infra.tokens import InvalidToken
 
@@ -68,6 +74,35 @@ class Call:
 
 
 Run = Callable[[Services, Call], Awaitable[msgspec.Struct]]
+
+
+class Headers(Mapping[str, str]):
+    """A request's headers, looked up by name regardless of case (`Authorization`,
+    `authorization` and `AUTHORIZATION` are one header, as in HTTP)."""
+
+    def __init__(self, raw: Mapping[str, str] | None) -> None:
+        self._by_name = {name.lower(): value for name, value in (raw or {}).items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_name[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+class InvalidBody(msgspec.ValidationError):
+    """A request body that does not fit its schema, with every problem found (`errors[]`)."""
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+# Headers of the problem map worth a NATS client's while (the rest are HTTP's own).
+_PASSED_ON = ("Retry-After",)
 
 
 @dataclass(frozen=True)
@@ -157,20 +192,20 @@ class MessagingApi:
         decoder = msgspec.json.Decoder(endpoint.request)
 
         async def handle(request: Request) -> None:
-            headers = request.headers or {}
+            headers = Headers(request.headers)
             request_id = headers.get("Cw-Request-Id") or str(new_id())
             with bound_contextvars(correlation_id=request_id, subject=endpoint.subject):
                 try:
                     answer = await self._answer(endpoint, decoder, request, headers, request_id)
                 except Exception as exc:
-                    problem, _ = problem_of(exc, request.subject, request_id)
+                    errors = exc.errors if isinstance(exc, InvalidBody) else None
+                    problem, extra = problem_of(exc, request.subject, request_id, errors=errors)
                     if problem.status >= 500 and problem.status != 503:
                         log.exception("nats_api.unhandled_error")
+                    reply_headers = {STATUS_HEADER: str(problem.status), "Content-Type": MEDIA_TYPE}
+                    reply_headers |= {name: extra[name] for name in _PASSED_ON if name in extra}
                     await request.respond_error(
-                        problem.code,
-                        problem.detail,
-                        data=_encode(problem),
-                        headers={STATUS_HEADER: str(problem.status), "Content-Type": MEDIA_TYPE},
+                        str(problem.status), problem.detail, data=_encode(problem), headers=reply_headers
                     )
                     return
                 await request.respond(
@@ -184,7 +219,7 @@ class MessagingApi:
         endpoint: Endpoint,
         decoder: msgspec.json.Decoder[Any],
         request: Request,
-        headers: dict[str, str],
+        headers: Headers,
         request_id: str,
     ) -> msgspec.Struct:
         if len(request.data) > self.max_payload:
@@ -194,7 +229,7 @@ class MessagingApi:
         if scheme.lower() != "bearer" or not value.strip():
             raise InvalidToken("an Authorization: Bearer <access token> header is required")
         caller = await self.authenticate(value.strip())
-        payload = decoder.decode(request.data or b"{}")
+        payload = _decode(decoder, endpoint.request, request.data or b"{}")
         key = headers.get("Idempotency-Key")
         ctx = Context(
             actor_id=caller.user_id,
@@ -206,3 +241,13 @@ class MessagingApi:
             bind_key=True,  # a client's key: bound to its request
         )
         return await endpoint.run(self.services, Call(caller, payload, ctx, self.max_reply, headers))
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], declared: type[msgspec.Struct], body: bytes) -> Any:
+    """The request's payload; a body that does not fit gets every one of its problems, as over HTTP."""
+    try:
+        return decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        errors = body_problems(declared, body) or [{"pointer": "", "detail": str(e)}]
+        whole = len(errors) == 1 and not errors[0]["pointer"]  # not JSON, not an object, or a rule of the whole
+        raise InvalidBody(errors[0]["detail"] if whole else "the body has invalid fields", errors) from e

@@ -181,7 +181,7 @@ async def test_an_order_over_nats(api: Api, nc: Client) -> None:
     assert cancelled.status == 202
     again = await sales.ask("orders.cancel", {"order_id": order})
     assert (again.status, again.body["code"]) == (409, "order_not_cancellable")
-    assert again.headers["Nats-Service-Error-Code"] == "order_not_cancellable"
+    assert again.headers["Nats-Service-Error-Code"] == "409"  # nats.micro clients read a number
 
 
 async def test_every_order_command_over_nats_through_the_lifecycle(api: Api, nc: Client) -> None:
@@ -243,6 +243,42 @@ async def test_errors_are_answered_at_once_as_problems(api: Api, nc: Client) -> 
         assert reply.body["status"] == status and reply.body["type"] == f"urn:coursewright:problem:{code}"
     with pytest.raises(nats.errors.NoRespondersError):  # no subject: NATS answers at once
         await nc.request(f"{sales.prefix}.api.v1.orders.nothing", b"{}", timeout=30)
+
+
+async def test_header_names_are_matched_regardless_of_case(api: Api, nc: Client) -> None:
+    """NATS keeps a header name as its sender spelled it, and clients differ: nats.js, the Go
+    client and the `nats` CLI send what their caller typed (`authorization: ...`)."""
+    sales = await machine(api, nc)
+    token = sales.headers["Authorization"]
+    for auth, key_name in [("authorization", "idempotency-key"), ("AUTHORIZATION", "IDEMPOTENCY-KEY")]:
+        client = Machine(nc, sales.prefix, {auth: token, key_name: f"crm-{uuid.uuid4()}"})
+        first = await client.ask("orders.place", ORDER)
+        again = await client.ask("orders.place", ORDER)
+        assert first.status == again.status == 202, (auth, first.body)
+        assert again.body["id"] == first.body["id"] and again.body["replayed"] is True
+
+
+async def test_malformed_requests_get_problems_as_nats_micro_clients_read_them(api: Api, nc: Client) -> None:
+    """No headers, an empty or non-JSON body: an error reply at once whose nats.micro headers hold
+    the status as a number (nats.js makes any other `Nats-Service-Error-Code` a 400), and a body
+    that does not fit its schema gets every problem with its JSON pointer, as over HTTP."""
+    sales = await machine(api, nc)
+    bare = await nc.request(f"{sales.prefix}.api.v1.orders.place", b"", timeout=30)  # no headers at all
+    assert bare.headers is not None and json.loads(bare.data)["code"] == "invalid_token"
+    assert (bare.headers[STATUS_HEADER], bare.headers["Nats-Service-Error-Code"]) == ("401", "401")
+    assert bare.headers["Nats-Service-Error"] and bare.headers["Content-Type"] == "application/problem+json"
+    empty = await sales.ask("orders.place", raw=b"")
+    assert (empty.status, empty.headers["Nats-Service-Error-Code"]) == (400, "400")
+    assert {e["pointer"] for e in empty.body["errors"]} >= {"/client", "/title", "/cefr_level"}
+    not_json = await sales.ask("orders.place", raw=b"<order/>")
+    assert (not_json.status, [e["pointer"] for e in not_json.body["errors"]]) == (400, [""]), not_json.body
+    assert not_json.body["detail"].startswith("the body is not JSON")
+    wrong = {k: v for k, v in ORDER.items() if k != "client"} | {"cefr_level": "Z9", "unknown": 1}
+    fields = await sales.ask("orders.place", wrong)
+    assert (fields.status, fields.body["detail"]) == (400, "the body has invalid fields")
+    assert sorted(e["pointer"] for e in fields.body["errors"]) == ["/cefr_level", "/client", "/unknown"]
+    over_http = await api.client.post("/orders", json=wrong, headers=sales.headers)
+    assert over_http.json()["errors"] == fields.body["errors"]
 
 
 async def test_an_idempotency_key_replays_the_first_answer(api: Api, nc: Client) -> None:
