@@ -325,7 +325,8 @@ def show_asyncapi() -> None:
     from gateway.messaging.asyncapi import asyncapi
     from gateway.messaging.endpoints import endpoints
 
-    print(json.dumps(asyncapi(_load_settings().subject_prefix, endpoints()), indent=2))
+    settings = _load_settings()
+    print(json.dumps(asyncapi(settings.subject_prefix, endpoints(), settings.nats_url), indent=2))
 
 
 @app.command("routes")

@@ -1,102 +1,263 @@
-"""The messaging API's AsyncAPI 3 document, generated from the endpoints and their msgspec
-schemas (requests, replies, the problem document) and the order events the API documents."""
+"""The messaging API's AsyncAPI 3.0.0 document, generated from the endpoints and their msgspec
+schemas (requests, replies, the problem document) and the order events the API documents.
+
+It is checked against the official AsyncAPI 3.0.0 JSON Schema (tests/data/asyncapi/) and its
+`$ref`s are resolved by the unit tests; third-party tooling (`@asyncapi/parser`, `asyncapi
+validate`) reads it without an error or a warning. Payload schemas are msgspec's, in AsyncAPI's
+schema dialect (a superset of JSON Schema draft-07): msgspec writes JSON Schema 2020-12, so a
+tuple's `prefixItems` become draft-07's `items` list. Each schema is a component, referenced as
+`#/components/schemas/<name>` (msgspec's names: a class's, qualified by its module when two
+classes share one).
+
+NATS request/reply: a request operation is `receive` on the endpoint's subject (the service's
+point of view), its reply goes to the requester's inbox (NATS's reply subject, so the reply
+channel's address is null: it is the requester's own), as the answer or the problem document.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from domain.order import Order
 from gateway.messaging.push import push_subject
 from gateway.messaging.service import API_VERSION, QUEUE_GROUP, SERVICE, STATUS_HEADER, VERSION, Endpoint, api_subject
-from gateway.problems import Problem
+from gateway.problems import MEDIA_TYPE, Problem
 from infra.eventlog.catalogue import wire_name
-from schemas.envelope import EventEnvelope
+from schemas.envelope import EventEnvelope, Headers
 
 _REF = "#/components/schemas/{name}"
+_NATS_BINDING = "0.1.0"
+
+_STRING = {"type": "string"}
+REQUEST_HEADERS = {
+    "type": "object",
+    "description": "Header names are matched regardless of case.",
+    "properties": {
+        "Authorization": _STRING | {"description": "`Bearer <access token or API key>`"},
+        "Idempotency-Key": _STRING
+        | {
+            "description": "the same request again gets the first answer; another body, subject or caller gets 422",
+        },
+        "Cw-Request-Id": _STRING | {"description": "correlation id (one is made when absent)"},
+        "Cw-Causation-Id": _STRING | {"description": "the id of what caused this request, kept with its events"},
+        "Cw-Output-Subject": _STRING
+        | {
+            "description": "labs.run_lab only: an `_INBOX.` subject the run's output is published to as it comes, "
+            "then an empty message with a `Cw-Lab-End` header",
+            "pattern": "^_INBOX\\.",
+        },
+    },
+    "required": ["Authorization"],
+}
+_STATUS_CODE = "^[1-5][0-9]{2}$"
+_STATUS = {
+    STATUS_HEADER: _STRING | {"description": "the HTTP status the same answer would have", "pattern": _STATUS_CODE}
+}
+REPLY_HEADERS = {
+    "type": "object",
+    "properties": _STATUS | {"Content-Type": _STRING | {"const": "application/json"}},
+    "required": [STATUS_HEADER],
+}
+PROBLEM_HEADERS = {
+    "type": "object",
+    "properties": _STATUS
+    | {
+        "Content-Type": _STRING | {"const": MEDIA_TYPE},
+        "Nats-Service-Error": _STRING | {"description": "the problem's detail (nats.micro)"},
+        "Nats-Service-Error-Code": _STRING
+        | {"description": "the status again, as nats.micro clients read it", "pattern": _STATUS_CODE},
+        "Retry-After": _STRING | {"description": "seconds after which the same request may succeed (409, 503)"},
+    },
+    "required": [STATUS_HEADER, "Nats-Service-Error", "Nats-Service-Error-Code"],
+}
+EVENT_HEADERS = {
+    "type": "object",
+    "properties": {
+        Headers.MSG_ID: _STRING | {"format": "uuid", "description": "the event id: drop an event seen before"},
+        Headers.POSITION: _STRING | {"pattern": "^[0-9]+$", "description": "the event's position in the log"},
+        "Cw-Order-Id": _STRING | {"format": "uuid", "description": "the order's id (pushed events)"},
+    },
+    "required": [Headers.MSG_ID, Headers.POSITION],
+}
+_HEADERS = {
+    "ApiRequestHeaders": REQUEST_HEADERS,
+    "ApiReplyHeaders": REPLY_HEADERS,
+    "ApiProblemHeaders": PROBLEM_HEADERS,
+    "OrderEventHeaders": EVENT_HEADERS,
+}
 
 
 def _key(subject: str) -> str:
     return subject.replace(".", "_")
 
 
-def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
-    """The document, for the API under subject prefix `prefix`."""
+def _name(ref: dict[str, str]) -> str:
+    return ref["$ref"].removeprefix(_REF.format(name=""))
+
+
+def draft7(schema: Any) -> Any:
+    """A msgspec JSON Schema (2020-12) in AsyncAPI's schema dialect (draft-07): a tuple's
+    `prefixItems` (with `items: false` for "no more") become draft-07's `items` list (with
+    `additionalItems: false`); draft-07 reads `items: false` alone as "no item at all"."""
+    if isinstance(schema, list):
+        return [draft7(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: draft7(v) for k, v in schema.items()}
+    if "prefixItems" in out:
+        rest = out.pop("items", True)
+        out["items"] = out.pop("prefixItems")
+        if rest is not True:
+            out["additionalItems"] = rest
+    return out
+
+
+def servers(nats_url: str) -> dict[str, Any]:
+    """The AsyncAPI servers of a NATS URL (`nats://host:port`, several comma-separated), without
+    credentials."""
+    found = {}
+    for i, url in enumerate(u.strip() for u in nats_url.split(",") if u.strip()):
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        host = f"{parts.hostname or '127.0.0.1'}:{parts.port or 4222}"
+        found["nats" if i == 0 else f"nats{i + 1}"] = {
+            "host": host,
+            "protocol": "nats",
+            "description": "the NATS server the gateway uses; a client may reach it by another address",
+        }
+    return found
+
+
+def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None) -> dict[str, Any]:
+    """The document, for the API under subject prefix `prefix` (with its server when `nats_url`
+    is given)."""
+    by_name = {wire_name(e): e for e in Order.events}
+    order_events = sorted(by_name)
     types: list[Any] = [Problem, EventEnvelope]
     for e in endpoints:
         types += [e.request, e.reply]
-    by_name = {wire_name(e): e for e in Order.events}
-    order_events = sorted(by_name)
     types += [by_name[n] for n in order_events]
-    _, components = msgspec.json.schema_components(list(dict.fromkeys(types)), ref_template=_REF)
-    headers = {
-        "type": "object",
-        "properties": {
-            "Authorization": {"type": "string", "description": "Bearer <access token>"},
-            "Idempotency-Key": {
-                "type": "string",
-                "description": "the same request again gets the first answer; another body, subject or caller gets 422",
-            },
-            "Cw-Request-Id": {"type": "string", "description": "correlation id (one is made when absent)"},
-        },
-    }
-    reply_headers = {
-        "type": "object",
-        "properties": {
-            STATUS_HEADER: {"type": "string", "description": "the HTTP status the same answer would have"},
-            "Nats-Service-Error-Code": {"type": "string", "description": "the status again, on errors (nats.micro)"},
-        },
-    }
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
+    types = list(dict.fromkeys(types))
+    refs, components = msgspec.json.schema_components(types, ref_template=_REF)
+    ref_of: dict[Any, dict[str, str]] = dict(zip(types, refs, strict=True))
+    if clash := set(components) & set(_HEADERS):
+        raise ValueError(f"a schema is named as a headers schema: {sorted(clash)}")
+    schemas = {name: draft7(schema) for name, schema in components.items()} | _HEADERS
+    headers = {name: {"$ref": _REF.format(name=name)} for name in _HEADERS}
+
     messages: dict[str, Any] = {
         "Problem": {
             "name": "Problem",
-            "contentType": "application/problem+json",
-            "headers": reply_headers,
-            "payload": {"$ref": _REF.format(name="Problem")},
+            "title": "Problem",
+            "summary": "The error's problem document (RFC 9457), as over HTTP",
+            "contentType": MEDIA_TYPE,
+            "headers": headers["ApiProblemHeaders"],
+            "payload": ref_of[Problem],
         },
     }
+    requests: set[str] = set()
+    replies: set[str] = set()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
     for e in endpoints:
         key = _key(e.subject)
-        for schema, schema_headers in ((e.request, headers), (e.reply, reply_headers)):
-            ref = {"$ref": _REF.format(name=schema.__name__)}
-            messages.setdefault(schema.__name__, {"name": schema.__name__, "headers": schema_headers, "payload": ref})
+        request, reply = _name(ref_of[e.request]), _name(ref_of[e.reply])
+        requests.add(request)
+        replies.add(reply)
+        messages.setdefault(
+            request,
+            {
+                "name": request,
+                "title": e.request.__name__,
+                "summary": e.summary,
+                "contentType": "application/json",
+                "headers": headers["ApiRequestHeaders"],
+                "payload": ref_of[e.request],
+            },
+        )
+        messages.setdefault(
+            reply,
+            {
+                "name": reply,
+                "title": e.reply.__name__,
+                "summary": f"The answer (`{STATUS_HEADER}` 2xx)",
+                "contentType": "application/json",
+                "headers": headers["ApiReplyHeaders"],
+                "payload": ref_of[e.reply],
+            },
+        )
         channels[key] = {
             "address": api_subject(prefix, e.subject),
+            "title": e.subject,
             "description": e.summary,
-            "messages": {"request": {"$ref": f"#/components/messages/{e.request.__name__}"}},
+            "messages": {"request": {"$ref": f"#/components/messages/{request}"}},
         }
-        channels[key + "_reply"] = {
-            "address": None,  # the requester's inbox
+        channels[f"{key}_reply"] = {
+            "address": None,
+            "title": f"{e.subject} reply",
+            "description": "The requester's inbox: the NATS reply subject of its request (a client's `request()` "
+            "makes one).",
             "messages": {
-                "reply": {"$ref": f"#/components/messages/{e.reply.__name__}"},
+                "reply": {"$ref": f"#/components/messages/{reply}"},
                 "problem": {"$ref": "#/components/messages/Problem"},
             },
         }
         operations[key] = {
             "action": "receive",
+            "title": e.subject,
             "summary": e.summary,
+            "description": f"Answers `{STATUS_HEADER}: {e.status}` and {e.reply.__name__}, or a Problem.",
             "channel": {"$ref": f"#/channels/{key}"},
-            "bindings": {"nats": {"queue": QUEUE_GROUP}},
+            "messages": [{"$ref": f"#/channels/{key}/messages/request"}],
+            "bindings": {"nats": {"queue": QUEUE_GROUP, "bindingVersion": _NATS_BINDING}},
             "reply": {
-                "address": {"location": "$message.header#/reply_to"},
                 "channel": {"$ref": f"#/channels/{key}_reply"},
+                "messages": [
+                    {"$ref": f"#/channels/{key}_reply/messages/reply"},
+                    {"$ref": f"#/channels/{key}_reply/messages/problem"},
+                ],
             },
         }
+    if both := requests & replies:
+        raise ValueError(f"a schema is both a request and a reply: {sorted(both)}")
+
     for name in order_events:
+        messages[name] = {
+            "name": name,
+            "title": name,
+            "summary": f"An order's {name} event: its envelope, whose `payload` is {by_name[name].__name__}",
+            "contentType": "application/json",
+            "headers": headers["OrderEventHeaders"],
+            "payload": {
+                "allOf": [
+                    ref_of[EventEnvelope],
+                    {
+                        "type": "object",
+                        "properties": {"event_type": {"const": name}, "payload": ref_of[by_name[name]]},
+                    },
+                ]
+            },
+        }
         key = f"event_{name}"
-        messages[name] = {"name": name, "payload": {"$ref": _REF.format(name="EventEnvelope")}, "summary": name}
         channels[key] = {
             "address": f"{prefix}.evt.order.{name}",
-            "description": f"{name} events of every order (JetStream); the payload's `payload` is {name}",
+            "title": f"{name} (JetStream)",
+            "description": f"{name} events of every order, on JetStream",
             "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
         }
-        operations[key] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
+        operations[key] = {
+            "action": "send",
+            "title": f"{name} (JetStream)",
+            "summary": f"{name} of any order, appended to the log and published",
+            "channel": {"$ref": f"#/channels/{key}"},
+            "messages": [{"$ref": f"#/channels/{key}/messages/event"}],
+        }
         push = f"push_{name}"
         channels[push] = {
             "address": push_subject(prefix, "{org_id}", name),
+            "title": f"{name} (pushed to its organisation)",
             "description": f"{name} events of the organisation's orders, pushed as they happen (at least once: "
             "drop an event id seen before; after a reconnect read the order to catch up). The NATS server's "
             "permissions give a machine client its own organisation's subjects only.",
@@ -105,25 +266,28 @@ def asyncapi(prefix: str, endpoints: list[Endpoint]) -> dict[str, Any]:
         }
         operations[push] = {
             "action": "send",
+            "title": f"{name} (pushed)",
             "summary": f"{name} of one of the organisation's orders",
             "channel": {"$ref": f"#/channels/{push}"},
+            "messages": [{"$ref": f"#/channels/{push}/messages/event"}],
         }
-    return {
+    document: dict[str, Any] = {
         "asyncapi": "3.0.0",
         "info": {
             "title": f"{SERVICE} messaging API",
             "version": VERSION,
-            "description": f"Request/reply on {prefix}.api.{API_VERSION}.> (nats.micro service {SERVICE!r}); "
-            f"each organisation's order events pushed on {push_subject(prefix, '{org_id}', '>')}.",
+            "description": f"Request/reply on `{prefix}.api.{API_VERSION}.>` (nats.micro service `{SERVICE}`, "
+            f"queue group `{QUEUE_GROUP}`); each organisation's order events pushed on "
+            f"`{push_subject(prefix, '{org_id}', '>')}`.",
         },
         "defaultContentType": "application/json",
+    }
+    if nats_url:
+        document["servers"] = servers(nats_url)
+    return document | {
         "channels": channels,
         "operations": operations,
-        "components": {
-            "schemas": components,
-            "messages": messages,
-            "messageTraits": {"reply": {"headers": reply_headers}},
-        },
+        "components": {"schemas": schemas, "messages": messages},
     }
 
 

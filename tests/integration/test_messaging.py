@@ -39,6 +39,7 @@ from infra.blobs.s3 import S3BlobStore
 from infra.eventlog.seals import SealKey
 from infra.settings import Settings
 from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
+from tests.asyncapi_spec import spec_errors, value_errors
 from tests.conftest import NATS_URL, S3Server, blob_store, delete_event_streams, make_settings, service_env
 from tests.integration.gateway_harness import Api, running_gateway
 from tests.integration.projections_support import projectors, relay, wait_until
@@ -349,14 +350,22 @@ async def test_a_member_removed_over_nats_is_signed_out_as_over_http(api: Api, n
 
 async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -> None:
     sales = await machine(api, nc)
-    await sales.ask("orders.place", ORDER)
-    await sales.ask("orders.place", raw=b"{")
+    placed = await sales.ask("orders.place", ORDER)
+    refused = await sales.ask("orders.place", raw=b"{")
     (info,) = await discover(nc, "INFO", sales.prefix)
     announced = {e["subject"] for e in info["endpoints"]}
     document = asyncapi(sales.prefix, endpoints())
     assert announced == subjects(document)
     served = await api.client.get("/asyncapi.json")
     assert served.status_code == 200 and subjects(served.json()) == announced
+    # What the service answers fits what the served document says of it.
+    document = served.json()
+    assert spec_errors(document) == [] and document["servers"]["nats"]["protocol"] == "nats"
+    answers = [(placed, "CommandResult"), (refused, "Problem")]
+    for reply, message in answers:
+        pointer = f"#/components/messages/{message}"
+        assert value_errors(document, pointer + "/payload", reply.body) == [], message
+        assert value_errors(document, pointer + "/headers", reply.headers) == [], message
     (stats,) = await discover(nc, "STATS", sales.prefix)
     place = next(e for e in stats["endpoints"] if e["subject"] == f"{sales.prefix}.api.v1.orders.place")
     assert place["num_requests"] == 2 and place["queue_group"] == "cw-api"
@@ -446,6 +455,11 @@ async def test_order_events_are_pushed_to_their_organisation_only(api: Api, nc: 
     assert [m.subject.rsplit(".", 1)[1] for m in got] == ["OrderPlaced", "OrderCancelled"]
     assert {json.loads(m.data)["stream_id"] for m in got} == {placed.body["id"]}
     assert got[0].headers is not None and got[0].headers["Cw-Order-Id"] == placed.body["id"]
+    document = asyncapi(prefix, endpoints())
+    for m in got:  # as the AsyncAPI document describes them
+        event = f"#/components/messages/{m.subject.rsplit('.', 1)[1]}"
+        assert value_errors(document, event + "/payload", json.loads(m.data)) == []
+        assert value_errors(document, event + "/headers", m.headers) == []
     # Theirs went to them, up to a last order of theirs; none of it came to us.
     last = await elsewhere.ask("orders.place", ORDER)
     pushed = []
