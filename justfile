@@ -30,7 +30,7 @@ bench:
     rm -f "$results"
     if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
 
-# ruff, formatting, mypy strict on domain/ commands/ schemas/, import contracts
+# ruff, formatting, mypy strict on every package (pyproject [tool.mypy] files), import contracts
 lint:
     ruff check .
     ruff format --check .

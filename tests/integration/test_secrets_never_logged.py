@@ -10,7 +10,9 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -143,7 +145,7 @@ async def test_api_keys_tickets_and_presigned_urls_write_no_secret_to_any_log_li
     _assert_nowhere(secrets, written)
 
 
-def _written(lines: list[dict[str, object]], caplog: pytest.LogCaptureFixture) -> list[str]:
+def _written(lines: Sequence[Mapping[str, Any]], caplog: pytest.LogCaptureFixture) -> list[str]:
     """Every line as written: ours after the processors, and the standard library's records but
     those of the test's own HTTP client (httpx logs the URLs it requests, tickets included)."""
     written = [json.dumps(line, default=repr) for line in lines]
