@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "commands", "projections", "gateway", "labrunner", "genpipeline", "schemas", "infra")
+# Every top-level package of the system (tests aside): a folder with an __init__.py.
+PACKAGES = sorted(p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name != "tests")
+WORKERS = {"projections", "genpipeline", "labrunner"}  # follow the log through infra.eventlog, never each other
+
+
+def _tools() -> dict[str, Any]:
+    tools: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    return tools
 
 
 def test_only_the_event_log_package_names_the_logs_tables() -> None:
@@ -19,3 +28,17 @@ def test_only_the_event_log_package_names_the_logs_tables() -> None:
         if "infra/eventlog/" not in path.as_posix() and tables.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_every_package_is_under_the_import_contracts_and_mypy_strict() -> None:
+    """A new package is checked like the others: import-linter knows it, the gateway stays
+    unimported by it, workers stay independent of each other, and mypy (strict) reads it."""
+    tools = _tools()
+    linter, mypy = tools["importlinter"], tools["mypy"]
+    assert sorted(linter["root_packages"]) == PACKAGES
+    assert mypy["strict"] is True and sorted(mypy["files"]) == PACKAGES
+    contracts = linter["contracts"]
+    (unimported,) = [c for c in contracts if c["type"] == "forbidden" and c["forbidden_modules"] == ["gateway"]]
+    assert sorted(unimported["source_modules"]) == [p for p in PACKAGES if p != "gateway"]
+    (independent,) = [c for c in contracts if c["type"] == "independence"]
+    assert set(independent["modules"]) == WORKERS
