@@ -163,16 +163,6 @@ class Enrollment(Aggregate):
         total = self.lesson_count
         return 100.0 * len(self.completed_lessons) / total if total else 0.0
 
-    def module_progress(self) -> dict[UUID, float]:
-        return {
-            m.module_id: (
-                100.0 * sum(1 for lid in m.lesson_ids if lid in self.completed_lessons) / len(m.lesson_ids)
-                if m.lesson_ids
-                else 100.0
-            )
-            for m in self.outline
-        }
-
     def attempts(self, assessment_id: str, lesson_id: UUID | None = None) -> list[QuizAttempt]:
         """Attempts at a quiz; give the lesson too, as quiz ids are unique per lesson only."""
         return [a for a in self.quiz_attempts if a.assessment_id == assessment_id and lesson_id in (None, a.lesson_id)]

@@ -53,7 +53,7 @@ class CourseSeats(Aggregate):
     def take(self, student_id: UUID) -> None:
         if student_id in self.holders:
             raise errors.AlreadyEnrolled("the student already holds a seat")
-        if len(self.holders) >= self.capacity:
+        if not self.free:
             raise errors.CourseFull(f"all {self.capacity} seats are taken")
         self._record(self.Taken(student_id))
 

@@ -161,7 +161,7 @@ class GenerationPipeline:
     async def generate(self, order_id: UUID, cause: EventEnvelope) -> None:
         """Run (or resume) the order's current generation; nothing when it is not generating."""
         async with self._alone(order_id):
-            order = await self._order(order_id)
+            order = await self.order(order_id)
             if order.status not in _WORKING:
                 log.info("pipeline.skip", order_id=str(order_id), status=order.status)
             else:
@@ -192,7 +192,8 @@ class GenerationPipeline:
             if not lock.locked():
                 self._busy.pop(key, None)
 
-    async def _order(self, order_id: UUID) -> Order:
+    async def order(self, order_id: UUID) -> Order:
+        """The order as stored now (a job that was refused reads it to know whether to stop)."""
         stored = await self.bus.store.read_stream(order_id)
         events = [codec.decode(e.event_type, e.payload) for e in stored]
         return Order.replay(order_id, events, stored[-1].position if stored else 0)
@@ -314,7 +315,7 @@ class _Job:
         try:
             return await self.send(command, step)
         except OrderStatusConflict as e:
-            order = await self.pipeline._order(self.order_id)
+            order = await self.pipeline.order(self.order_id)
             if order.status not in _WORKING or order.attempt != self.attempt:
                 raise Stopped(str(e)) from e
             raise

@@ -51,9 +51,6 @@ class VectorStore(ABC):
         """The nearest points of one organisation (and order, if given), best first."""
 
     @abstractmethod
-    async def delete_order(self, org_id: str, order_id: str) -> None: ...
-
-    @abstractmethod
     async def ping(self) -> None:
         """One cheap call: the store answers (raises otherwise); for readiness probes."""
 
@@ -93,10 +90,6 @@ class MemoryVectorStore(VectorStore):
 
     async def close(self) -> None:
         self.points.clear()
-
-    async def delete_order(self, org_id: str, order_id: str) -> None:
-        for pid in [pid for pid, p in self.points.items() if p.org_id == org_id and p.order_id == order_id]:
-            del self.points[pid]
 
 
 class QdrantVectorStore(VectorStore):
@@ -161,22 +154,6 @@ class QdrantVectorStore(VectorStore):
             self.collection, query=vector, query_filter=models.Filter(must=must), limit=limit, with_payload=True
         )
         return [Hit(UUID(str(p.id)), float(p.score), dict(p.payload or {})) for p in found.points]
-
-    async def delete_order(self, org_id: str, order_id: str) -> None:
-        from qdrant_client import models
-
-        await self.client.delete(
-            self.collection,
-            points_selector=models.FilterSelector(
-                filter=models.Filter(
-                    must=[
-                        models.FieldCondition(key="org_id", match=models.MatchValue(value=org_id)),
-                        models.FieldCondition(key="order_id", match=models.MatchValue(value=order_id)),
-                    ]
-                )
-            ),
-            wait=True,
-        )
 
     async def ping(self) -> None:
         await self.client.get_collections()

@@ -94,12 +94,6 @@ class EventCatalogue:
                 raise UnknownEventType(f"unknown event type {name!r}")
             yield decoder(payload)
 
-    def json_schema(self) -> dict[str, object]:
-        """JSON Schema of every event payload, derived from the declarations."""
-        names = sorted(self._classes)
-        schemas, components = msgspec.json.schema_components([self._classes[n] for n in names])
-        return {"$defs": components, "events": dict(zip(names, schemas, strict=True))}
-
     def markdown(self, subject_prefix: str = "cw") -> str:
         """The catalogue as a Markdown page: every event type, its subject and its payload fields."""
         lines = [

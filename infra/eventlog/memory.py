@@ -1,5 +1,5 @@
-"""An in-memory event store: the port with the PostgreSQL store's rules and no I/O (for tests
-and single-process tools; the contract suite in tests/integration runs against both)."""
+"""An in-memory event store: the port with the PostgreSQL store's rules and no I/O, for tests of
+commands and workers (the contract suite in tests/integration runs against both stores)."""
 
 from __future__ import annotations
 

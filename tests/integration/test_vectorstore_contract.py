@@ -51,12 +51,6 @@ async def test_upserting_the_same_ids_again_changes_nothing(store: VectorStore) 
     assert len(await store.search([1, 0, 0], org_id="org", limit=50)) == 5
 
 
-async def test_deleting_an_order_leaves_the_others(store: VectorStore) -> None:
-    await store.upsert([_point("org", "o1", "x", [1, 0, 0]), _point("org", "o2", "y", [1, 0, 0])])
-    await store.delete_order("org", "o1")
-    assert [h.payload["key"] for h in await store.search([1, 0, 0], org_id="org")] == ["y"]
-
-
 async def test_a_collection_refuses_another_model(store: VectorStore) -> None:
     await store.ensure_collection("test-model", 3)  # the same model again is fine
     with pytest.raises(CollectionMismatch):
