@@ -114,6 +114,40 @@ class EventStoreContract:
         assert sorted(r.position for r in results if not isinstance(r, Exception)) == list(range(start + 1, start + 60))
         assert await store.read_stream(streams[30]) == []
 
+    async def test_the_log_reads_in_pages_up_to_the_head(self, store: EventStore) -> None:
+        a = uuid.uuid4()
+        start = await store.head()
+        result = await store.append(Commit([_write(a, 0, 5)], _meta()))
+        assert await store.head() == result.position == start + 5
+        first = await store.read_log(start, limit=2)
+        rest = await store.read_log(start + 2, limit=10)
+        assert [e.position for e in first + rest] == list(range(start + 1, start + 6))
+        assert [e.version for e in first + rest] == [1, 2, 3, 4, 5]
+        assert await store.read_log(result.position) == []
+
+    async def test_a_used_key_is_refused_before_a_stale_version_and_an_unused_one_has_no_reply(
+        self, store: EventStore
+    ) -> None:
+        a = uuid.uuid4()
+        key = Idempotency("test", str(uuid.uuid4()), "fingerprint")
+        reply = CommandResult(id=str(a), kind="thing")
+        await store.append(Commit([_write(a, 0)], _meta(), idempotency=key, reply=reply))
+        with pytest.raises(DuplicateCommand):  # the same command again, its stream moved on since
+            await store.append(Commit([_write(a, 0)], _meta(), idempotency=key, reply=reply))
+        assert await store.idempotent_reply("test", str(uuid.uuid4())) is None
+        assert len(await store.read_stream(a)) == 1
+
+    async def test_streams_read_in_version_order_and_what_is_held_never_runs_ahead(self, store: EventStore) -> None:
+        a, b, missing = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await store.append(Commit([_write(a, 0, 2), _write(b, 0)], _meta()))
+        read = await store.read_streams([b, missing, a, b])
+        assert list(read) == [b, missing, a]
+        assert [e.version for e in read[a]] == [1, 2] and len(read[b]) == 1 and read[missing] == []
+        held = store.cached_streams([a, b, missing])
+        assert missing not in held
+        for sid, events in held.items():  # a prefix of what is stored (possibly stale, never wrong)
+            assert events == read[sid][: len(events)]
+
     async def test_hash_chain_links_each_event_to_the_previous(self, store: EventStore) -> None:
         a = uuid.uuid4()
         await store.append(Commit([_write(a, 0, 3)], _meta()))
