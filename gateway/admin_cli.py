@@ -13,10 +13,8 @@ from rich.console import Console
 
 from domain.errors import DomainError
 from gateway import admin, demo
-from gateway.bootstrap import Root
+from gateway.bootstrap import Root, load_settings
 from gateway.services import Services
-from infra.logging import configure_logging
-from infra.settings import Settings
 
 console = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -28,8 +26,7 @@ admin_cli = typer.Typer(
 def _on_root(action: Callable[[Services], Awaitable[T]]) -> T:
     """Run `action` on a root built from the CW_ settings (configured servers, migrated database);
     a refusal ends the command with its message and exit code 1."""
-    settings = Settings()
-    configure_logging("WARNING", settings.json_logs)
+    settings = load_settings(quiet=True)
 
     async def main() -> T:
         async with Root(settings) as root:

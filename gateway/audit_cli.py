@@ -24,10 +24,10 @@ from gateway.audit.replay import UnknownStream
 from gateway.audit.sealer import Sealer, seal_key, trusted_keys
 from gateway.audit.service import AuditLog, Point, connect_to, parse_point
 from gateway.audit.xapi import Learning
+from gateway.bootstrap import load_settings
 from infra.errors import InfraError
 from infra.eventlog.audit import Verification
 from infra.eventlog.reader import Match
-from infra.logging import configure_logging
 from infra.settings import Settings
 
 console = Console(stderr=True, highlight=False)
@@ -38,9 +38,7 @@ T = TypeVar("T")
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    configure_logging("WARNING", settings.json_logs)
-    return settings
+    return load_settings(quiet=True)
 
 
 def _audit(settings: Settings) -> AuditLog:

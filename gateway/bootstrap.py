@@ -4,9 +4,11 @@ that run on it.
 `Root` builds the ports, the event store (and its PostgreSQL pool), the command bus, the Redis
 client, the query cache and the NATS connection factory, once, and hands them to the gateway,
 the relay, the projectors, the sealer, the lab runner and the generation pipeline.
-Nothing else builds a pool, a client or a port; nothing imports this package. Every entry point
-(`coursewright up`, `coursewright run`, `coursewright projections ...`) goes through it, and
-tests build the same root with ports of their own: `Root(settings, ports)`.
+Nothing else builds a pool, a client or a port (tests/unit/test_layout.py checks the settings,
+the Redis client, the pool and NATS clients); nothing imports this package. Every entry point
+(`coursewright up`, `run`, `admin`, `audit`, `projections`, `eval`, `order`) reads its settings
+with `load_settings` and goes through the root, and tests build the same root with ports of
+their own: `Root(settings, ports)`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from infra.eventlog.postgres import PostgresEventStore
 from infra.labengine import LabEngine
 from infra.labengine.docker import DockerLabEngine
 from infra.labengine.placement import PlacedEngines, engine_urls
-from infra.logging import get_logger
+from infra.logging import configure_logging, get_logger
 from infra.mail import MailDirectory, Mailer, SmtpMailer
 from infra.nats import NatsConnector
 from infra.outbox import MailDelivery, OutboxMailer
@@ -61,6 +63,15 @@ log = get_logger(__name__)
 # The components `coursewright up` runs, in start order, each a function of the root giving a
 # Component.
 COMPONENTS = ("relay", "projectors", "sealer", "workers", "labs", "pipeline", "gateway", "messaging")
+
+
+def load_settings(*, quiet: bool = False, **overrides: Any) -> Settings:
+    """The process's settings, read once from the CW_ environment (`overrides` that are not None
+    win), and its logging configured from them: every entry point and command starts here. A
+    one-shot command (`quiet`) logs warnings only. Raises pydantic's ValidationError."""
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging("WARNING" if quiet else settings.log_level, settings.json_logs)
+    return settings
 
 
 def mail_transport(settings: Settings) -> Mailer:

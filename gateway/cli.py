@@ -36,7 +36,7 @@ from infra.devservices import DevServices, ServiceInfo, prepare_database, start_
 from infra.errors import InfraError
 from infra.labengine.docker import ENVIRONMENTS
 from infra.labengine.images import image_name
-from infra.logging import bind_contextvars, configure_logging, get_logger
+from infra.logging import bind_contextvars, get_logger
 from infra.settings import Settings
 
 log = get_logger(__name__)
@@ -71,13 +71,11 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _load_settings(**overrides: Any) -> Settings:
+def _load_settings(*, quiet: bool = False, **overrides: Any) -> Settings:
     try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return bootstrap.load_settings(quiet=quiet, **overrides)
     except ValidationError as e:
         _fail(f"invalid settings (CW_* environment variables):\n{e}", 2)
-    configure_logging(settings.log_level, settings.json_logs)
-    return settings
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -334,7 +332,7 @@ def show_routes() -> None:
     """Every HTTP route with its summary, from the OpenAPI document: the README's table."""
     from gateway.app import create_app  # the HTTP app only for this command
 
-    print(routes_markdown(create_app(bootstrap.Root(Settings()).services())))
+    print(routes_markdown(create_app(bootstrap.Root(_load_settings(quiet=True)).services())))
 
 
 @labs_cli.command("images")

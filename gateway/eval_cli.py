@@ -15,10 +15,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from gateway.bootstrap import load_settings
 from infra.devservices import start_dev_services
 from infra.errors import InfraError
-from infra.logging import configure_logging
-from infra.settings import Settings
 
 eval_cli = typer.Typer(help="Measure the generation pipeline on documents with known facts.", no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
@@ -34,8 +33,7 @@ def generation(
     starts them (CW_EMBEDDED); the run uses a scratch database, stream and Qdrant folder."""
     if not (folder / "facts.json").is_file():
         raise typer.BadParameter(f"{folder} has no facts.json")
-    settings = Settings()
-    configure_logging("WARNING", settings.json_logs)
+    settings = load_settings(quiet=True)
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM unwinds like Ctrl-C: the scratch is removed
     # Imported here: the PDF, OCR, torch and litellm stacks load only for this command.
     from gateway import pipeline_ports

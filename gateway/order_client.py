@@ -19,13 +19,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import nats
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from gateway.bootstrap import load_settings
 from gateway.messaging.service import STATUS_HEADER, api_subject
-from infra.settings import Settings
+from infra.nats import NatsConnector
 from schemas.orders import INLINE_DOCUMENT_BYTES
 
 app = typer.Typer(help="Place and follow course orders over the NATS messaging API.", no_args_is_help=True)
@@ -73,8 +73,8 @@ class OrderClient:
 
 
 async def _connected(token: str, run: Any) -> None:
-    settings = Settings()
-    nc = await nats.connect(settings.nats_url)
+    settings = load_settings(quiet=True)
+    nc = await NatsConnector(settings).connect("coursewright-order-client")
     try:
         await run(OrderClient(nc, settings.subject_prefix, token))
     except ApiError as e:

@@ -18,8 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from gateway.bootstrap import Root, run
-from infra.logging import configure_logging, get_logger
+from gateway.bootstrap import Root, load_settings, run
+from infra.logging import get_logger
 from infra.settings import Settings
 from projections.deadletter import replay_dead_letters
 from projections.rebuild import rebuild
@@ -37,9 +37,7 @@ projections_cli = typer.Typer(
 
 def _settings(quiet: bool = True) -> Settings:
     """Settings from CW_ variables; a one-shot command logs warnings only."""
-    settings = Settings()
-    configure_logging("WARNING" if quiet else settings.log_level, settings.json_logs)
-    return settings
+    return load_settings(quiet=quiet)
 
 
 def _names(name: str | None, all_: bool) -> list[str]:

@@ -42,3 +42,26 @@ def test_every_package_is_under_the_import_contracts_and_mypy_strict() -> None:
     assert sorted(unimported["source_modules"]) == [p for p in PACKAGES if p != "gateway"]
     (independent,) = [c for c in contracts if c["type"] == "independence"]
     assert set(independent["modules"]) == WORKERS
+
+
+# What one module alone constructs: the settings (read once per process, by the composition
+# root), the Redis client (the root), the PostgreSQL pool (the store, built by the root), NATS
+# clients (infra.nats.NatsConnector, which the root hands to each component).
+BUILT_IN_ONE_PLACE = {
+    r"(?<!class )\bSettings\(": "gateway/bootstrap.py",
+    r"\bRedis\(": "gateway/bootstrap.py",
+    r"\bAsyncConnectionPool\(": "infra/eventlog/postgres.py",
+    r"\bClient\(|^import nats$": "infra/nats.py",
+}
+
+
+def test_settings_and_shared_clients_are_built_in_one_place() -> None:
+    for pattern, owner in BUILT_IN_ONE_PLACE.items():
+        found = re.compile(pattern, re.M)
+        builders = {
+            str(path.relative_to(ROOT))
+            for package in PACKAGES
+            for path in (ROOT / package).rglob("*.py")
+            if found.search(path.read_text())
+        }
+        assert builders == {owner}, pattern
