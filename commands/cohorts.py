@@ -15,8 +15,9 @@ from domain.enrollment import Enrollment, enrollment_id
 from domain.identity import User, UserNotFound
 from schemas import commands as c
 from schemas.access import Reach
+from schemas.roles import MemberRole
 
-TRAINER = "trainer"
+TRAINER: MemberRole = "trainer"
 
 
 def _cohort(cohort: Cohort, **data: object) -> Decided:

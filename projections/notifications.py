@@ -31,6 +31,7 @@ from infra.mail import Mail
 from infra.outbox import enqueue
 from projections.model import Projection, Row, Table, on, plain
 from schemas.notifications import DEFAULTS, Kind
+from schemas.roles import MemberRole
 
 _NS = UUID("0d6f3a2b-5c4e-4f8a-9b1c-7e2d3f4a5b6c")
 
@@ -165,7 +166,7 @@ class NotificationsProjection(Projection):
     async def _course(self, course_id: UUID) -> Row:
         return await self.require("courses", course_id, "course {key} was never created")
 
-    async def _role_holders(self, org_id: UUID, *roles: str) -> list[UUID]:
+    async def _role_holders(self, org_id: UUID, *roles: MemberRole) -> list[UUID]:
         members = await self.get("members", org_id)
         if members is None:
             return []

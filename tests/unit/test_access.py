@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from commands.routes import ROUTES
+from domain.identity import GRANTABLE
 from schemas import commands as c
 from schemas import identity as i
 from schemas.access import COMMANDS, QUERIES, Query, Reach
@@ -70,3 +71,9 @@ def test_platform_auditors_audit_every_organisation_and_change_nothing() -> None
     assert COMMANDS[i.GrantPlatformAuditor].reach({"platform_auditor"}) is Reach.NONE
     assert COMMANDS[i.GrantPlatformAuditor].reach({"org_admin"}) is Reach.NONE
     assert "platform_auditor" in ROLES
+
+
+def test_the_domain_grants_exactly_the_member_roles_of_the_vocabulary() -> None:
+    """The domain checks a member's roles itself and may import nothing of ours, so it holds the
+    member roles as a set of names; they are the vocabulary's, no more and no fewer."""
+    assert set(MEMBER_ROLES) == GRANTABLE
