@@ -21,6 +21,7 @@ from structlog.testing import capture_logs
 
 from commands.documents import SopDocuments
 from infra.blobs.s3 import S3BlobStore
+from infra.eventlog.seals import SealKey
 from infra.logging import shared_processors
 from infra.mail import MailDirectory
 from infra.settings import Settings
@@ -98,7 +99,7 @@ async def test_api_keys_tickets_and_presigned_urls_write_no_secret_to_any_log_li
     secrets = [settings.s3_secret_key.get_secret_value(), settings.jwt_secret.get_secret_value(), seal_key]
     documents = SopDocuments(blobs, max_bytes=100_000, order_max_bytes=200_000)
     with capture_logs(processors=shared_processors()) as lines:
-        gateway = running_gateway(settings, ports=make_ports(documents=documents))
+        gateway = running_gateway(settings, ports=make_ports(documents=documents, signer=SealKey.from_hex(seal_key)))
         async with (
             gateway as api,
             relay(settings),
