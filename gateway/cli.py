@@ -13,13 +13,14 @@ import signal
 import subprocess
 import sys
 import types
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import psycopg
 import typer
+import uvloop
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -79,15 +80,8 @@ def _load_settings(*, quiet: bool = False, **overrides: Any) -> Settings:
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine on uvloop when it is installed."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
+    """Run a coroutine on uvloop (a dependency on every platform we run on)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main)
 
 
