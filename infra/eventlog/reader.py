@@ -1,10 +1,11 @@
 """The one reader of the event log: events by position, the head, and the durability barrier.
 
 Every component that follows the log (the relay, projectors, their dead letters, lag status,
-audit) reads it here and nowhere else. The store's writer commits without waiting for the fsync
-while other appends wait (its callers wait for a group fsync instead), so a committed event can
-still be lost in a crash for a moment. A reader that hands events to the outside world must
-therefore not return them before they are on disk: `LogReader.read` runs the barrier first.
+audit) reads it here and nowhere else. A reader that hands events to the outside world must not
+return them before they are on disk, whatever `synchronous_commit` the writer used (the store
+commits synchronously today; an asynchronous commit is visible before it is flushed and could be
+lost in a crash): `LogReader.read` runs the barrier first, and
+tests/integration/test_durability_barrier.py fails without it.
 
 A reader inside a transaction that writes to this same database (a projector filling a gap)
 needs no barrier and is built with `barrier=False`: the WAL is flushed in order, so if that
