@@ -16,6 +16,7 @@ import pytest
 
 from infra.labengine import EngineError, LabEngine, SandboxSpec
 from infra.labengine.docker import DockerLabEngine
+from infra.labengine.placement import PlacedEngines
 from tests.integration.docker_support import CACHE_DIR, docker_url
 
 __all__ = ["docker_url"]
@@ -190,3 +191,15 @@ def test_the_labs_images_command_builds_or_finds_the_images(docker_url: str, tmp
     env["CW_DOCKER_URL"] = f"unix://{tmp_path}/nobody.sock"
     down = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert down.returncode == 1 and "no Docker engine answers" in down.stderr
+
+
+class TestPlacedEngines(LabEngineContract):
+    """Several engines behind one (CW_DOCKER_URL lists them): the same contract, with an engine
+    that is down passed over (a socket nobody listens on stands for it)."""
+
+    @pytest.fixture
+    async def engine(self, docker_url: str, tmp_path: Path) -> AsyncIterator[LabEngine]:
+        dead = DockerLabEngine(f"unix://{tmp_path}/nobody.sock", CACHE_DIR)
+        engine = PlacedEngines([dead, DockerLabEngine(docker_url, CACHE_DIR)])
+        yield engine
+        await engine.close()
