@@ -24,7 +24,7 @@ from gateway.controllers.courses import CourseController
 from gateway.controllers.enrollments import EnrollmentController
 from gateway.controllers.labs import LabController, LessonLabController
 from gateway.controllers.notifications import NOTIFICATION_STREAM, NotificationController
-from gateway.controllers.orders import OrderController
+from gateway.controllers.orders import DOCUMENT_LIMIT, OrderController
 from gateway.controllers.organisations import (
     ApiKeyController,
     OrganisationController,
@@ -201,7 +201,15 @@ def create_app(services: Services) -> Litestar:
         before_request=require_json,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi(),
-        state=State({"auth": auth, "metrics": metrics, "probes": probes, "notification_hub": hub}),
+        state=State(
+            {
+                "auth": auth,
+                "metrics": metrics,
+                "probes": probes,
+                "notification_hub": hub,
+                DOCUMENT_LIMIT: services.ports.documents.max_bytes,
+            }
+        ),
         lifespan=[housekeeping],
         logging_config=None,
         debug=False,

@@ -149,7 +149,7 @@ def route(
         summary=summary,
         description=kwargs.pop("description", None) or summary + ".",
         status_code=status,
-        responses=PUBLIC_PROBLEMS if public else PROBLEMS,
+        responses={**(PUBLIC_PROBLEMS if public else PROBLEMS), **kwargs.pop("problems", {})},
         security=kwargs.pop("security", None if public else [{"BearerToken": []}]),
         opt={STRICT: strict, REPLAY: replay},
         **kwargs,

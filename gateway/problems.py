@@ -165,6 +165,8 @@ PUBLIC_PROBLEMS: dict[int, ResponseSpec] = {
     429: _spec(429, "Too many requests; see Retry-After"),
     503: _spec(503, "A backing service is unavailable; try again"),
 }
+# An upload's route, which measures the body before it reads it.
+UPLOAD_PROBLEMS: dict[int, ResponseSpec] = {411: _spec(411, "The upload has no Content-Length")}
 PROBLEMS: dict[int, ResponseSpec] = {
     **PUBLIC_PROBLEMS,
     401: _spec(401, "Missing, malformed, tampered, expired or revoked access token"),

@@ -7,13 +7,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
+from gateway.idempotency import BodyTooLarge
 from gateway.orders import document_url
+from gateway.problems import UPLOAD_PROBLEMS
 from gateway.queries import Position
 from projections.queries import orders as oq
 from schemas import orders as o
@@ -29,6 +33,20 @@ FailGenerationBody = body(o.FailGeneration, "order_id")
 
 Answer = Response[CommandResult]
 Req = Request[Any, Any, Any]
+DOCUMENT_LIMIT = "document_max_bytes"  # app state: the largest document the documents port takes
+MULTIPART_OVERHEAD = 64 * 1024  # a form's boundaries, part headers and file name around the document
+
+
+def within_document_limit(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse a document upload larger than a document may be before its body is read, and
+    before authentication: the route is exempt from the commands' body limit (documents are
+    larger), so without this any client could make the gateway spool a body of any size."""
+    limit = int(connection.app.state[DOCUMENT_LIMIT]) + MULTIPART_OVERHEAD
+    length = connection.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise HTTPException(status_code=411, detail="send the document with a Content-Length header")
+    if int(length) > limit:
+        raise BodyTooLarge(f"the request has {length} bytes; a document upload may have at most {limit}")
 
 
 def _order(r: CommandResult) -> str:
@@ -51,7 +69,9 @@ class OrderController(Controller):
         "/{order_id:uuid}/documents",
         summary="Attach an SOP document (multipart/form-data, field `file`)",
         status=201,
-        request_max_body_size=None,  # the documents port enforces its own limit
+        request_max_body_size=None,  # the documents port's limit instead, checked by the guard
+        guards=[within_document_limit],
+        problems=UPLOAD_PROBLEMS,
     )
     async def add_document(
         self,

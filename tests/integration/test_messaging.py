@@ -652,3 +652,52 @@ async def test_auditors_ask_the_log_over_nats(audit_api: Api, nc: Client) -> Non
     assert (await platform_admin.ask("identity.revoke_platform_auditor", {"user_id": str(user_id)})).status == 202
     refused = await platform.ask("audit.history", {"stream_id": course})  # the role went, and the sign-in
     assert (refused.status, refused.body["code"]) == (401, "invalid_token")
+
+
+async def test_another_organisation_reaches_no_order_of_ours_by_id(api: Api, nc: Client) -> None:
+    """Sales of one organisation, knowing another's order id, a document's sha256 and an upload
+    id, get 404 for every question and command on it, over NATS and HTTP; a student of the
+    order's own organisation gets 403. The order stays as it was; the documents, list and
+    timeline are the owner's to see."""
+    org, admin = await api.organisation()
+    prefix = api.services.settings.subject_prefix
+    sales = Machine(nc, prefix, (await api.member(org, admin, "sales"))[1])
+    student = Machine(nc, prefix, (await api.member(org, admin, "student"))[1])
+    stranger = await machine(api, nc)
+    order = (await sales.ask("orders.place", ORDER)).body["id"]
+    doc = {"order_id": order, "name": "forklift.md", "content": base64.b64encode(MD).decode()}
+    sha = (await sales.ask("orders.documents.add", doc)).body["data"]["sha256"]
+    begun = (await sales.ask("orders.documents.begin", {"order_id": order})).body["data"]
+    upload = {"order_id": order, "upload_id": begun["upload_id"], "name": "x.md", "size": len(MD), "sha256": sha}
+    async with httpx.AsyncClient() as http:
+        assert (await http.put(begun["url"], content=MD)).status_code == 200
+    asked = {
+        "orders.get": {"order_id": order},
+        "orders.documents.url": {"order_id": order, "sha256": sha},
+        "orders.documents.add": doc,
+        "orders.documents.begin": {"order_id": order},
+        "orders.documents.complete": upload,
+        "orders.documents.remove": {"order_id": order, "sha256": sha},
+        "orders.accept": {"order_id": order},
+        "orders.cancel": {"order_id": order},
+    }
+    for subject, body in asked.items():
+        reply = await stranger.ask(subject, body)
+        assert reply.status == 404 and reply.body["code"].endswith("not_found"), (subject, reply.body)
+    assert (await stranger.ask("orders.list")).body["items"] == []
+    for path in (f"/orders/{order}", f"/orders/{order}/documents/{sha}"):
+        assert (await api.client.get(path, headers=stranger.headers)).status_code == 404, path
+    r = await api.client.post(f"/orders/{order}/documents", files={"file": ("a.md", MD)}, headers=stranger.headers)
+    assert r.status_code == 404, r.text
+    for subject in ("orders.get", "orders.documents.url"):
+        reply = await student.ask(subject, asked[subject])
+        assert (reply.status, reply.body["code"]) == (404, "order_not_found"), (subject, reply.body)
+    assert (await api.client.get(f"/orders/{order}/documents/{sha}", headers=student.headers)).status_code == 404
+    # The owner still sees its order as it was, with its document and timeline, and may download it.
+    seen = await sales.ask("orders.get", {"order_id": order})
+    assert seen.body["status"] == "placed" and [d["sha256"] for d in seen.body["documents"]] == [sha]
+    assert [d["name"] for d in seen.body["documents"]] == ["forklift.md"]
+    assert [t["event"] for t in seen.body["timeline"]] == ["OrderPlaced", "OrderDocumentAdded"]
+    url = (await sales.ask("orders.documents.url", {"order_id": order, "sha256": sha})).body["url"]
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(url)).content == MD

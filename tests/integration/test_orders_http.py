@@ -27,6 +27,11 @@ async def api(settings: Settings, blobs: S3BlobStore, nats_cleanup: Settings) ->
         yield a
 
 
+async def _chunked(data: bytes) -> AsyncIterator[bytes]:
+    """A body sent chunked: no Content-Length."""
+    yield data
+
+
 async def _sales(api: Api) -> tuple[str, dict[str, str]]:
     org, admin = await api.organisation()
     _, sales = await api.member(org, admin, "sales")
@@ -90,6 +95,29 @@ async def test_bad_requests_get_problems_and_change_nothing(api: Api) -> None:
         ),
         (await api.client.post(f"/orders/{order}/documents", files={"other": ("a.md", MD)}, headers=sales), 400, None),
         (await api.client.post(f"/orders/{order}/accept", headers=sales), 422, "invalid_order"),
+        # Beyond a document's limit and its form's overhead: refused before the body is read,
+        # even without credentials (the route takes no app-wide body limit).
+        (
+            await api.client.post(
+                f"/orders/{order}/documents", files={"file": ("c.pdf", b"%PDF-1.4" + bytes(200_000))}, headers=sales
+            ),
+            413,
+            "request_entity_too_large",
+        ),
+        (
+            await api.client.post(f"/orders/{order}/documents", files={"file": ("c.pdf", bytes(200_000))}),
+            413,
+            "request_entity_too_large",
+        ),
+        (
+            await api.client.post(
+                f"/orders/{order}/documents",
+                content=_chunked(b"--x\r\n"),
+                headers=sales | {"content-type": "multipart/form-data; boundary=x"},
+            ),
+            411,
+            "length_required",
+        ),
         (await api.client.get("/orders/not-a-uuid", headers=sales), 404, None),
     ]
     for response, status, code in cases:
