@@ -35,7 +35,9 @@ from gateway.messaging.endpoints import endpoints
 from gateway.messaging.push import CONSUMER as PUSH_CONSUMER
 from gateway.messaging.serve import serve_messaging
 from gateway.messaging.service import STATUS_HEADER
+from gateway.order_client import OrderClient
 from infra.blobs.s3 import S3BlobStore
+from infra.devprocess import free_port
 from infra.eventlog.seals import SealKey
 from infra.settings import Settings
 from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
@@ -514,49 +516,139 @@ async def test_the_order_push_starts_at_new_events_and_resumes_after_a_restart(
         assert history not in {json.loads(m.data)["stream_id"] for m in got} and pushed.pending_msgs == 0
 
 
-async def _cli(settings: Settings, token: str, *args: str) -> str:
-    env = {**os.environ, **service_env(settings), "CW_API_TOKEN": token, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "order", *args, env=env, stdout=PIPE, stderr=PIPE, cwd=ROOT
-    )
+async def _cli(settings: Settings, token: str, *args: str, ok: bool = True, **env: str) -> str:
+    """`coursewright order ARGS` as a sales system runs it; its output (stdout and stderr), once
+    it exited 0 (`ok`) or 1."""
+    proc = await _cli_process(settings, token, *args, **env)
     out, err = await proc.communicate()
-    assert proc.returncode == 0, out.decode() + err.decode()
-    return out.decode()
+    assert proc.returncode == (0 if ok else 1), out.decode() + err.decode()
+    return out.decode() + err.decode()
 
 
-async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: Client, tmp_path: Path) -> None:
+async def _cli_process(settings: Settings, token: str, *args: str, **env: str) -> asyncio.subprocess.Process:
+    environ = {**os.environ, **service_env(settings), "CW_API_TOKEN": token, "PYTHONPATH": str(ROOT)} | env
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "order", *args, env=environ, stdout=PIPE, stderr=PIPE, cwd=ROOT
+    )
+
+
+async def _api_key(api: Api, nc: Client) -> tuple[str, Machine]:
+    """An API key of a new organisation (sales), and a machine client using it."""
     org, admin = await api.organisation()
     made = await api.client.post(f"/organisations/{org}/api-keys", json={"name": "CRM", "role": "sales"}, headers=admin)
     token = made.json()["key"]  # the client authenticates with the organisation's API key
-    sales = Machine(nc, api.services.settings.subject_prefix, {"Authorization": f"Bearer {token}"})
+    return token, Machine(nc, api.services.settings.subject_prefix, {"Authorization": f"Bearer {token}"})
+
+
+async def test_the_order_client_places_with_documents_and_follows(api: Api, nc: Client, tmp_path: Path) -> None:
+    token, sales = await _api_key(api, nc)
     sop, scan = tmp_path / "forklift.md", tmp_path / "scan.pdf"
     sop.write_bytes(MD)
     scan.write_bytes(b"%PDF-1.7\n" + bytes(INLINE_DOCUMENT_BYTES))  # too large to travel inline
     settings = api.services.settings
-    out = await _cli(
-        settings,
-        token,
-        "place",
-        "--title",
-        "Forklifts",
-        "--client",
-        "Acme",
-        "--cefr",
-        "b1",
-        "--sop",
-        str(sop),
-        "--sop",
-        str(scan),
-    )
+    place = ["place", "--title", "Forklifts", "--client", "Acme", "--cefr", "b1"]
+    out = await _cli(settings, token, *place, "--sop", str(sop), "--sop", str(scan))
     order_id = out.strip().splitlines()[-1]
     events = await api.services.store.read_stream(uuid.UUID(order_id))
     seen = await sales.ask("orders.get", {"order_id": order_id, "position": events[-1].position})
     assert (seen.body["status"], seen.body["document_count"]) == ("documents_accepted", 2)
+
+    # Followed from the start: the bar moves with the stages; it ends, exit 0, once a draft is ready.
+    follow = await _cli_process(settings, token, "status", order_id, "--follow")
+    _, address = await api.platform_admin()
+    pipeline = Machine(nc, sales.prefix, api.bearer(await api.login(address)))
+    course = str(uuid.uuid4())
+    for subject, body in [
+        ("orders.generation.start", {"stages": ["extract", "draft"]}),
+        ("orders.generation.advance", {"stage": 1}),
+        ("orders.generation.advance", {"stage": 2}),
+        ("orders.generation.draft", {"course_id": course}),
+    ]:
+        assert (await pipeline.ask(subject, {"order_id": order_id} | body)).status == 202
+    out, err = await follow.communicate()
+    assert follow.returncode == 0, out.decode() + err.decode()
+    assert f"{order_id}: draft_ready, course {course}" in " ".join(out.decode().split())
+
+    # A failed order: the follow ends at once with the stage and the reason, exit 1.
+    failing = (await sales.ask("orders.place", ORDER)).body["id"]
+    doc = {"order_id": failing, "name": "forklift.md", "content": base64.b64encode(MD).decode()}
+    for who, subject, body in [
+        (sales, "orders.documents.add", doc),
+        (sales, "orders.accept", {"order_id": failing}),
+        (pipeline, "orders.generation.start", {"order_id": failing, "stages": ["extract", "draft"]}),
+        (pipeline, "orders.generation.advance", {"order_id": failing, "stage": 1}),
+        (pipeline, "orders.generation.fail", {"order_id": failing, "reason": "the scan is unreadable"}),
+    ]:
+        reply = await who.ask(subject, body)
+        assert reply.status == 202, (subject, reply.body)
+    await sales.ask("orders.get", {"order_id": failing, "position": reply.body["position"]})
+    out = " ".join((await _cli(settings, token, "status", failing, "--follow", ok=False)).split())
+    assert f"{failing}: failed at stage 1 (extract): the scan is unreadable" in out
+
     cancelled = await sales.ask("orders.cancel", {"order_id": order_id, "reason": "test"})
-    assert cancelled.status == 202
-    await sales.ask("orders.get", {"order_id": order_id, "position": cancelled.body["position"]})
-    out = await _cli(settings, token, "status", order_id, "--follow")
-    assert f"{order_id}: cancelled" in out
+    assert cancelled.status == 409  # a draft is ready: too late to cancel
+
+
+async def test_the_order_client_sends_a_request_nobody_answered_again_under_its_key(nc: Client) -> None:
+    """A gateway that took a request and died never answers: the client asks again with the same
+    Idempotency-Key (the service then gives the first decision's answer: one effect)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    seen: list[dict[str, str]] = []
+
+    async def first_lost(msg: Any) -> None:
+        seen.append(dict(msg.headers or {}))
+        if len(seen) > 1:  # the first is taken and never answered
+            await nc.publish(msg.reply, json.dumps({"id": "x"}).encode(), headers={STATUS_HEADER: "202"})
+
+    sub = await nc.subscribe(f"{prefix}.api.v1.orders.place", cb=first_lost)
+    try:
+        client = OrderClient(nc, prefix, "cwk_x", answer_seconds=0.5)
+        assert await client.ask("orders.place", ORDER) == {"id": "x"}
+        assert await client.ask("orders.place", ORDER) == {"id": "x"}
+    finally:
+        await sub.unsubscribe()
+    keys = [h["Idempotency-Key"] for h in seen]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]  # a retry keeps its key; a new command has its own
+
+
+async def test_the_order_client_leaves_no_half_order_and_says_what_is_wrong(
+    api: Api, nc: Client, tmp_path: Path
+) -> None:
+    """A document of no accepted type is refused before anything is placed; one the service
+    refuses (too large) cancels the order it was for, saying why; no service answering, or no
+    NATS, is a one-line error, not a traceback or a two-minute wait. Exit status 1 each time."""
+    token, sales = await _api_key(api, nc)
+    settings = api.services.settings
+    place = ["place", "--title", "Forklifts", "--client", "Acme", "--cefr", "B1"]
+    exe, huge, sop = tmp_path / "sop.pdf", tmp_path / "huge.pdf", tmp_path / "forklift.md"
+    exe.write_bytes(b"MZ\x90\x00\x03 not a pdf")
+    huge.write_bytes(b"%PDF-1.7\n" + bytes(2_000_000))  # over this service's 2 MB per document
+    sop.write_bytes(MD)
+    out = await _cli(settings, token, *place, "--sop", str(sop), "--sop", str(exe), ok=False)
+    assert "sop.pdf is not a PDF" in out and "no order was placed" in " ".join(out.split())
+    assert (await sales.ask("orders.list")).body["items"] == []
+    out = " ".join((await _cli(settings, token, *place, "--sop", str(sop), "--sop", str(huge), ok=False)).split())
+    assert "was cancelled, its documents could not be attached: document_too_large" in out, out
+    (listed,) = (await sales.ask("orders.list")).body["items"]
+    seen = await sales.ask("orders.get", {"order_id": listed["order_id"]})
+    assert seen.body["status"] == "cancelled" and "document_too_large" in seen.body["cancel_reason"]
+    out = " ".join(
+        (await _cli(settings, token, "status", listed["order_id"], ok=False, CW_SUBJECT_PREFIX="nobody")).split()
+    )
+    assert "no messaging service answered on nobody.api.v1.orders.get" in out and "Traceback" not in out, out
+    out = " ".join(
+        (
+            await _cli(
+                settings,
+                token,
+                "status",
+                listed["order_id"],
+                ok=False,
+                CW_NATS_URL=f"nats://127.0.0.1:{free_port(14999)}",
+            )
+        ).split()
+    )
+    assert "cannot reach NATS at" in out and "Traceback" not in out, out
 
 
 async def test_auditors_ask_the_log_over_nats(audit_api: Api, nc: Client) -> None:
