@@ -178,6 +178,15 @@ async def test_an_order_over_nats(api: Api, nc: Client) -> None:
     assert (seen.body["status"], seen.body["document_count"]) == ("placed", 1)
     listed = await sales.ask("orders.list", {"status": ["placed"]})
     assert [i["order_id"] for i in listed.body["items"]] == [order]
+    placed_at = seen.body["placed_at"]
+    for query, expected in [
+        ({"client": "ACME logistics", "placed_from": placed_at}, [order]),
+        ({"client": "Globex"}, []),
+        ({"placed_to": placed_at}, []),
+        ({"status": ["cancelled", "failed"]}, []),
+    ]:
+        got = await sales.ask("orders.list", query)
+        assert [i["order_id"] for i in got.body["items"]] == expected, (query, got.body)
     url = await sales.ask("orders.documents.url", {"order_id": order, "sha256": added.body["data"]["sha256"]})
     assert url.status == 200 and url.body["url"].startswith("http")
     cancelled = await sales.ask("orders.cancel", {"order_id": order, "reason": "test"})
@@ -246,6 +255,8 @@ async def test_errors_are_answered_at_once_as_problems(api: Api, nc: Client) -> 
         assert reply.body["status"] == status and reply.body["type"] == f"urn:coursewright:problem:{code}"
     with pytest.raises(nats.errors.NoRespondersError):  # no subject: NATS answers at once
         await nc.request(f"{sales.prefix}.api.v1.orders.nothing", b"{}", timeout=30)
+    with pytest.raises(nats.errors.MaxPayloadError):  # beyond what the server carries: refused at once
+        await nc.request(f"{sales.prefix}.api.v1.orders.place", b" " * (nc.max_payload + 1), timeout=30)
 
 
 async def test_header_names_are_matched_regardless_of_case(api: Api, nc: Client) -> None:
@@ -793,3 +804,25 @@ async def test_another_organisation_reaches_no_order_of_ours_by_id(api: Api, nc:
     url = (await sales.ask("orders.documents.url", {"order_id": order, "sha256": sha})).body["url"]
     async with httpx.AsyncClient() as http:
         assert (await http.get(url)).content == MD
+
+
+async def test_s3_down_fails_the_document_command_on_both_edges_and_says_retry(
+    settings: Settings, nats_cleanup: Settings, nc: Client
+) -> None:
+    """With S3 down, a document sent over NATS or HTTP is refused with 503 `s3_unavailable` and
+    Retry-After, as a problem; the order is unchanged."""
+    down = S3BlobStore("http://127.0.0.1:9", "k", "s", "nowhere")
+    async with serving(settings, down, nc) as a:
+        sales = await machine(a, nc)
+        order = (await sales.ask("orders.place", ORDER)).body["id"]
+        doc = {"order_id": order, "name": "forklift.md", "content": base64.b64encode(MD).decode()}
+        over_nats = await sales.ask("orders.documents.add", doc)
+        assert (over_nats.status, over_nats.body["code"]) == (503, "s3_unavailable"), over_nats.body
+        assert over_nats.headers["Retry-After"] == "5" and over_nats.body["status"] == 503
+        over_http = await a.client.post(
+            f"/orders/{order}/documents", files={"file": ("forklift.md", MD)}, headers=sales.headers
+        )
+        assert over_http.status_code == 503 and over_http.json()["code"] == "s3_unavailable", over_http.text
+        assert over_http.headers["retry-after"] == "5"
+        events = await a.services.store.read_stream(uuid.UUID(order))
+        assert [e.event_type for e in events] == ["OrderPlaced"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -72,6 +73,27 @@ async def test_an_order_with_documents_over_http(api: Api) -> None:
     assert await http("GET", link.json()["url"]) == (200, PDF)
     listed = await api.client.get("/orders", params={"status": "placed"}, headers=sales)
     assert [i["order_id"] for i in listed.json()["items"]] == [order]
+    # The filters as query parameters: any of several statuses, the client (any case), placed between.
+    placed = await api.client.post("/orders", json=ORDER | {"client": "Globex"}, headers=sales)
+    other, position = placed.json()["id"], placed.json()["position"]
+    placed_at = detail.json()["placed_at"]
+    day = timedelta(days=1)
+    at = datetime.fromisoformat(placed_at)
+    cases = [
+        ({"status": ["placed", "cancelled"]}, [other, order]),
+        ({"status": "cancelled"}, []),
+        ({"client": "acme LOGISTICS"}, [order]),
+        ({"client": "globex"}, [other]),
+        ({"placed_from": placed_at}, [other, order]),
+        ({"placed_to": placed_at}, []),
+        ({"placed_from": (at - day).isoformat(), "placed_to": (at + day).isoformat(), "client": "Globex"}, [other]),
+        ({"placed_from": (at + day).isoformat()}, []),
+    ]
+    for params, expected in cases:
+        got = await api.client.get("/orders", params=params | {"position": position}, headers=sales)
+        assert got.status_code == 200 and [i["order_id"] for i in got.json()["items"]] == expected, (params, got.text)
+    bad = await api.client.get("/orders", params={"status": "lost"}, headers=sales)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_request"
 
 
 async def test_bad_requests_get_problems_and_change_nothing(api: Api) -> None:
