@@ -69,3 +69,10 @@ class ApiKeyList(msgspec.Struct, kw_only=True):
 class KeyRevoked(msgspec.Struct, kw_only=True):
     key_id: UUID
     revoked_at: datetime
+
+
+class GetApiKey(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One key, without its secret (its admins)."""
+
+    org_id: UUID
+    key_id: UUID

@@ -91,3 +91,9 @@ class ListMyCertificates(CertificateQuery, kw_only=True, frozen=True):
 
 class VerifyCertificate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     code: Annotated[str, Meta(min_length=1, max_length=40)]
+
+
+class GetCertificate(CertificateQuery, kw_only=True, frozen=True):
+    """One certificate (its holder and organisation admins)."""
+
+    certificate_id: UUID

@@ -143,3 +143,22 @@ class TokenPair(msgspec.Struct, kw_only=True):
     expires_in: int = 900  # seconds the access token lives
     user_id: UUID | None = None
     org_id: UUID | None = None
+
+
+# -- the identity questions of the messaging API -------------------------------------------------
+
+
+class WhoAmI(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The signed-in user (or the API key's organisation), the organisation and roles."""
+
+
+class GetProfile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """A user's public profile (name and bio)."""
+
+    user_id: UUID
+
+
+class GetOrganisation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The organisation and its members (its admins, managers, trainers and auditors)."""
+
+    org_id: UUID

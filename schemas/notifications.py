@@ -111,3 +111,15 @@ class ListNotifications(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
     unread: bool = False
     position: Annotated[int, Meta(ge=0)] | None = None
+
+
+class CountUnread(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """How many of the caller's notifications are unread."""
+
+    position: Annotated[int, Meta(ge=0)] | None = None
+
+
+class ListPreferences(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """How each kind of notification reaches the caller."""
+
+    position: Annotated[int, Meta(ge=0)] | None = None

@@ -325,3 +325,106 @@ class ListLearningPaths(ReadModelQuery, kw_only=True, frozen=True):
 class GetPathProgress(ReadModelQuery, kw_only=True, frozen=True):
     path_id: UUID
     student_id: UUID | None = None  # default: the caller
+
+
+# -- the read-model questions of the messaging API (each HTTP query's parameters, as a body) ------
+
+Revision = Literal["live", "draft"]  # the published revision, or the draft
+
+
+class SearchCatalog(ReadModelQuery, kw_only=True, frozen=True):
+    """Published courses of the caller's organisation and public ones (`GET /catalog`)."""
+
+    q: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # full-text search
+    category: str | None = None
+    cefr: list[str] = []  # any of
+    tag: list[str] = []  # all of
+    instructor: UUID | None = None
+    sort: Sort | None = None
+    cursor: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+class GetCourse(ReadModelQuery, kw_only=True, frozen=True):
+    """A course's outline; lesson bodies for learners, authors and reviewers."""
+
+    course_id: UUID
+    revision: Revision = "live"
+
+
+class GetModule(ReadModelQuery, kw_only=True, frozen=True):
+    course_id: UUID
+    module_id: UUID
+    revision: Revision = "live"
+
+
+class GetLesson(ReadModelQuery, kw_only=True, frozen=True):
+    course_id: UUID
+    lesson_id: UUID
+    revision: Revision = "live"
+
+
+class ListCourseReviews(ReadModelQuery, kw_only=True, frozen=True):
+    """The course's review rounds, newest first."""
+
+    course_id: UUID
+
+
+class GetReview(ReadModelQuery, kw_only=True, frozen=True):
+    review_id: UUID
+
+
+class ListReviewQueue(ReadModelQuery, kw_only=True, frozen=True):
+    """Courses awaiting review in the caller's organisation (managers)."""
+
+    mine: bool = False
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
+
+
+class GetStudentProgress(ReadModelQuery, kw_only=True, frozen=True):
+    course_id: UUID
+    student_id: UUID
+
+
+class ListMyCourses(ReadModelQuery, kw_only=True, frozen=True):
+    """The caller's enrolments with progress (those they archived with `archived`)."""
+
+    archived: bool = False
+
+
+class ListAuthoredCourses(ReadModelQuery, kw_only=True, frozen=True):
+    """The courses the caller authors or co-authors in any of these statuses."""
+
+    status: Annotated[list[CourseStatus], msgspec.Meta(min_length=1)]
+
+
+class GetMyCourse(ReadModelQuery, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class ListStudents(ReadModelQuery, kw_only=True, frozen=True):
+    """Students of the caller's courses (all of the organisation's for managers)."""
+
+    course_id: UUID | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 200
+
+
+class AnalyticsQuestion(ReadModelQuery, kw_only=True, frozen=True):
+    period: Period = "week"
+    since: date | None = None
+    until: date | None = None
+    at_risk_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 14
+    at_risk_below: Annotated[float, msgspec.Meta(ge=0, le=100)] = 50.0
+    as_of: datetime | None = None
+
+
+class GetCourseAnalytics(AnalyticsQuestion, kw_only=True, frozen=True):
+    course_id: UUID
+
+
+class GetOrganisationAnalytics(AnalyticsQuestion, kw_only=True, frozen=True):
+    top: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+
+
+class GetLearningPath(ReadModelQuery, kw_only=True, frozen=True):
+    path_id: UUID

@@ -10,8 +10,9 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
-from commands.identity import reset_token_user, users
+from commands.identity import reset_token_user
 from domain.identity import email_claim_id
+from gateway import people
 from gateway.admin import maybe_bootstrap
 from gateway.auth import authenticator_of
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
@@ -107,18 +108,7 @@ class AuthController(Controller):
 
     @route(get, "/me", summary="The signed-in user, organisation and roles", status=200)
     async def me(self, request: Req, services: ServicesDep, caller: CallerDep) -> i.Me:
-        found = (await users(services.store, [caller.user_id])).get(caller.user_id)
-        memberships = found.memberships if found else {}
-        return i.Me(
-            user_id=caller.user_id,
-            email=caller.email,
-            name=found.name if found else "",
-            bio=found.bio if found else "",
-            org_id=caller.org_id,
-            roles=sorted(caller.roles),
-            platform_admin=bool(found and found.platform_admin),
-            memberships=[i.Membership(org_id=o, roles=list(r)) for o, r in memberships.items()],
-        )
+        return await people.me(services, caller)
 
     @route(put, "/me/profile", summary="Update the signed-in user's name and bio")
     async def profile(

@@ -9,16 +9,11 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from commands.errors import PermissionDenied
-from commands.identity import read, users
-from domain.identity import Organisation, OrganisationNotFound
-from gateway import apikeys
+from gateway import apikeys, people
 from gateway.dispatch import CallerDep, ServicesDep, body, command_of, dispatch, route
 from schemas import apikeys as k
 from schemas import identity as i
-from schemas.access import QUERIES, Query, Reach
 from schemas.results import CommandResult
-from schemas.roles import is_platform_admin
 
 CreateOrganisationBody = body(i.CreateOrganisation)
 RenameOrganisationBody = body(i.RenameOrganisation, "org_id")
@@ -57,21 +52,7 @@ class OrganisationController(Controller):
         description="For its org admins, course managers, trainers and auditors.",
     )
     async def show(self, services: ServicesDep, caller: CallerDep, org_id: FromPath[UUID]) -> i.OrganisationView:
-        if org_id != caller.org_id and not is_platform_admin(caller.roles):
-            raise OrganisationNotFound(f"organisation {org_id} not found")
-        org = await read(services.store, Organisation, org_id)
-        if not org.exists:
-            raise OrganisationNotFound(f"organisation {org_id} not found")
-        members_query = QUERIES[Query.MEMBERS]
-        if members_query.reach(caller.roles) is Reach.NONE:
-            raise PermissionDenied(f"listing members needs one of: {members_query.describe()}")
-        people = await users(services.store, list(org.members))
-        members = [
-            i.Member(user_id=uid, email=people[uid].email, name=people[uid].name, roles=list(roles))
-            for uid, roles in org.members.items()
-            if uid in people
-        ]
-        return i.OrganisationView(org_id=org.id, name=org.name, members=members)
+        return await people.organisation(services, caller, org_id)
 
     @route(patch, "/{org_id:uuid}", summary="Rename the organisation")
     async def rename(

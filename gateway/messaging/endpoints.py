@@ -2,9 +2,10 @@
 auditors' questions (`gateway/messaging/audit.py`).
 
 Subjects live under `<prefix>.api.v1.`. The orders' are named for sales systems
-(`orders.place`, `orders.documents.begin`, ...); every other command the HTTP API takes is
-served as `<area>.<command_in_snake_case>` (`courses.create_course`), derived from the one
-mapping of commands (`commands.routes.ROUTES`), so a new command is served without an edit here.
+(`orders.place`, `orders.documents.begin`, ...); the other read-model questions are in
+`gateway/messaging/queries.py`; every other command the HTTP API takes is served as
+`<area>.<command_in_snake_case>` (`courses.create_course`), derived from the one mapping of
+commands (`commands.routes.ROUTES`), so a new command is served without an edit here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway import apikeys
 from gateway.audit.sealer import trusted_keys
 from gateway.labs_remote import RemoteLabs
 from gateway.messaging.audit import audit_endpoints
+from gateway.messaging.queries import read_model_endpoints
 from gateway.messaging.service import Call, Endpoint
 from gateway.orders import document_url
 from gateway.services import Services
@@ -212,6 +214,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("orders.get", o.GetOrder, o.OrderDetail, _get_order, "One order with its documents and timeline"),
         Endpoint("orders.documents.url", o.GetDocumentUrl, o.DocumentUrl, _document_url, "A presigned download URL"),
         *QUERY_ENDPOINTS,
+        *read_model_endpoints(),
         Endpoint(
             "organisations.api_keys.create",
             k.CreateApiKey,

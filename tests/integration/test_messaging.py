@@ -40,6 +40,7 @@ from infra.blobs.s3 import S3BlobStore
 from infra.devprocess import free_port
 from infra.eventlog.seals import SealKey
 from infra.settings import Settings
+from projections.registry import PROJECTIONS
 from schemas.orders import INLINE_DOCUMENT_BYTES, CancelOrder
 from tests.asyncapi_spec import spec_errors, value_errors
 from tests.conftest import NATS_URL, S3Server, blob_store, delete_event_streams, make_settings, service_env
@@ -826,3 +827,104 @@ async def test_s3_down_fails_the_document_command_on_both_edges_and_says_retry(
         assert over_http.headers["retry-after"] == "5"
         events = await a.services.store.read_stream(uuid.UUID(order))
         assert [e.event_type for e in events] == ["OrderPlaced"]
+
+
+async def test_every_read_model_question_of_http_is_asked_over_nats_with_the_same_answer(api: Api, nc: Client) -> None:
+    """Each GET of the HTTP API on a read model has its NATS subject, with the query's parameters
+    as the body: the same status and the same answer (or problem) for the same caller."""
+    others = [name for name in PROJECTIONS if name != "orders"]  # the fixture runs the orders'
+    async with projectors(api.services.settings, *others, cache=api.root.cache):
+        await _read_models_over_both(api, nc)
+
+
+async def _read_models_over_both(api: Api, nc: Client) -> None:
+    org, admin = await api.organisation()
+    prefix = api.services.settings.subject_prefix
+    author_id, author_headers = await api.member(org, admin, "instructor", "course_manager")
+    author = Machine(nc, prefix, author_headers)
+    created = await author.ask(
+        "courses.create_course", {"title": "Forklifts", "cefr_level": "B1", "category": "safety"}
+    )
+    course = created.body["id"]
+    module = (await author.ask("courses.add_module", {"course_id": course, "title": "Basics"})).body
+    lesson = await author.ask(
+        "courses.add_lesson", {"course_id": course, "module_id": module["data"]["module_id"], "title": "Forks"}
+    )
+    at = lesson.body["position"]
+    nobody = str(uuid.uuid4())
+    # (subject, body, HTTP path, HTTP query parameters)
+    asked: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
+        ("catalog.search", {"q": "forklift", "limit": 5}, "/catalog", {"q": "forklift", "limit": 5}),
+        ("courses.get", {"course_id": course, "revision": "draft"}, f"/courses/{course}", {"revision": "draft"}),
+        ("courses.get", {"course_id": course}, f"/courses/{course}", {}),
+        (
+            "courses.module",
+            {"course_id": course, "module_id": module["data"]["module_id"], "revision": "draft"},
+            f"/courses/{course}/modules/{module['data']['module_id']}",
+            {"revision": "draft"},
+        ),
+        (
+            "courses.lesson",
+            {"course_id": course, "lesson_id": lesson.body["data"]["lesson_id"], "revision": "draft"},
+            f"/courses/{course}/lessons/{lesson.body['data']['lesson_id']}",
+            {"revision": "draft"},
+        ),
+        ("courses.reviews", {"course_id": course}, f"/courses/{course}/reviews", {}),
+        (
+            "courses.student_progress",
+            {"course_id": course, "student_id": nobody},
+            f"/courses/{course}/students/{nobody}/progress",
+            {},
+        ),
+        (
+            "courses.analytics",
+            {"course_id": course, "period": "day"},
+            f"/courses/{course}/analytics",
+            {"period": "day"},
+        ),
+        ("reviews.get", {"review_id": nobody}, f"/reviews/{nobody}", {}),
+        ("reviews.queue", {"limit": 10}, "/review-queue", {"limit": 10}),
+        ("me.courses", {}, "/me/courses", {}),
+        ("me.authored", {"status": ["draft"]}, "/me/courses", {"status": "draft"}),
+        ("me.course", {"course_id": course}, f"/me/courses/{course}", {}),
+        ("students.list", {"course_id": course}, "/students", {"course_id": course}),
+        ("analytics.organisation", {"top": 3}, "/analytics/organisation", {"top": 3}),
+        ("paths.get", {"path_id": nobody}, f"/paths/{nobody}", {}),
+        ("certificates.get", {"certificate_id": nobody}, f"/me/certificates/{nobody}", {}),
+        ("notifications.unread_count", {}, "/me/notifications/unread-count", {}),
+        ("notifications.preferences", {}, "/me/notifications/preferences", {}),
+        ("identity.me", {}, "/auth/me", {}),
+        ("users.get", {"user_id": str(author_id)}, f"/users/{author_id}", {}),
+        ("users.get", {"user_id": nobody}, f"/users/{nobody}", {}),
+        ("organisations.get", {"org_id": str(org)}, f"/organisations/{org}", {}),
+        ("organisations.get", {"org_id": nobody}, f"/organisations/{nobody}", {}),
+        (
+            "organisations.api_keys.get",
+            {"org_id": str(org), "key_id": nobody},
+            f"/organisations/{org}/api-keys/{nobody}",
+            {},
+        ),
+    ]
+    statuses = set()
+    for subject, body, path, params in asked:
+        if subject.split(".")[0] not in ("identity", "users", "organisations"):  # those read the store
+            body = body | {"position": at}
+        over_nats = await author.ask(subject, body)
+        over_http = await api.client.get(path, params=params | {"position": at}, headers=author_headers)
+        assert over_nats.status == over_http.status_code, (subject, over_nats.body, over_http.text)
+        if over_http.status_code == 200:
+            assert over_nats.body == over_http.json(), subject
+        else:
+            assert over_nats.body["code"] == over_http.json()["code"], subject
+        statuses.add(over_nats.status)
+    assert statuses >= {200, 404}
+    student = Machine(nc, prefix, (await api.member(org, admin, "student"))[1])
+    refused = await student.ask("analytics.organisation", {})
+    assert refused.status == 403 and refused.body["status"] == 403
+    key = await api.client.post(f"/organisations/{org}/api-keys", json={"name": "CRM", "role": "sales"}, headers=admin)
+    key_id = key.json()["key_id"]
+    shown = await Machine(nc, prefix, admin).ask("organisations.api_keys.get", {"org_id": str(org), "key_id": key_id})
+    over_http = await api.client.get(f"/organisations/{org}/api-keys/{key_id}", headers=admin)
+    assert shown.status == 200 and shown.body == over_http.json() and "key" not in shown.body
+    bad = await author.ask("courses.get", {"course_id": course, "revision": "latest"})
+    assert (bad.status, bad.body["code"]) == (400, "invalid_request")
