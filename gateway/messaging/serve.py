@@ -12,7 +12,7 @@ from gateway.messaging.endpoints import endpoints
 from gateway.messaging.push import OrderPush
 from gateway.messaging.service import MessagingApi
 from gateway.services import Services
-from infra.errors import Unavailable
+from infra.housekeeping import repeat
 from infra.logging import get_logger
 from infra.nats import NatsConnector
 
@@ -22,21 +22,20 @@ log = get_logger(__name__)
 SWEEP_SECONDS = 3600.0
 
 
-async def sweep_uploads_forever(services: Services) -> None:
+async def sweep_uploads_forever(services: Services, every: float = SWEEP_SECONDS) -> None:
     """Delete staged uploads past their orphan age and audit exports past their URL's, hourly
     (deleting twice is harmless, so every messaging process may sweep)."""
     documents, clock = services.ports.documents, services.ports.clock
-    while True:
-        try:
-            swept = await documents.sweep_uploads(clock.now())
-            if swept:
-                log.info("documents.uploads_swept", count=swept)
-            exports = await sweep_exports(services, clock.now())
-            if exports:
-                log.info("audit.exports_swept", count=exports)
-        except Unavailable as e:
-            log.warning("documents.sweep_failed", error=str(e))
-        await asyncio.sleep(SWEEP_SECONDS)
+
+    async def sweep() -> None:
+        swept = await documents.sweep_uploads(clock.now())
+        if swept:
+            log.info("documents.uploads_swept", count=swept)
+        exports = await sweep_exports(services, clock.now())
+        if exports:
+            log.info("audit.exports_swept", count=exports)
+
+    await repeat(sweep, every, name="sweep_uploads")
 
 
 async def serve_messaging(services: Services, nats: NatsConnector) -> None:
