@@ -27,6 +27,7 @@ from commands.context import Context
 from commands.errors import IdempotencyKeyReused, PermissionDenied, TooMuchContention, UnknownCommand
 from commands.ports import Ports, SignIns
 from commands.session import Session
+from commands.shared_views import SharedViews
 from domain.aggregate import Aggregate
 from domain.errors import DomainError
 from infra.errors import ConcurrencyError, DuplicateCommand
@@ -101,6 +102,7 @@ class CommandBus:
         self.ports = ports
         self.signins = signins  # None: nobody signs in through this bus's process (a tool, a test)
         self.retries = retries
+        self.views = SharedViews()  # what its decisions only read, replayed once per version
 
     async def handle(self, command: Command, ctx: Context) -> CommandResult:
         name = type(command).__name__
@@ -124,7 +126,7 @@ class CommandBus:
                     stored = await self.store.idempotent_reply(idem.scope, idem.key)
                     if stored is not None:
                         return replay(stored, idem)
-                session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic)
+                session = Session(self.store, ctx, self.ports, reach=reach, optimistic=optimistic, shared=self.views)
                 optimistic = False
                 try:
                     decided = await handler(command, session)

@@ -57,10 +57,9 @@ async def enrol(cmd: c.Enrol, s: Session) -> Decided:
     student = _student(s, cmd.student_id)
     own = enrollment_id(cmd.course_id, student)
     paths = path_requirements_id(s.ctx.org_id, cmd.course_id)
+    places = seats_id(cmd.course_id)
     # Every stream this decision may need, in one read (prerequisites aside).
-    await s.prefetch(
-        [(Course, cmd.course_id), (Enrollment, own), (CourseSeats, seats_id(cmd.course_id)), (PathRequirements, paths)]
-    )
+    await s.prefetch([(Course, cmd.course_id), (Enrollment, own), (CourseSeats, places), (PathRequirements, paths)])
     course, live = await _live_course(s, cmd.course_id)
     # The course's own prerequisites, then those the organisation's learning paths add.
     required = await s.view(PathRequirements, paths)
@@ -70,7 +69,7 @@ async def enrol(cmd: c.Enrol, s: Session) -> Decided:
         *((Enrollment, enrollment_id(p, student)) for p in prereqs),
     ]
     if live.details.capacity is not None:
-        wanted.append((CourseSeats, seats_id(course.id)))
+        wanted.append((CourseSeats, places))
     loaded = await s.load_many(wanted)
     enrollment = loaded[0]
     assert isinstance(enrollment, Enrollment)

@@ -9,6 +9,7 @@ from uuid import UUID
 from commands import codec
 from commands.context import Context
 from commands.ports import Ports
+from commands.shared_views import SharedViews
 from domain import errors
 from domain.aggregate import Aggregate
 from domain.certificate import Certificate, CertificateNotFound
@@ -49,7 +50,8 @@ class Session:
     a commit (a refusal, or nothing to change) has not been validated, and `speculated` tells
     the caller to take it again with a fresh read.
 
-    `view` gives an aggregate the decision only reads: changing it is refused at `prepare`.
+    `view` gives an aggregate the decision only reads: changing it is refused at `prepare`, or
+    at once for a view shared with other decisions (`shared`, `commands.shared_views`).
 
     `reach` is how far the caller's permission for this command goes (`schemas.access`).
 
@@ -66,6 +68,7 @@ class Session:
         *,
         reach: Reach,
         optimistic: bool = False,
+        shared: SharedViews | None = None,
     ) -> None:
         self.store = store
         self.ctx = ctx
@@ -75,6 +78,7 @@ class Session:
         self.outbox: list[Mail] = []
         self.signins_ended: list[UUID] = []  # users whose sign-ins end once committed
         self.optimistic = optimistic
+        self.shared = shared  # views of stored streams shared with other decisions
         self.speculated = False  # decided on state that was not read from the database
         self._fetched: dict[UUID, list[EventEnvelope]] = {}  # streams read (or held), not replayed
         self._tracked: dict[UUID, Aggregate] = {}
@@ -106,7 +110,12 @@ class Session:
         await self.prefetch([(cls, stream_id)])
         agg = self._tracked.get(stream_id) or self._views.get(stream_id)
         if agg is None:
-            agg = self._views[stream_id] = self._replay(cls, stream_id)
+            stored = self._fetched[stream_id]
+            if self.shared is not None and stored:
+                agg = self.shared.view(cls, stream_id, stored, lambda: self._replay(cls, stream_id))
+            else:
+                agg = self._replay(cls, stream_id)
+            self._views[stream_id] = agg
         if not isinstance(agg, cls):
             raise _NOT_FOUND.get(cls, errors.NotFound)(f"{cls.__name__} {stream_id} not found")
         return agg

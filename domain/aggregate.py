@@ -41,6 +41,7 @@ class Aggregate:
         self.stored_version = 0  # events that came from the store
         self.last_position = 0  # global position of the last stored event
         self.pending: list[Event] = []
+        self.shared = False  # a read-only view several decisions hold: it records nothing
 
     @classmethod
     def replay(cls, id: UUID, events: Iterable[Event], last_position: int = 0) -> Self:
@@ -67,6 +68,8 @@ class Aggregate:
         """Set the state of an aggregate with no events."""
 
     def _record(self, event: Event) -> None:
+        if self.shared:
+            raise RuntimeError(f"{type(self).__name__} {self.id} is a view shared between decisions")
         self._apply(event)
         self.version += 1
         self.pending.append(event)

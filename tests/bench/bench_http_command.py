@@ -1,12 +1,13 @@
 """Enrolments over HTTP against a bare Litestar endpoint doing one raw insert.
 
-    python tests/bench/bench_http_command.py [requests] [seconds]
+    python tests/bench/bench_http_command.py [requests] [seconds] [lessons]
 
 Two servers on loopback, each one process with uvicorn on uvloop and the same server settings:
 - ours: the gateway (create_app) with everything on: JWT + revocation check, per-user rate limit
   in Redis, metrics, JSON request logs (to /dev/null), idempotency-free enrolments of a fresh
   student each time by a trainer (POST /courses/{id}/enrollments): load course + enrolment,
-  decide, append through the group-committing store;
+  decide, append through the group-committing store; the course has one lesson unless
+  `lessons` says more (a course as authors write them: 20 lessons are 45 events);
 - baseline: a bare Litestar app whose POST does one INSERT through a psycopg pool of the same size.
 64 keep-alive connections (a minimal asyncio HTTP/1.1 client, so the generator costs the same for
 both), bounded by a request count and a time limit; the baseline is measured in the same run, in
@@ -139,8 +140,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-async def setup_ours(dsn: str) -> tuple[str, list[str]]:
-    """A published uncapped course and 64 trainers' access tokens (on the bus, not timed)."""
+async def setup_ours(dsn: str, lessons: int = 1) -> tuple[str, list[str]]:
+    """A published uncapped course (one module of `lessons` lessons with content: 5 events and 2
+    per lesson) and 64 trainers' access tokens (on the bus, not timed)."""
     from commands.context import Context
     from gateway.app import authenticator
     from gateway.bootstrap import Root
@@ -160,15 +162,16 @@ async def setup_ours(dsn: str) -> tuple[str, list[str]]:
             ).id
         )
         module = (await services.bus.handle(c.AddModule(course_id=course, title="Basics"), author)).data["module_id"]
-        lesson = (
+        for n in range(lessons):
+            lesson = (
+                await services.bus.handle(
+                    c.AddLesson(course_id=course, module_id=uuid.UUID(module), title=f"Checks {n + 1}"), author
+                )
+            ).data["lesson_id"]
+            content = c.LessonContent(objectives=["Inspect the forks"])
             await services.bus.handle(
-                c.AddLesson(course_id=course, module_id=uuid.UUID(module), title="Checks"), author
+                c.SetLessonContent(course_id=course, lesson_id=uuid.UUID(lesson), content=content), author
             )
-        ).data["lesson_id"]
-        content = c.LessonContent(objectives=["Inspect the forks"])
-        await services.bus.handle(
-            c.SetLessonContent(course_id=course, lesson_id=uuid.UUID(lesson), content=content), author
-        )
         review = (await services.bus.handle(c.SubmitCourse(course_id=course), author)).data["review_id"]
         await services.bus.handle(c.ApproveCourse(review_id=uuid.UUID(review)), manager)
         await services.bus.handle(c.PublishCourse(course_id=course), manager)
@@ -188,13 +191,13 @@ async def setup_ours(dsn: str) -> tuple[str, list[str]]:
         return str(course), tokens
 
 
-async def main(requests: int, seconds: float) -> None:
+async def main(requests: int, seconds: float, lessons: int) -> None:
     import uvloop  # noqa: F401
 
     dsn = create_database("cw_bench_http")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        course, tokens = await setup_ours(dsn)
+        course, tokens = await setup_ours(dsn, lessons)
         ports = {"ours": 18431 + os.getpid() % 500, "baseline": 19431 + os.getpid() % 500}
         for kind, port in ports.items():
             procs.append(
@@ -255,4 +258,5 @@ if __name__ == "__main__":
     else:
         count = int(sys.argv[1]) if len(sys.argv) > 1 else 15000
         limit = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
-        uvloop.run(main(count, limit))
+        lessons = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        uvloop.run(main(count, limit, lessons))

@@ -15,6 +15,7 @@ from commands.context import Context
 from commands.errors import IdempotencyKeyReused, PermissionDenied, TooMuchContention, UnknownCommand
 from commands.routes import ROUTES
 from commands.session import Session
+from commands.shared_views import SharedViews
 from domain import errors
 from domain.course import Course
 from infra.errors import ConcurrencyError
@@ -313,3 +314,40 @@ async def test_changing_an_aggregate_through_a_view_is_refused_and_writes_nothin
     with pytest.raises(RuntimeError, match="read-only view"):
         session.prepare(course, "course")
     assert len(store.streams[course_id]) == 1
+
+
+async def test_decisions_share_a_view_while_its_stream_stands() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES, make_ports())
+    course_id = await create_course(bus)
+    shared = SharedViews()
+
+    async def view() -> Course:
+        session = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN, shared=shared)
+        return await session.view(Course, course_id)
+
+    first = await view()
+    assert await view() is first  # replayed once
+    await bus.handle(c.AddModule(course_id=course_id, title="Basics"), ctx("instructor"))
+    moved_on = await view()
+    assert moved_on is not first and moved_on.version == 2 and len(moved_on.modules) == 1
+    assert first.version == 1 and first.modules == []  # what a decision held stays as it was
+
+
+async def test_a_shared_view_refuses_a_change_at_once_and_stays_as_it_was() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, ROUTES, make_ports())
+    course_id = await create_course(bus)
+    shared = SharedViews()
+    session = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN, shared=shared)
+    course = await session.view(Course, course_id)
+    with pytest.raises(RuntimeError, match="shared between decisions"):
+        course.add_module(uuid4(), "Sneaky")
+    other = Session(store, ctx("instructor"), bus.ports, reach=Reach.OWN, shared=shared)
+    seen = await other.view(Course, course_id)
+    assert seen is course and seen.version == 1 and seen.modules == [] and seen.pending == []
+    # A decision that writes the stream loads an aggregate of its own.
+    mine = await other.load(Course, course_id)
+    assert mine is not course
+    mine.add_module(uuid4(), "Basics")
+    assert course.modules == []
