@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.errors import ConcurrencyError, DuplicateCommand, RecordRejected, Unavailable
 from infra.eventlog.hashing import GENESIS, chained, uuid_text
 from infra.eventlog.port import EventStore
-from infra.eventlog.reader import COLUMNS, LogReader, envelope, flush_wal
+from infra.eventlog.reader import COLUMNS, LogReader, envelope
 from infra.eventlog.records import AppendResult, Commit, KeptReply
 from infra.logging import get_logger
 from infra.lru import Lru
@@ -294,16 +294,6 @@ class PostgresEventStore(EventStore):
         for p in batch:
             if not p.future.done():
                 p.future.set_exception(error)
-
-    # -- durability --------------------------------------------------------------------------
-
-    async def barrier(self) -> None:
-        """Make every transaction committed so far durable (for readers that publish events)."""
-        try:
-            async with self._pool.connection() as conn:
-                await flush_wal(conn)
-        except psycopg.OperationalError as e:
-            raise Unavailable("postgres", str(e)) from e
 
     async def _write_group(self, batch: list[_Pending]) -> None:
         """Write the commits of `batch` in one transaction and one round trip.
