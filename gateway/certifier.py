@@ -40,7 +40,7 @@ class Certifier:
         self.settings = settings
         self.nats = nats
         self.concurrency = concurrency
-        self.issued = 0
+        self.issued = 0  # certificates this process issued (a replayed answer issued nothing)
 
     async def handle(self, env: EventEnvelope) -> None:
         if env.event_type != COMPLETED:
@@ -58,6 +58,8 @@ class Certifier:
             result = await self.bus.handle(IssueCertificate(enrollment_id=env.stream_id, completion=env.version), ctx)
         except NothingToCertify as e:  # not a completion this store knows: nothing will change that
             log.warning("certificate.nothing_to_certify", position=env.position, error=str(e))
+            return
+        if result.replayed:  # a redelivery: the first handling issued it (and counted it)
             return
         if result.data.get("issued"):
             self.issued += 1

@@ -290,6 +290,7 @@ async def test_the_certifier_decides_once_on_one_fresh_read(settings: Settings, 
         assert (decisions, own.reads, own.lookups) == (1, 2, 1)
         await certifier.handle(completed)  # redelivered
         assert (decisions, own.reads, own.lookups) == (1, 2, 2)
+        assert certifier.issued == 1  # the replayed answer issued nothing
     finally:
         await own.close()
     (issued,) = await _issued(store, course["course"])
