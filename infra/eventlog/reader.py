@@ -49,7 +49,7 @@ _REPLAY = (
 _REPLAY_UPTO = _REPLAY.format(upto="%s")
 _REPLAY_AT = _REPLAY.format(upto="(SELECT count(*) FROM cw_events WHERE stream_id = %s AND occurred_at <= %s)")
 # Streams that name a course in their payload: its reviews and enrolments (first event), orders,
-# and its certificates (what they certify names it).
+# and its certificates (what they certify names it). Both fields are indexed (migration 060).
 _LINKED = (
     "SELECT stream_id FROM cw_events WHERE (payload->>'course_id' = %s OR payload #>> '{certified,course_id}' = %s)"
     " AND stream_id <> %s::uuid GROUP BY stream_id ORDER BY min(position)"

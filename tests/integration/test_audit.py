@@ -3,6 +3,7 @@ PostgreSQL, which verification must find and name (stream, version, position).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -31,7 +32,7 @@ from gateway.audit.xapi import Learning
 from infra.blobs.s3 import S3BlobStore
 from infra.eventlog.hashing import GENESIS, event_hash
 from infra.eventlog.postgres import PostgresEventStore
-from infra.eventlog.reader import Match
+from infra.eventlog.reader import LogReader, Match
 from infra.eventlog.seals import SealKey
 from infra.eventlog.verify import BreakKind
 from schemas import commands as c
@@ -165,6 +166,34 @@ async def test_an_order_and_a_certificate_are_part_of_their_course_story(story: 
     assert (enrolled.stream_type, enrolled.state["course_id"]) == ("enrollment", str(story.course))
     held = await story.audit.state(certificate)
     assert held.stream_type == "certificate" and held.state["certified"]["course_title"] == "Forklifts"
+
+
+async def test_finding_a_course_s_linked_streams_does_not_scan_the_log_once_it_has_grown(story: Story) -> None:
+    """The streams linked to a course are found by the course id in their payloads (an index),
+    not by reading the whole log, also on a connection whose plans were made on a tiny log."""
+    await story.bus.handle(c.CompleteLesson(course_id=story.course, lesson_id=story.lesson), story.student)
+    certificate = await certify(story)
+    async with await psycopg.AsyncConnection.connect(story.dsn, autocommit=True) as conn:
+        reader = LogReader(conn)
+        for _ in range(12):  # prepared, and planned, while the log is tiny
+            linked = await reader.linked_streams(story.course)
+        assert story.enrolment in linked and certificate in linked
+        await conn.execute(
+            "INSERT INTO cw_events (position, event_id, stream_id, stream_type, version, event_type,"
+            " schema_version, occurred_at, correlation_id, payload, prev_hash, hash)"
+            " SELECT p, gen_random_uuid(), gen_random_uuid(), 'filler', 1, 'FillerAdded', 1, now(), 'c',"
+            " json_build_object('n', p), '\\x00', '\\x00' FROM generate_series(10000000, 10050000) p"
+        )
+        scans = "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'cw_events'"
+        await asyncio.sleep(1.5)  # backends report their statistics within a second
+        before = await (await conn.execute(scans)).fetchone()
+        for _ in range(3):
+            assert await reader.linked_streams(story.course) == linked
+        assert await story.audit.history(story.course, Match(), limit=5)  # on a connection of its own
+        await asyncio.sleep(1.5)
+        after = await (await conn.execute(scans)).fetchone()
+    assert before is not None and after is not None
+    assert after[0] == before[0]
 
 
 async def test_history_filters_and_cursor_pages_add_up_to_the_whole(story: Story) -> None:
