@@ -41,7 +41,7 @@ from genpipeline.manifest import text_key
 from genpipeline.service import run_pipeline
 from genpipeline.worker import GenerationPipeline
 from infra.errors import Unavailable
-from infra.eventlog.deadletters import dead_letter_stream
+from infra.eventlog.deadletters import delete_streams
 from infra.logging import get_logger
 from infra.migrate import drop_database, ensure_database, migrate, with_database
 from infra.relay import Relay
@@ -282,9 +282,7 @@ async def _delete_streams(root: Root, settings: Settings) -> None:
     with contextlib.suppress(Exception):
         nc = await root.nats.connect_once("cw-eval-cleanup", connect_seconds=2.0)
         try:
-            for name in (settings.events_stream, dead_letter_stream(settings)):
-                with contextlib.suppress(Exception):
-                    await nc.jetstream().delete_stream(name)
+            await delete_streams(nc.jetstream(), settings)
         finally:
             await nc.close()
 

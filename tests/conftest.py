@@ -22,6 +22,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from infra.blobs.s3 import S3BlobStore
 from infra.embedding import Embedder, MiniLmEmbedder
+from infra.eventlog.deadletters import delete_streams
 from infra.eventlog.postgres import PostgresEventStore
 from infra.migrate import migrate
 from infra.seaweed import free_port_pairs, start_weed
@@ -193,12 +194,7 @@ async def delete_event_streams(settings: Settings) -> None:
 
     nc = await nats.connect(settings.nats_url)
     try:
-        js = nc.jetstream()
-        for name in (settings.events_stream, f"{settings.events_stream}_DLQ"):
-            try:
-                await js.delete_stream(name)
-            except Exception:  # the test may never have created it
-                pass
+        await delete_streams(nc.jetstream(), settings)  # the test may never have created them
     finally:
         await nc.close()
 

@@ -24,6 +24,14 @@ def dead_letter_stream(settings: Settings) -> str:
     return f"{settings.events_stream}_DLQ"
 
 
+async def delete_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Delete the events stream `settings` names and its dead-letter stream, with their consumers,
+    where they exist: the cleanup of a scratch run (the generation eval's, a test's)."""
+    for name in (settings.events_stream, dead_letter_stream(settings)):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(name)
+
+
 def dead_letter_subject(settings: Settings, consumer: str, event_type: str) -> str:
     return f"{settings.subject_prefix}.dlq.{consumer}.{event_type}"
 

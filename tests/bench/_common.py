@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from nats.aio.client import Client
 
 from infra.eventlog import Commit, EventMeta, NewEvent, StreamWrite
-from infra.eventlog.deadletters import dead_letter_stream
+from infra.eventlog.deadletters import delete_streams
 from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 
@@ -68,9 +68,6 @@ async def stop_worker_processes(
     listener.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listener
-    js = nc.jetstream()
-    for name in (settings.events_stream, dead_letter_stream(settings)):
-        with contextlib.suppress(Exception):
-            await js.delete_stream(name)
+    await delete_streams(nc.jetstream(), settings)
     await nc.close()
     await store.close()

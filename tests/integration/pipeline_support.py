@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-import nats
 
 from commands import codec
 from commands.bus import CommandBus
@@ -24,7 +23,6 @@ from domain.order import Order
 from genpipeline.service import run_pipeline
 from genpipeline.worker import GenerationPipeline
 from infra.blobs.s3 import S3BlobStore
-from infra.eventlog.deadletters import dead_letter_stream
 from infra.eventlog.postgres import PostgresEventStore
 from infra.nats import NatsConnector
 from infra.relay import Relay
@@ -32,6 +30,7 @@ from infra.settings import Settings
 from schemas import orders as o
 from schemas.envelope import EventEnvelope
 from schemas.roles import Role
+from tests.conftest import delete_event_streams
 from tests.ports import make_ports
 
 ORDER: dict[str, Any] = {
@@ -133,11 +132,7 @@ async def open_world(settings: Settings) -> AsyncIterator[World]:
     finally:
         await blobs.close()
         await store.close()
-        nc = await nats.connect(settings.nats_url)
-        for name in (settings.events_stream, dead_letter_stream(settings)):
-            with contextlib.suppress(Exception):
-                await nc.jetstream().delete_stream(name)
-        await nc.close()
+        await delete_event_streams(settings)
 
 
 @contextlib.asynccontextmanager

@@ -15,12 +15,11 @@ import psycopg
 import pytest
 
 from infra.migrate import migration_files
-from tests.conftest import S3Server, drop_database
+from tests.conftest import S3Server, delete_event_streams, drop_database
 from tests.integration.up_support import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     component_processes,
-    delete_streams,
     start_up,
     up_environment,
 )
@@ -44,7 +43,7 @@ def up_env(tmp_path: Path, s3_server: S3Server) -> Iterator[tuple[dict[str, str]
     env, dsn, s = up_environment(tmp_path, "up", s3_server)
     yield env, dsn
     drop_database(dsn)
-    asyncio.run(delete_streams(s.events_stream))
+    asyncio.run(delete_event_streams(s))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

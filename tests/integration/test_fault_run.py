@@ -25,9 +25,8 @@ from infra.eventlog.postgres import PostgresEventStore
 from infra.settings import Settings
 from schemas import commands as c
 from schemas import identity as i
-from tests.conftest import S3Server, make_settings
+from tests.conftest import S3Server, delete_event_streams, make_settings
 from tests.integration.projections_support import caught_up, equals_rebuild, wait_until
-from tests.integration.test_projections_resilience import _delete_streams
 from tests.integration.up_support import START_TIMEOUT, component_processes, coursewright_command, free_port
 
 LEARNERS = 6  # concurrent clients enrolling students
@@ -231,7 +230,7 @@ async def test_sigkill_of_each_component_under_load_loses_and_doubles_nothing(
         # The load places no orders and completes no course.
         await equals_rebuild(settings.pg_dsn, untouched={"orders", "certificates"})
     finally:
-        await _delete_streams(settings)
+        await delete_event_streams(settings)
 
 
 async def _reached(load: Load, goal: int) -> bool:

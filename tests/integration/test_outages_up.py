@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import S3Server, drop_database
+from tests.conftest import S3Server, delete_event_streams, drop_database
 from tests.integration.private_servers import PrivateNats
-from tests.integration.up_support import delete_streams, start_up, up_environment
+from tests.integration.up_support import start_up, up_environment
 
 START_TIMEOUT = 180.0
 NATS_USERS = ("relay", "projectors", "workers", "pipeline", "messaging", "gateway", "labs")  # processes on NATS
@@ -32,7 +32,7 @@ def up_env(tmp_path: Path, s3_server: S3Server) -> Iterator[dict[str, str]]:
     env["CW_DOCKER_URL"] = f"unix://{tmp_path}/no-docker.sock"  # labs: no engine answers
     yield env
     drop_database(dsn)
-    asyncio.run(delete_streams(s.events_stream))
+    asyncio.run(delete_event_streams(s))
 
 
 class Up:

@@ -26,7 +26,7 @@ from projections.deadletter import replay_dead_letters
 from projections.rebuild import rebuild
 from projections.registry import PROJECTIONS
 from schemas import commands as c
-from tests.conftest import make_settings, service_env
+from tests.conftest import delete_event_streams, make_settings, service_env
 from tests.integration.projections_support import (
     World,
     bus_on,
@@ -48,17 +48,7 @@ def own_settings(fresh_database: str) -> Iterator[Settings]:
     """Settings on a database of the test's own (an empty log) and a private stream."""
     settings = make_settings(fresh_database)
     yield settings
-    asyncio.run(_delete_streams(settings))
-
-
-async def _delete_streams(settings: Settings) -> None:
-    nc = await nats.connect(settings.nats_url)
-    try:
-        for name in (settings.events_stream, dead_letter_stream(settings)):
-            with contextlib.suppress(Exception):
-                await nc.jetstream().delete_stream(name)
-    finally:
-        await nc.close()
+    asyncio.run(delete_event_streams(settings))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from infra.backoff import Backoff
 from infra.eventlog import EventEnvelope
-from infra.eventlog.deadletters import DeadLetter, dead_letter_stream
+from infra.eventlog.deadletters import DeadLetter, dead_letter_stream, delete_streams
 from infra.eventlog.subscriber import EventSubscriber
 from infra.nats import ensure_events_stream
 from infra.settings import Settings
@@ -31,9 +31,7 @@ async def nc(database: str) -> AsyncIterator[tuple[Client, Settings]]:
     client = await nats.connect(settings.nats_url)
     await ensure_events_stream(client.jetstream(), settings)
     yield client, settings
-    for name in (settings.events_stream, dead_letter_stream(settings)):
-        with contextlib.suppress(Exception):
-            await client.jetstream().delete_stream(name)
+    await delete_streams(client.jetstream(), settings)
     await client.close()
 
 

@@ -75,20 +75,6 @@ def up_environment(tmp_path: Path, tag: str, s3: S3Server) -> tuple[dict[str, st
     return env, dsn, s
 
 
-async def delete_streams(stream: str) -> None:
-    import nats
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(NATS_URL)
-    try:
-        js = nc.jetstream()
-        for name in (stream, f"{stream}_DLQ"):
-            with contextlib.suppress(NotFoundError):  # the run may never have created it
-                await js.delete_stream(name)
-    finally:
-        await nc.close()
-
-
 class Output:
     """Collects a child's combined output on a thread, so its pipe never fills."""
 
