@@ -3,6 +3,8 @@ becomes a `Caller`; sign-in, refresh and sign-out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -122,9 +124,22 @@ class Authenticator:
             raise PermissionDenied("stream tickets are for signed-in users; an API key sends its Authorization header")
         return self.tickets.issue(self.claims(request))
 
-    async def caller_of_ticket(self, ticket: str) -> Caller:
-        """The caller a stream ticket names: verified, unexpired, its sign-in not ended."""
-        return await self._unrevoked(self.tickets.verify(ticket))
+    async def lasting_caller(
+        self, request: Request[Any, Any, Any], ticket: str | None
+    ) -> tuple[Caller, contextlib.AbstractContextManager[asyncio.Event]]:
+        """The caller of an answer that lasts (the notification stream), by its stream ticket
+        (verified, unexpired, its sign-in not ended) or else its bearer token, and a watch of
+        what it signed in with (its sign-in, or its API key): the event it gives is set once that
+        ends, here or in another process."""
+        if ticket is not None:
+            claims = self.tickets.verify(ticket)
+        else:
+            scheme, _, token = (header(request.scope, b"authorization") or "").partition(" ")
+            if scheme.lower() == "bearer" and is_api_key(token.strip()):
+                caller = await self.caller_of_token(token.strip())
+                return caller, self.api_keys.watching(caller.user_id)  # an API key's caller is the key
+            claims = self.claims(request)
+        return await self._unrevoked(claims), self.revocations.watching(claims.family)
 
     async def _unrevoked(self, claims: AccessClaims) -> Caller:
         if not self.revocations.loaded:  # the app's startup loads them; an app not started has not

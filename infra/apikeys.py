@@ -215,7 +215,14 @@ class ApiKeys(Followed):
         key_id, org_id, name, role = row[:4]
         held = _Held(Principal(key_id, org_id, role, name), bytes(row[9]), float(row[10]), row[8] is not None)
         self._held[key_id] = held
+        if held.revoked:
+            self._ended(key_id)
         return held
+
+    def has_ended(self, key: UUID) -> bool:
+        """True when this process knows the key was revoked (no I/O)."""
+        held = self._held.get(key)
+        return held is not None and held.revoked
 
     async def _fetch(self, key_id: UUID) -> _Held | None:
         rows = await self._query(f"SELECT {_COLUMNS} FROM cw_api_keys WHERE id = %s", [key_id])

@@ -7,14 +7,20 @@ is then a lookup in this process's copy.
 The reads are fenced by transaction ids: a followed table has an `xid xid8` column set to
 `pg_current_xact_id()` by every write, and a reader remembers the xmin of its last snapshot, so
 its next read asks only for rows from there on without missing one that committed late.
+
+What is followed are credentials (a sign-in, an API key) that may end: an answer that lasts (the
+notification stream) watches its credential (`watching`) and ends when it does, whichever process
+ended it.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
@@ -64,10 +70,36 @@ class Followed(abc.ABC):
         self._postgres = postgres
         self._fence = 0  # xmin of the last read's snapshot
         self.loaded = False  # every change committed before the first read is held
+        self._watchers: dict[UUID, set[asyncio.Event]] = {}  # key -> the events set when it ends
 
     @abc.abstractmethod
     async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Read the rows changed since the last read (from `self._fence` on)."""
+
+    @abc.abstractmethod
+    def has_ended(self, key: UUID) -> bool:
+        """True when the credential `key` names has ended, as this process knows (no I/O)."""
+
+    @contextlib.contextmanager
+    def watching(self, key: UUID) -> Iterator[asyncio.Event]:
+        """An event set once `key` ends (at once if it has), for the block's span: what an answer
+        that lasts waits on, to end with the credential that opened it."""
+        ended = asyncio.Event()
+        watchers = self._watchers.setdefault(key, set())
+        watchers.add(ended)
+        if self.has_ended(key):
+            ended.set()
+        try:
+            yield ended
+        finally:
+            watchers.discard(ended)
+            if not watchers and self._watchers.get(key) is watchers:
+                del self._watchers[key]
+
+    def _ended(self, key: UUID) -> None:
+        """`key` has ended (here or in a row just read): wake whatever watches it."""
+        for ended in self._watchers.get(key, ()):
+            ended.set()
 
     async def follow(self, poll_seconds: float = 5.0, retry_seconds: float = 1.0) -> None:
         """Keep this process's copy current until cancelled."""

@@ -54,6 +54,9 @@ class Revocations(Followed):
         """True when the sign-in has ended (no I/O: read from this process's copy)."""
         return family in self._revoked
 
+    def has_ended(self, key: UUID) -> bool:
+        return self.is_revoked(key)
+
     # -- ending sign-ins ---------------------------------------------------------------------
 
     async def revoke(self, families: Iterable[UUID]) -> None:
@@ -105,6 +108,7 @@ class Revocations(Followed):
         until = time.time() + self._keep.total_seconds()
         for family in families:
             self._revoked[family] = until
+            self._ended(family)
 
     # -- following ---------------------------------------------------------------------------
 
@@ -125,6 +129,7 @@ class Revocations(Followed):
         for _, family, until in rows:
             if family is not None:
                 self._revoked[family] = float(until)
+                self._ended(family)
         self._fence = int(rows[0][0])
         self.loaded = True
         now = time.time()

@@ -5,6 +5,7 @@ the Authorization header or, for a browser's EventSource, a stream ticket in the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -132,7 +133,8 @@ class NotificationController(Controller):
         description="Each event is a notification (`event: notification`, `id:` its position, `data:` its "
         "JSON). With a `Last-Event-ID` header (or `?after=`), the notifications after that position are "
         "sent first. A comment every 15 seconds keeps the connection open. Authenticated by the "
-        "Authorization header, or by `?ticket=` from `POST /me/notifications/stream-ticket`.",
+        "Authorization header, or by `?ticket=` from `POST /me/notifications/stream-ticket`; it ends when that "
+        "sign-in ends (sign-out, password change...) or that API key is revoked.",
         security=[{"BearerToken": []}, {"StreamTicket": []}],
     )
     async def stream(
@@ -144,34 +146,49 @@ class NotificationController(Controller):
             str | None, QueryParameter(description="a stream ticket, instead of the Authorization header")
         ] = None,
     ) -> ServerSentEvent:
-        auth = authenticator_of(request)
-        caller = await (auth.caller_of_ticket(ticket) if ticket is not None else auth.caller(request))
+        caller, signed_in = await authenticator_of(request).lasting_caller(request, ticket)
         since = _last_event_id(request, after)
         if since is None:
             # "From now" is fixed before the answer starts: a notification made once the client
             # holds its 200 is after it, so the stream sends it.
             since = await _now(services.reader)
-        return ServerSentEvent(_events(_hub(request), services.reader, caller, since))
+        return ServerSentEvent(_events(_hub(request), services.reader, caller, since, signed_in))
 
 
 async def _events(
-    hub: NotificationHub, reader: Reader, caller: Caller, since: int
+    hub: NotificationHub,
+    reader: Reader,
+    caller: Caller,
+    since: int,
+    signed_in: contextlib.AbstractContextManager[asyncio.Event],
 ) -> AsyncIterator[ServerSentEventMessage]:
-    async with hub.subscribe(caller.user_id) as queue:
-        sent = since
-        for _, notification in await nq.newer(reader, [caller.user_id], sent):
-            yield _message(notification)
-            sent = notification.position
-        while True:
-            try:
-                async with asyncio.timeout(KEEPALIVE_SECONDS):
-                    notification = await queue.get()
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keepalive")
-                continue
-            if notification.position > sent:
+    """The stream's messages until its sign-in (or API key) ends, which ends the answer."""
+    with signed_in as ended:
+        async with hub.subscribe(caller.user_id) as queue:
+            sent = since
+            for _, notification in await nq.newer(reader, [caller.user_id], sent):
                 yield _message(notification)
                 sent = notification.position
+            while not ended.is_set():
+                handed = await _next(queue, ended)
+                if handed is None:
+                    if not ended.is_set():
+                        yield ServerSentEventMessage(comment="keepalive")
+                elif handed.position > sent:
+                    yield _message(handed)
+                    sent = handed.position
+
+
+async def _next(queue: asyncio.Queue[n.Notification], ended: asyncio.Event) -> n.Notification | None:
+    """The next notification; None when the sign-in ended first, or a keepalive is due."""
+    got = asyncio.ensure_future(queue.get())
+    end = asyncio.ensure_future(ended.wait())
+    try:
+        await asyncio.wait((got, end), timeout=KEEPALIVE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        got.cancel()  # a get cancelled before it took an item leaves the item in the queue
+        end.cancel()
+    return got.result() if got.done() and not got.cancelled() and not ended.is_set() else None
 
 
 async def _now(reader: Reader) -> int:

@@ -166,8 +166,11 @@ async def test_a_revocation_reaches_every_process_and_survives_a_restart(databas
         # A poll far longer than the test: only the notification can bring the revocation in time.
         async with following(there, poll_seconds=3600):
             assert (await there.verify(made.key)).key_id == made.key_id
-            assert await here.revoke(made.org_id, made.key_id, uuid.uuid4()) is not None
-            await refused(there, made.key)
+            with there.watching(made.key_id) as ended:  # a notification stream the key opened there
+                assert not ended.is_set()
+                assert await here.revoke(made.org_id, made.key_id, uuid.uuid4()) is not None
+                await refused(there, made.key)
+                assert ended.is_set()
         # A process started afterwards reads it from PostgreSQL.
         with pytest.raises(ApiKeyRevoked):
             await process().verify(made.key)

@@ -31,6 +31,7 @@ from infra.settings import Settings
 from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
 from tests.integration.gateway_harness import (
+    PASSWORD,
     QUERIES_DEPRECATIONS,
     Api,
     People,
@@ -335,6 +336,49 @@ async def test_the_live_stream_resumes_from_last_event_id(api: Api) -> None:
     r = await api.client.get("/me/notifications/stream", headers={**student, "Last-Event-ID": "yesterday"})
     assert r.status_code == 400
     assert (await api.client.get("/me/notifications/stream")).status_code == 401
+
+
+async def _until_ended(response: httpx.Response) -> None:
+    """Read a stream until the server ends it."""
+    async for _ in response.aiter_lines():
+        pass
+
+
+async def test_a_stream_ends_with_its_sign_in(api: Api) -> None:
+    """An open stream ends once the sign-in it was opened with ends: at its sign-out (a bearer
+    stream), at a password change (a ticket's stream); a stream of another sign-in goes on."""
+    o = await people(api)
+    course, _, _ = await draft(api, o)
+    await publish(api, o, course)
+    _, address = await api.register()
+    r = await api.client.post(
+        f"/organisations/{o.id}/members", json={"email": address, "roles": ["student"]}, headers=o.admin
+    )
+    assert r.status_code == 201, r.text
+    first, second = [api.bearer(await api.login(address, o.id)) for _ in range(2)]  # two sign-ins
+    stream = "/me/notifications/stream"
+    async with (
+        api.client.stream("GET", stream, headers=first) as signed_out,
+        api.client.stream("GET", stream, headers=second) as going_on,
+    ):
+        assert signed_out.status_code == going_on.status_code == 200
+        assert (await api.client.post("/auth/logout", json={}, headers=first)).status_code == 204
+        await asyncio.wait_for(_until_ended(signed_out), 30)  # without the end: keepalives forever
+        r = await api.client.post(f"/courses/{course}/enrollments", json={}, headers=second)
+        assert r.status_code == 201, r.text
+        (event,) = await asyncio.wait_for(_events(going_on, 1), 30)
+    assert json.loads(event["data"])["kind"] == "enrolment_confirmed"
+
+    r = await api.client.post("/me/notifications/stream-ticket", headers=second)
+    async with api.client.stream("GET", r.json()["url"]) as by_ticket:
+        assert by_ticket.status_code == 200
+        r = await api.client.post(
+            "/auth/password",
+            json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+            headers=second,
+        )
+        assert r.status_code == 202, r.text
+        await asyncio.wait_for(_until_ended(by_ticket), 30)
 
 
 async def test_a_stream_ticket_opens_the_stream_alone_and_briefly(settings: Settings, nats_cleanup: Settings) -> None:

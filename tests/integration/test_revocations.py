@@ -76,6 +76,26 @@ async def test_a_sign_out_elsewhere_reaches_a_following_process(pool: AsyncConne
         await eventually_revoked(here, family)
 
 
+async def test_a_watched_sign_in_ends_here_or_elsewhere(pool: AsyncConnectionPool, database: str) -> None:
+    """What watches a sign-in (an open notification stream) wakes when it ends: by this process,
+    by another (the notification brings it), or before the watch began."""
+    async with following(process(pool, database), poll_seconds=3600) as here:
+        mine, theirs, over, going_on = uuid4(), uuid4(), uuid4(), uuid4()
+        await here.revoke([over])
+        with (
+            here.watching(mine) as ended_here,
+            here.watching(theirs) as ended_elsewhere,
+            here.watching(over) as ended_before,
+            here.watching(going_on) as not_ended,
+        ):
+            assert ended_before.is_set() and not ended_here.is_set() and not ended_elsewhere.is_set()
+            await here.revoke([mine])
+            assert ended_here.is_set()
+            await process(pool, database).revoke([theirs])
+            await asyncio.wait_for(ended_elsewhere.wait(), 10)
+            assert not not_ended.is_set()
+
+
 async def test_revocations_made_while_not_listening_are_caught_up(pool: AsyncConnectionPool, database: str) -> None:
     async with following(process(pool, database), poll_seconds=0.05) as here:
         async with await psycopg.AsyncConnection.connect(database, autocommit=True) as admin:
