@@ -7,8 +7,11 @@ import concurrent.futures
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import hypothesis  # noqa: F401  (see below)
 import psycopg
@@ -60,6 +63,19 @@ def drop_database(dsn: str) -> None:
     name = dsn.rsplit("/", 1)[1]
     with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def server_data_dir(name: str) -> Iterator[Path]:
+    """A data folder, of this run alone, for embedded servers: PostgreSQL started as root runs as
+    a user of its own, which must reach the folder. Not under pytest's temp root: every pytest run
+    makes that root private again (0700) as it starts, which cut off a concurrent run's server
+    (initdb or the server itself: permission denied)."""
+    path = Path(tempfile.mkdtemp(prefix=f"cw-test-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Embedded servers for `coursewright up`: started in a temp data dir, used, and stopped.
 
-PostgreSQL's initdb runs once for the module: every test that embeds it shares one data dir.
+PostgreSQL's initdb runs once for the module: every test that embeds it shares one data dir (of this
+run alone, outside pytest's temp root: `server_data_dir`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from infra.devservices import (
 )
 from infra.migrate import migration_files
 from infra.settings import Settings
-from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, S3Server
+from tests.conftest import NATS_URL, PG_SERVER, REDIS_URL, S3Server, server_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("devservices")
+def data_dir() -> Iterator[Path]:
+    with server_data_dir("devservices") as folder:
+        yield folder
 
 
 def _settings(data_dir: Path, embedded: str, **overrides: object) -> Settings:

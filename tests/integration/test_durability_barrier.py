@@ -23,7 +23,7 @@ from infra.eventlog.reader import LogReader
 from infra.migrate import migrate
 from infra.nats import NatsConnector
 from infra.relay import Relay
-from tests.conftest import make_settings
+from tests.conftest import make_settings, server_data_dir
 
 
 def _free_port() -> int:
@@ -33,19 +33,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lazy_wal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def lazy_wal_server() -> Iterator[str]:
     """A private server whose WAL writer flushes asynchronous commits only every 10 s; its DSN base."""
-    data_dir = tmp_path_factory.mktemp("lazy-wal")
-    proc, base = start_postgres(data_dir, _free_port(), data_dir)
-    try:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
-            conn.execute("ALTER SYSTEM SET wal_writer_flush_after = '16MB'")
-            conn.execute("SELECT pg_reload_conf()")
-            conn.execute("CREATE DATABASE barrier")
-        yield base
-    finally:
-        proc.stop()
+    with server_data_dir("lazy-wal") as data_dir:
+        proc, base = start_postgres(data_dir, _free_port(), data_dir)
+        try:
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
+                conn.execute("ALTER SYSTEM SET wal_writer_flush_after = '16MB'")
+                conn.execute("SELECT pg_reload_conf()")
+                conn.execute("CREATE DATABASE barrier")
+            yield base
+        finally:
+            proc.stop()
 
 
 @pytest.fixture

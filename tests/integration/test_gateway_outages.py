@@ -24,7 +24,7 @@ from infra.migrate import migrate
 from infra.settings import Settings
 from projections.catalog import CatalogProjection
 from projections.rebuild import rebuild
-from tests.conftest import make_settings
+from tests.conftest import make_settings, server_data_dir
 from tests.integration.gateway_harness import PASSWORD, QUERIES_DEPRECATIONS, Api, running_gateway
 from tests.integration.private_servers import RedisServer, free_port
 
@@ -211,16 +211,17 @@ class PostgresServer:
 
 
 @pytest.fixture
-def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path)
-    server.start()
-    try:
-        with psycopg.connect(server.dsn.replace("/outage", "/postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE outage")
-        asyncio.run(migrate(server.dsn))
-        yield server
-    finally:
-        server.stop()
+def postgres_server() -> Iterator[PostgresServer]:
+    with server_data_dir("outage") as data_dir:
+        server = PostgresServer(data_dir)
+        server.start()
+        try:
+            with psycopg.connect(server.dsn.replace("/outage", "/postgres"), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE outage")
+            asyncio.run(migrate(server.dsn))
+            yield server
+        finally:
+            server.stop()
 
 
 async def test_while_postgres_is_down_ready_says_so_sign_outs_hold_and_it_is_logged_once(
