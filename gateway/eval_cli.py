@@ -45,7 +45,7 @@ def generation(
         try:
             with console.status("Starting services…") as status:
                 effective = start_dev_services(
-                    settings.model_copy(update={"data_dir": Path(scratch)}), report=status.update
+                    settings.model_copy(update={"data_dir": Path(scratch)}), report=status.update, scratch=True
                 )
         except InfraError as e:
             console.print(f"[bold red]error:[/] {e}")

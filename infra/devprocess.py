@@ -71,9 +71,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port(preferred: int) -> int:
-    """`preferred` if nothing listens there, else a port the kernel picks."""
-    if port_is_free(preferred):
+def free_port(preferred: int | None = None) -> int:
+    """`preferred` if nothing listens there, else (or with none) a port the kernel picks."""
+    if preferred is not None and port_is_free(preferred):
         return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
@@ -164,9 +164,21 @@ def spawn(
     return ManagedProcess(name, popen.pid, stop_signal, popen, pidfile, log_path)
 
 
-def wait_ready(proc: ManagedProcess, ready: Callable[[], bool], what: str) -> None:
+def listens(pid: int, port: int) -> bool:
+    """Process `pid` itself listens on `port` on the loopback."""
+    try:
+        found = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.pid == pid and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in found)
+
+
+def wait_ready(proc: ManagedProcess, port: int, ready: Callable[[], bool], what: str) -> None:
+    """Until `proc` listens on `port` and `ready` (a protocol check) holds. A server of another
+    run that took the port between our check and our start answers too: `proc` then fails to
+    bind and exits, and it is said, rather than the other run's server being used."""
     deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
+    while not (listens(proc.pid, port) and ready()):
         if not proc.running():
             raise DevServiceError(f"{what} exited during start-up:\n{proc.log_tail()}")
         if time.monotonic() > deadline:

@@ -186,7 +186,7 @@ def start_postgres(data_dir: Path, port: int, run_dir: Path) -> tuple[ManagedPro
             return False
         return True
 
-    wait_ready(proc, ready, "embedded PostgreSQL")
+    wait_ready(proc, port, ready, "embedded PostgreSQL")
     return proc, base
 
 
@@ -210,7 +210,7 @@ def start_nats(data_dir: Path, port: int, run_dir: Path) -> ManagedProcess:
         run_dir,
         data_dir / "nats.log",
     )
-    wait_ready(proc, lambda: _answers(port, b"", b"INFO"), "embedded NATS")
+    wait_ready(proc, port, lambda: _answers(port, b"", b"INFO"), "embedded NATS")
     return proc
 
 
@@ -238,7 +238,7 @@ def start_redis(data_dir: Path, port: int, run_dir: Path, binary: str) -> Manage
         run_dir,
         data_dir / "redis.log",
     )
-    wait_ready(proc, lambda: _answers(port, b"PING\r\n", b"+PONG"), "embedded Redis")
+    wait_ready(proc, port, lambda: _answers(port, b"PING\r\n", b"+PONG"), "embedded Redis")
     return proc
 
 
@@ -287,8 +287,13 @@ def _configured(settings: Settings) -> list[ServiceInfo]:
     ]
 
 
-def start_dev_services(settings: Settings, *, report: Report | None = None) -> DevServices:
-    """Start the embedded servers this run needs; see the module docstring for the rules."""
+def start_dev_services(settings: Settings, *, report: Report | None = None, scratch: bool = False) -> DevServices:
+    """Start the embedded servers this run needs; see the module docstring for the rules.
+
+    An embedded server listens at its configured port when that is free, so clients find it at
+    the usual address; a `scratch` run's servers (the generation eval's) listen at ports the
+    kernel picks instead, where no other run takes them for its own: at the usual address, a
+    second run in "auto" found the first one's S3 and used it, and lost it when that run ended."""
     say: Report = report or (lambda _: None)
     mode = settings.embedded
     if mode not in MODES:
@@ -310,7 +315,7 @@ def start_dev_services(settings: Settings, *, report: Report | None = None) -> D
         if mode == "auto" and reachable(pg_host, pg_port):
             started.append(ServiceInfo("postgres", "configured", f"{pg_host}:{pg_port}"))
         else:
-            port = free_port(pg_port)
+            port = free_port(None if scratch else pg_port)
             say(f"PostgreSQL: starting the embedded server in {data_dir / 'postgres'}")
             proc, base = start_postgres(data_dir, port, run_dir)
             procs.append(proc)
@@ -322,7 +327,7 @@ def start_dev_services(settings: Settings, *, report: Report | None = None) -> D
         if mode == "auto" and reachable(nats_host, nats_port):
             started.append(ServiceInfo("nats", "configured", settings.nats_url))
         else:
-            port = free_port(nats_port)
+            port = free_port(None if scratch else nats_port)
             say(f"NATS: starting the embedded JetStream server in {data_dir / 'nats'}")
             procs.append(start_nats(data_dir, port, run_dir))
             updates["nats_url"] = f"nats://{LOOPBACK}:{port}"
@@ -336,7 +341,7 @@ def start_dev_services(settings: Settings, *, report: Report | None = None) -> D
             updates["redis_url"] = ""  # the cache is off; reads go to the read models
             started.append(ServiceInfo("redis", "off", "no redis-server: cache off"))
         else:
-            port = free_port(redis_port)
+            port = free_port(None if scratch else redis_port)
             say("Redis: starting redis-server as the cache")
             procs.append(start_redis(data_dir, port, run_dir, redis_binary))
             db = _with_db(settings.redis_url, "/0")
@@ -347,7 +352,7 @@ def start_dev_services(settings: Settings, *, report: Report | None = None) -> D
         if mode == "auto" and reachable(s3_host, s3_port):
             started.append(ServiceInfo("s3", "configured", settings.s3_url))
         else:
-            port = s3_port if port_pair_is_free(s3_port) else free_port_pairs(1)[0]
+            port = s3_port if not scratch and port_pair_is_free(s3_port) else free_port_pairs(1)[0]
             say(f"S3: starting the embedded weed mini server in {data_dir / 's3'}")
             secret = settings.s3_secret_key.get_secret_value()
             procs.append(start_weed(data_dir, port, run_dir, settings.s3_access_key, secret))

@@ -69,5 +69,5 @@ def start_weed(
     ]
     env = {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key} if access_key else {}
     proc = spawn("s3", argv, run_dir, log_path or data_dir / "s3.log", env=env)
-    wait_ready(proc, lambda: s3_answers(s3_port), "embedded S3 (weed mini)")
+    wait_ready(proc, s3_port, lambda: s3_answers(s3_port), "embedded S3 (weed mini)")
     return proc

@@ -28,6 +28,7 @@ from infra.devservices import (
     prepare_database,
     reachable,
     start_dev_services,
+    start_nats,
 )
 from infra.migrate import migration_files
 from infra.settings import Settings
@@ -194,6 +195,36 @@ def test_auto_embeds_only_the_server_that_is_down(
     assert services.settings.pg_dsn == configured.pg_dsn
     host, port = services.settings.nats_url.removeprefix("nats://").split(":")
     assert reachable(host, int(port))
+
+
+def test_a_scratch_run_embeds_at_ports_of_its_own(
+    tmp_path: Path, started: list[DevServices], s3_server: S3Server
+) -> None:
+    """The generation eval's servers leave the configured addresses free: a second run in "auto"
+    would find them there and use them as its own, until the first run ended."""
+    usual = _closed_port()
+    configured = _settings(tmp_path, "auto", nats_url=f"nats://127.0.0.1:{usual}", **s3_server.settings())
+    services = start_dev_services(configured, scratch=True)
+    started.append(services)
+    assert [p.name for p in services.processes] == ["nats"]
+    host, port = services.settings.nats_url.removeprefix("nats://").split(":")
+    assert int(port) != usual and reachable(host, int(port)) and not reachable(host, usual)
+
+
+def test_a_server_that_lost_its_port_to_another_is_not_taken_for_ready(tmp_path: Path) -> None:
+    """Another run's server on the port answers the readiness check as ours would: ours, which
+    could not listen, is said to have failed rather than the other used in its place."""
+    port = _closed_port()
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    other = start_nats(first, port, first)
+    try:
+        with pytest.raises(DevServiceError, match="exited during start-up"):
+            start_nats(second, port, second)
+        assert reachable("127.0.0.1", port)  # the other run's server is left alone
+    finally:
+        other.stop()
 
 
 def test_never_leaves_the_configured_addresses_alone(tmp_path: Path) -> None:
