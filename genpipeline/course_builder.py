@@ -17,7 +17,7 @@ from genpipeline.chunking import Chunk, Chunker
 from genpipeline.drafting.draft import LessonDraft, LessonPlan, Outline
 from genpipeline.drafting.outline import plan_outline
 from genpipeline.drafting.writer import LessonWriter
-from genpipeline.extraction import Block, Document, Extraction
+from genpipeline.extraction import Block, Document, Extraction, extract_in_thread
 from infra.embedding import Embedder
 from infra.vectorstore import Point, VectorStore
 
@@ -55,8 +55,8 @@ class CourseBuilder:
         self.retrieve = retrieve
 
     async def extract(self, name: str, data: bytes) -> Document:
-        """CPU-bound parsing and OCR run in a thread: the worker's event loop stays responsive."""
-        return await asyncio.to_thread(self.extraction.extract, name, data)
+        """CPU-bound parsing and OCR run in a thread, stopped and awaited when cancelled."""
+        return await extract_in_thread(self.extraction, name, data)
 
     def chunk(self, document: Document) -> list[Chunk]:
         return self.chunker.chunks(document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,29 @@ class ExtractionError(Exception):
         super().__init__(f"{name}: {reason}")
         self.name = name
         self.reason = reason
+
+
+class ExtractionStopped(ExtractionError):
+    """The extraction was told to stop (its job was cancelled) before it was done."""
+
+
+class Stop:
+    """Set from the event loop when the job an extraction runs for is cancelled; the extraction,
+    in its thread, looks at it between pages (OCR) and stops there."""
+
+    def __init__(self) -> None:
+        self._set = threading.Event()
+
+    def set(self) -> None:
+        self._set.set()
+
+    def check(self, name: str) -> None:
+        """Raise ExtractionStopped once set."""
+        if self._set.is_set():
+            raise ExtractionStopped(name, "stopped: its job was cancelled")
+
+
+NEVER = Stop()  # the stop of an extraction nobody cancels (never set)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from io import BytesIO
 from typing import Any
 
-from genpipeline.extraction.document import Block, BlockKind, Document
+from genpipeline.extraction.document import NEVER, Block, BlockKind, Document, Stop
 from genpipeline.extraction.extractor import DOCX, Extractor
 
 _HEADING_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
@@ -21,7 +21,7 @@ _NUMBERING_PREFIX = re.compile(r"^\s*(?:[0-9]{1,3}|[a-zA-Z]|[ivxlc]{1,6})[.)]\s+
 class DocxExtractor(Extractor):
     media_types = frozenset({DOCX})
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         from docx2python import docx2python
 
         with docx2python(BytesIO(data)) as parsed:

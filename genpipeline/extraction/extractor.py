@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from io import BytesIO
 
 from domain.documents import is_html
-from genpipeline.extraction.document import Document, ExtractionError
+from genpipeline.extraction.document import NEVER, Document, ExtractionError, Stop
 from infra.errors import InfraError
 
 PDF = "application/pdf"
@@ -25,8 +25,9 @@ class Extractor(ABC):
     media_types: frozenset[str]
 
     @abstractmethod
-    def extract(self, name: str, data: bytes) -> Document:
-        """The document's blocks; raises ExtractionError for a document it cannot read."""
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
+        """The document's blocks; raises ExtractionError for a document it cannot read, and
+        ExtractionStopped once `stop` is set (where it reads page by page)."""
 
 
 def sniff(name: str, data: bytes) -> str:
@@ -71,7 +72,7 @@ class Extraction:
         self.by_type = {t: e for e in extractors for t in e.media_types}
         self.max_bytes = max_bytes
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         if len(data) > self.max_bytes:
             raise ExtractionError(name, f"too large ({len(data)} bytes; the limit is {self.max_bytes})")
         media_type = sniff(name, data)
@@ -79,7 +80,7 @@ class Extraction:
         if extractor is None:
             raise ExtractionError(name, f"no extractor for {media_type} is configured")
         try:
-            return extractor.extract(name, data)
+            return extractor.extract(name, data, stop)
         except (ExtractionError, InfraError):
             raise  # a missing OCR engine is the machine's fault, not the document's
         except Exception as e:

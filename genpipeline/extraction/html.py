@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from genpipeline.extraction.document import Block, BlockKind, Document
+from genpipeline.extraction.document import NEVER, Block, BlockKind, Document, Stop
 from genpipeline.extraction.extractor import HTML, Extractor
 
 _HEADING_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
@@ -31,7 +31,7 @@ _SKIPPED = frozenset({"script", "style", "noscript", "template", "head", "nav", 
 class HtmlExtractor(Extractor):
     media_types = frozenset({HTML})
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         import lxml.html
 
         root = lxml.html.document_fromstring(data)

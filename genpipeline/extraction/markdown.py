@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from genpipeline.extraction.document import Block, BlockKind, Document
+from genpipeline.extraction.document import NEVER, Block, BlockKind, Document, Stop
 from genpipeline.extraction.extractor import MARKDOWN, TEXT, Extractor
 from genpipeline.extraction.lines import Line, blocks_from_lines
 
@@ -18,7 +18,7 @@ class MarkdownExtractor(Extractor):
 
     media_types = frozenset({MARKDOWN})
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         from markdown_it import MarkdownIt
 
         tokens = MarkdownIt("commonmark").enable("table").parse(data.decode("utf-8"))
@@ -78,7 +78,7 @@ class TextExtractor(Extractor):
 
     media_types = frozenset({TEXT})
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         raw = data.decode("utf-8").splitlines()
         lines = [Line(text, None, gap_before=i > 0 and not raw[i - 1].strip()) for i, text in enumerate(raw)]
         return Document.assemble(name, TEXT, None, blocks_from_lines(lines))

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-from genpipeline.extraction.document import Document, ExtractionError
+from genpipeline.extraction.document import NEVER, Document, ExtractionError, Stop
 from genpipeline.extraction.extractor import PDF, Extractor
 from genpipeline.extraction.lines import Line, blocks_from_lines, drop_running_lines
-from infra.ocr import OcrEngine
+from infra.ocr import OcrEngine, OcrLine
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class PdfExtractor(Extractor):
         self.dpi = dpi
         self.ocr_workers = ocr_workers
 
-    def extract(self, name: str, data: bytes) -> Document:
+    def extract(self, name: str, data: bytes, stop: Stop = NEVER) -> Document:
         import pypdf  # imported here: the gateway never pays for the PDF stack
 
         reader = pypdf.PdfReader(BytesIO(data))
@@ -56,13 +56,13 @@ class PdfExtractor(Extractor):
             pages.append(_lines(index + 1, found, tables.get(index, [])) if index in text_pages else [])
         scanned = [i for i in range(len(pages)) if i not in text_pages]
         if scanned:
-            for index, lines in zip(scanned, self._ocr_pages(name, data, scanned), strict=True):
+            for index, lines in zip(scanned, self._ocr_pages(name, data, scanned, stop), strict=True):
                 pages[index] = lines
         pages = drop_running_lines(pages)
         blocks = blocks_from_lines([line for page in pages for line in page])
         return Document.assemble(name, PDF, len(pages), blocks, tuple(i + 1 for i in scanned))
 
-    def _ocr_pages(self, name: str, data: bytes, indexes: list[int]) -> list[list[Line]]:
+    def _ocr_pages(self, name: str, data: bytes, indexes: list[int], stop: Stop) -> list[list[Line]]:
         if self.ocr is None:
             raise ExtractionError(name, "scanned pages without a text layer, and no OCR engine is configured")
         import pypdfium2 as pdfium
@@ -73,12 +73,18 @@ class PdfExtractor(Extractor):
             # Rendering holds pdfium's lock; the OCR itself runs in a child process per page.
             images = []
             for i in indexes:
+                stop.check(name)
                 page = document[i]
                 images.append(page.render(scale=scan_dpi(page, self.dpi) / 72, grayscale=True).to_pil())
         finally:
             document.close()
+
+        def read(image: Any) -> list[OcrLine]:
+            stop.check(name)  # a page not begun when the job was cancelled is never read
+            return ocr.read(image)
+
         with ThreadPoolExecutor(self.ocr_workers) as pool:
-            texts = list(pool.map(ocr.read, images))
+            texts = list(pool.map(read, images))
         return [
             [Line(line.text, i + 1, table_row=line.table_row) for line in page]
             for i, page in zip(indexes, texts, strict=True)

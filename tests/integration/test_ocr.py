@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import threading
 
-from genpipeline.extraction import Document, every_format
-from infra.ocr import OcrUnavailable, TesseractOcr, tidy_line
+import pytest
+from PIL import Image
+
+from genpipeline.extraction import Document, Extraction, every_format, extract_in_thread
+from genpipeline.extraction.pdf import PdfExtractor
+from infra.ocr import OcrLine, OcrUnavailable, TesseractOcr, tidy_line
 from tests.sop_samples import facts, sample
 
 SCAN = "bank-account-opening-kyc-scanned.pdf"
@@ -80,3 +85,36 @@ def test_a_scanned_page_sent_as_an_image_is_read_by_ocr() -> None:
     assert (doc.media_type, doc.pages, doc.ocr_pages) == ("image/png", 1, (1,))
     assert "the Customer Identification Program (CIP) and Know Your Customer (KYC) checks" in doc.text
     assert any(b.section for b in doc.blocks)  # its numbered sections, as in the PDF
+
+
+class CountedOcr(TesseractOcr):
+    """Tesseract, counting the pages it began and finished."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.begun = self.finished = 0
+        self.lock = threading.Lock()
+        self.reading = threading.Event()  # a page has begun
+
+    def read(self, image: Image.Image) -> list[OcrLine]:
+        with self.lock:
+            self.begun += 1
+        self.reading.set()
+        try:
+            return super().read(image)
+        finally:
+            with self.lock:
+                self.finished += 1
+
+
+async def test_a_cancelled_extraction_stops_its_ocr_and_ends_after_it() -> None:
+    """The job waiting for an extraction is cancelled (its order was): the OCR begins no other
+    page, and the waiting task ends only once the page in hand is done, so none runs on after it."""
+    ocr = CountedOcr()
+    extraction = Extraction([PdfExtractor(ocr, ocr_workers=1)])  # two pages, one after the other
+    task = asyncio.create_task(extract_in_thread(extraction, SCAN, sample(SCAN)))
+    assert await asyncio.to_thread(ocr.reading.wait, 300)  # a guard against a hang
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (ocr.begun, ocr.finished) == (1, 1)
