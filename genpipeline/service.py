@@ -71,5 +71,6 @@ async def run_pipeline(settings: Settings, nats: NatsConnector, pipeline: Genera
             group.create_task(orders.run(), name="pipeline:orders")
             group.create_task(rejections.run(), name="pipeline:rejections")
     finally:
-        with contextlib.suppress(Exception):
-            await nc.close()
+        with contextlib.suppress(Exception):  # bounded: a stop never hangs on a slow server
+            async with asyncio.timeout(5):
+                await nc.close()
