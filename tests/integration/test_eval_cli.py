@@ -92,7 +92,7 @@ async def test_the_offline_course_of_every_sample_through_the_order_path_meets_t
         assert "order to draft in review" in row and "FAILED" not in row, row
         assert ("ocr=" in row) == file.endswith("scanned.pdf")
     assert "submit for review" in err  # the progress bar followed each order's stages
-    assert _eval_databases(settings) == before  # its scratch database is gone
+    assert set(_eval_databases(settings)) <= set(before)  # its scratch database is gone (others' runs may end)
 
 
 async def test_the_litellm_course_through_the_order_path_is_cited_and_grounded(
