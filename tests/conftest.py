@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import hypothesis  # noqa: F401  (see below)
+import hypothesis
 import psycopg
 import pytest
 
@@ -22,7 +22,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # imports it (one integration file alone) has hypothesis's pytest plugin import it in the final
 # summary, where pytest's assertion rewriting of it trips CPython 3.11.7's AST recursion check
 # ("AST constructor recursion depth mismatch") and the run ends in an internal error.
-
 from infra.blobs.s3 import S3BlobStore
 from infra.embedding import Embedder, MiniLmEmbedder
 from infra.eventlog.deadletters import delete_streams
@@ -30,6 +29,13 @@ from infra.eventlog.postgres import PostgresEventStore
 from infra.migrate import migrate
 from infra.seaweed import free_port_pairs, start_weed
 from infra.settings import Settings
+
+# Property tests assert properties, never speed: no per-example deadline and no "too slow" health
+# check, which failed examples that took over 200 ms on a loaded machine.
+hypothesis.settings.register_profile(
+    "coursewright", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("coursewright")
 
 PG_SERVER = os.environ.get("CW_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 NATS_URL = os.environ.get("CW_TEST_NATS", "nats://127.0.0.1:4222")
