@@ -125,10 +125,10 @@ def _show_services(services: list[ServiceInfo]) -> None:
         console.print(f" {mark[s.mode]} {_LABELS[s.name]:<15} {s.mode:<10} {s.address}")
 
 
-def _start(settings: Settings, action: str) -> DevServices:
+def _start(settings: Settings, action: str, *, s3: bool = True) -> DevServices:
     try:
         with console.status(f"{action}…") as status:
-            return start_dev_services(settings, report=lambda m: status.update(m))
+            return start_dev_services(settings, report=lambda m: status.update(m), s3=s3)
     except InfraError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -254,7 +254,8 @@ def test(ctx: typer.Context) -> None:
         }
     )
     with _sigterm_interrupts():
-        services = _start(probe, "Checking the test servers")
+        # No S3: a test run starts one of its own (tests/conftest.py, CW_TEST_S3).
+        services = _start(probe, "Checking the test servers", s3=False)
     env = dict(os.environ)
     if services.processes:
         _show_services(services.services)

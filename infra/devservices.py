@@ -287,13 +287,16 @@ def _configured(settings: Settings) -> list[ServiceInfo]:
     ]
 
 
-def start_dev_services(settings: Settings, *, report: Report | None = None, scratch: bool = False) -> DevServices:
+def start_dev_services(
+    settings: Settings, *, report: Report | None = None, scratch: bool = False, s3: bool = True
+) -> DevServices:
     """Start the embedded servers this run needs; see the module docstring for the rules.
 
     An embedded server listens at its configured port when that is free, so clients find it at
     the usual address; a `scratch` run's servers (the generation eval's) listen at ports the
     kernel picks instead, where no other run takes them for its own: at the usual address, a
-    second run in "auto" found the first one's S3 and used it, and lost it when that run ended."""
+    second run in "auto" found the first one's S3 and used it, and lost it when that run ended.
+    Without `s3`, no S3 is checked or started (the test runner's: each test run starts its own)."""
     say: Report = report or (lambda _: None)
     mode = settings.embedded
     if mode not in MODES:
@@ -349,9 +352,9 @@ def start_dev_services(settings: Settings, *, report: Report | None = None, scra
             started.append(ServiceInfo("redis", "embedded", str(updates["redis_url"])))
 
         s3_host, s3_port = url_address(settings.s3_url, 8333)
-        if mode == "auto" and reachable(s3_host, s3_port):
+        if s3 and mode == "auto" and reachable(s3_host, s3_port):
             started.append(ServiceInfo("s3", "configured", settings.s3_url))
-        else:
+        elif s3:
             port = s3_port if not scratch and port_pair_is_free(s3_port) else free_port_pairs(1)[0]
             say(f"S3: starting the embedded weed mini server in {data_dir / 's3'}")
             secret = settings.s3_secret_key.get_secret_value()

@@ -197,6 +197,17 @@ def test_auto_embeds_only_the_server_that_is_down(
     assert reachable(host, int(port))
 
 
+def test_the_test_runner_starts_no_s3(tmp_path: Path, started: list[DevServices]) -> None:
+    """`coursewright test` checks its servers without S3: each test run starts an S3 of its own,
+    and one started at the usual port was found by other runs in "auto" and lost with this one."""
+    configured = _settings(tmp_path, "auto", s3_url=f"http://127.0.0.1:{_closed_port()}")
+    services = start_dev_services(configured, s3=False)
+    started.append(services)
+    assert services.processes == []
+    assert "s3" not in {s.name for s in services.services}
+    assert services.settings.s3_url == configured.s3_url
+
+
 def test_a_scratch_run_embeds_at_ports_of_its_own(
     tmp_path: Path, started: list[DevServices], s3_server: S3Server
 ) -> None:
