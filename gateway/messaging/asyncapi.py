@@ -12,6 +12,8 @@ classes share one).
 NATS request/reply: a request operation is `receive` on the endpoint's subject (the service's
 point of view), its reply goes to the requester's inbox (NATS's reply subject, so the reply
 channel's address is null: it is the requester's own), as the answer or the problem document.
+nats.micro's `$SRV.STATS.coursewright` is documented too, its reply's schema generated from
+`ServiceStats`, whose endpoints' `data` are the service's own figures (`EndpointData`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,51 @@ import msgspec
 
 from domain.order import Order
 from gateway.messaging.push import push_subject
-from gateway.messaging.service import API_VERSION, QUEUE_GROUP, SERVICE, STATUS_HEADER, VERSION, Endpoint, api_subject
+from gateway.messaging.service import (
+    API_VERSION,
+    QUEUE_GROUP,
+    SERVICE,
+    STATUS_HEADER,
+    VERSION,
+    Endpoint,
+    EndpointData,
+    api_subject,
+)
 from gateway.problems import MEDIA_TYPE, Problem
 from infra.eventlog.catalogue import wire_name
 from schemas.envelope import EventEnvelope, Headers
 
 _REF = "#/components/schemas/{name}"
+STATS_KEY = "srv_stats"
+
+
+class EndpointStats(msgspec.Struct, kw_only=True):
+    """One endpoint in nats.micro's STATS reply. Its own counters see only the hand-over of a
+    request to its task (no error, no processing time): `data` has the service's figures."""
+
+    name: str
+    subject: str
+    queue_group: str
+    num_requests: int
+    num_errors: int
+    last_error: str | None
+    processing_time: int
+    average_processing_time: int
+    data: EndpointData | None
+
+
+class ServiceStats(msgspec.Struct, kw_only=True):
+    """nats.micro's answer to `$SRV.STATS.coursewright` (one per service process)."""
+
+    type: str  # io.nats.micro.v1.stats_response
+    name: str
+    id: str
+    version: str
+    started: str
+    metadata: dict[str, str]
+    endpoints: list[EndpointStats]
+
+
 _NATS_BINDING = "0.1.0"
 
 _STRING = {"type": "string"}
@@ -135,7 +176,7 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
     is given)."""
     by_name = {wire_name(e): e for e in Order.events}
     order_events = sorted(by_name)
-    types: list[Any] = [Problem, EventEnvelope]
+    types: list[Any] = [Problem, EventEnvelope, ServiceStats]
     for e in endpoints:
         types += [e.request, e.reply]
     types += [by_name[n] for n in order_events]
@@ -271,6 +312,38 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
             "channel": {"$ref": f"#/channels/{push}"},
             "messages": [{"$ref": f"#/channels/{push}/messages/event"}],
         }
+    messages["ServiceStats"] = {
+        "name": "ServiceStats",
+        "title": "ServiceStats",
+        "summary": "nats.micro's STATS of one service process; each endpoint's `data` is the service's own figures",
+        "contentType": "application/json",
+        "payload": ref_of[ServiceStats],
+    }
+    channels[STATS_KEY] = {
+        "address": f"$SRV.STATS.{SERVICE}",
+        "title": "$SRV.STATS",
+        "description": f"nats.micro's stats request (`$SRV.STATS.{SERVICE}.<id>` for one process): every process "
+        "answers; the request's body is empty.",
+        "messages": {"request": {"payload": {"type": "string", "maxLength": 0}}},
+    }
+    channels[f"{STATS_KEY}_reply"] = {
+        "address": None,
+        "title": "$SRV.STATS reply",
+        "description": "The requester's inbox.",
+        "messages": {"reply": {"$ref": "#/components/messages/ServiceStats"}},
+    }
+    operations[STATS_KEY] = {
+        "action": "receive",
+        "title": "$SRV.STATS",
+        "summary": "Each process's per-endpoint figures: `data` counts the requests answered, the errors by "
+        "status, the last problem, the time from receipt to reply (ns) and the requests in flight",
+        "channel": {"$ref": f"#/channels/{STATS_KEY}"},
+        "messages": [{"$ref": f"#/channels/{STATS_KEY}/messages/request"}],
+        "reply": {
+            "channel": {"$ref": f"#/channels/{STATS_KEY}_reply"},
+            "messages": [{"$ref": f"#/channels/{STATS_KEY}_reply/messages/reply"}],
+        },
+    }
     document: dict[str, Any] = {
         "asyncapi": "3.0.0",
         "info": {
@@ -296,5 +369,5 @@ def subjects(document: dict[str, Any]) -> set[str]:
     return {
         c["address"]
         for key, c in document["channels"].items()
-        if c["address"] and not key.startswith(("event_", "push_")) and not key.endswith("_reply")
+        if c["address"] and not key.startswith(("event_", "push_", STATS_KEY)) and not key.endswith("_reply")
     }

@@ -10,8 +10,11 @@ map of `gateway.problems`.
 nats.micro hands an endpoint's requests to its handler one at a time; the handler here only
 starts the request's own task and returns, so up to `MAX_IN_FLIGHT` requests of a process are
 answered side by side (and their commits share the store's group commits) instead of one after
-another. Beyond that, the endpoint waits for a slot and NATS holds the rest. nats.micro's per-
-endpoint stats count the requests; their processing time is the hand-over's.
+another. Beyond that, the endpoint waits for a slot and NATS holds the rest. nats.micro's own
+per-endpoint stats therefore see only the hand-over (its requests counted, no error, a processing
+time of nothing); each endpoint's `data` in `$SRV.STATS` is ours instead (`EndpointData`), kept by
+a `Tally` on the request's own task: answered, errors by status, the last problem, the time from
+receipt to reply, in flight.
 
 A reply carries `Cw-Status` (the HTTP status the same answer would have) and JSON: the answer,
 or on error the problem document, as over HTTP (a body that does not fit its schema gets one
@@ -27,15 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from nats.aio.client import Client as NATS
 from nats.micro import add_service
 from nats.micro.request import Request
-from nats.micro.service import EndpointConfig, Service
+from nats.micro.service import EndpointConfig, EndpointStats, Service
 
 from commands.context import Context
 from domain.ids import new_id
@@ -101,6 +106,59 @@ class InvalidBody(msgspec.ValidationError):
         self.errors = errors
 
 
+class EndpointData(msgspec.Struct, kw_only=True):
+    """An endpoint's own figures since its process started: its `data` in `$SRV.STATS`
+    (nats.micro's counters there see only the hand-over to the request's task)."""
+
+    answered: Annotated[int, Meta(description="requests answered, with the answer or a problem")]
+    errors: Annotated[int, Meta(description="of those, the ones answered with a problem")]
+    errors_by_status: Annotated[
+        dict[str, int], Meta(description='the same, by the problem\'s status ({"404": 2, "503": 1})')
+    ]
+    last_error: Annotated[
+        str, Meta(description='the last problem\'s status, type and title ("" before any; never its detail)')
+    ]
+    processing_time: Annotated[
+        int, Meta(description="ns from receipt to the reply sent, summed over the requests answered")
+    ]
+    average_processing_time: Annotated[int, Meta(description="ns from receipt to reply, per request answered")]
+    in_flight: Annotated[int, Meta(description="requests received and not answered yet (waiting for a slot too)")]
+    unanswered: Annotated[int, Meta(description="requests whose reply could not be sent")]
+
+
+class Tally:
+    """One endpoint's counters, bumped on each request's task (a few integer operations)."""
+
+    __slots__ = ("answered", "by_status", "errors", "in_flight", "last_error", "processing_time", "unanswered")
+
+    def __init__(self) -> None:
+        self.answered = self.errors = self.processing_time = self.in_flight = self.unanswered = 0
+        self.by_status: dict[int, int] = {}
+        self.last_error = ""
+
+    def ok(self, received: int) -> None:
+        self.answered += 1
+        self.processing_time += time.perf_counter_ns() - received
+
+    def problem(self, received: int, status: int, kind: str) -> None:
+        self.ok(received)
+        self.errors += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.last_error = kind
+
+    def data(self) -> EndpointData:
+        return EndpointData(
+            answered=self.answered,
+            errors=self.errors,
+            errors_by_status={str(status): n for status, n in sorted(self.by_status.items())},
+            last_error=self.last_error,
+            processing_time=self.processing_time,
+            average_processing_time=self.processing_time // self.answered if self.answered else 0,
+            in_flight=self.in_flight,
+            unanswered=self.unanswered,
+        )
+
+
 # Headers of the problem map worth a NATS client's while (the rest are HTTP's own).
 _PASSED_ON = ("Retry-After",)
 
@@ -137,6 +195,7 @@ class MessagingApi:
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._in_flight: set[asyncio.Task[None]] = set()
         self.max_reply = 1024 * 1024
+        self.tallies = {endpoint.name: Tally() for endpoint in endpoints}
 
     async def start(self, nc: NATS) -> Service:
         self.max_reply = nc.max_payload
@@ -148,6 +207,7 @@ class MessagingApi:
             queue_group=QUEUE_GROUP,
             # Several systems may share a NATS server, each with its own subject prefix.
             metadata={"prefix": self.prefix},
+            stats_handler=self._stats_data,
         )
         for endpoint in self.endpoints:
             await service.add_endpoint(
@@ -170,28 +230,43 @@ class MessagingApi:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
 
+    def _stats_data(self, stats: EndpointStats) -> dict[str, Any] | None:
+        """An endpoint's `data` in `$SRV.STATS` (nats.micro asks when a STATS request comes)."""
+        tally = self.tallies.get(stats.name)
+        return None if tally is None else msgspec.to_builtins(tally.data())
+
     def _handler(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
         """What nats.micro calls: start the request's task (once a slot is free) and return."""
-        answer = self._answerer(endpoint)
+        tally = self.tallies[endpoint.name]
+        answer = self._answerer(endpoint, tally)
 
         def done(task: asyncio.Task[None]) -> None:
             self._in_flight.discard(task)
             self._slots.release()
+            tally.in_flight -= 1
             if not task.cancelled() and (error := task.exception()) is not None:  # the reply could not go
+                tally.unanswered += 1
                 log.warning("nats_api.reply_failed", subject=endpoint.subject, error=repr(error))
 
         async def hand_over(request: Request) -> None:
-            await self._slots.acquire()
-            task = asyncio.create_task(answer(request))
+            received = time.perf_counter_ns()
+            tally.in_flight += 1
+            try:
+                await self._slots.acquire()
+            except BaseException:  # the service stopped meanwhile
+                tally.in_flight -= 1
+                raise
+            task = asyncio.create_task(answer(request, received))
             self._in_flight.add(task)
             task.add_done_callback(done)
 
         return hand_over
 
-    def _answerer(self, endpoint: Endpoint) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    def _answerer(self, endpoint: Endpoint, tally: Tally) -> Callable[[Request, int], Coroutine[Any, Any, None]]:
         decoder = msgspec.json.Decoder(endpoint.request)
 
-        async def handle(request: Request) -> None:
+        async def handle(request: Request, received: int) -> None:
+            """Answer the request received at `received` (perf_counter_ns), counted in `tally`."""
             headers = Headers(request.headers)
             request_id = headers.get("Cw-Request-Id") or str(new_id())
             with bound_contextvars(correlation_id=request_id, subject=endpoint.subject):
@@ -207,10 +282,13 @@ class MessagingApi:
                     await request.respond_error(
                         str(problem.status), problem.detail, data=_encode(problem), headers=reply_headers
                     )
+                    # The type and title name the problem; its detail may quote the request.
+                    tally.problem(received, problem.status, f"{problem.status} {problem.type}: {problem.title}")
                     return
                 await request.respond(
                     _encode(answer), headers={STATUS_HEADER: str(endpoint.status), "Content-Type": "application/json"}
                 )
+                tally.ok(received)
 
         return handle
 

@@ -385,6 +385,49 @@ async def test_discovery_stats_and_the_asyncapi_document(api: Api, nc: Client) -
     assert place["num_requests"] == 2 and place["queue_group"] == "cw-api"
 
 
+async def test_stats_data_counts_what_the_endpoint_answered(api: Api, nc: Client) -> None:
+    """nats.micro's own counters see only the hand-over to a request's task; each endpoint's
+    `data` in `$SRV.STATS` has the figures measured on that task, as the document describes."""
+    sales = await machine(api, nc)
+    replies = [
+        await sales.ask("orders.place", ORDER),
+        await sales.ask("orders.place", ORDER),
+        await sales.ask("orders.place", raw=b"{"),
+        await sales.ask("orders.place", ORDER, Authorization="Bearer not-a-token"),
+    ]
+    assert [r.status for r in replies] == [202, 202, 400, 401]
+    (ping,) = await discover(nc, "PING", sales.prefix)
+    subject = f"{sales.prefix}.api.v1.orders.place"
+
+    async def figures() -> dict[str, Any]:
+        msg = await nc.request(f"$SRV.STATS.coursewright.{ping['id']}", b"", timeout=10)
+        stats = json.loads(msg.data)
+        return next(e for e in stats["endpoints"] if e["subject"] == subject)
+
+    async def settled() -> bool:  # the reply goes out just before its request is counted
+        data = (await figures())["data"]
+        return data["answered"] == 4 and data["in_flight"] == 0
+
+    await wait_until(settled, what="the four requests counted")
+    msg = await nc.request(f"$SRV.STATS.coursewright.{ping['id']}", b"", timeout=10)
+    stats = json.loads(msg.data)
+    data = next(e for e in stats["endpoints"] if e["subject"] == subject)["data"]
+    assert {k: v for k, v in data.items() if "time" not in k} == {
+        "answered": 4,
+        "errors": 2,
+        "errors_by_status": {"400": 1, "401": 1},
+        "last_error": f"401 {replies[3].body['type']}: {replies[3].body['title']}",
+        "in_flight": 0,
+        "unanswered": 0,
+    }
+    assert data["processing_time"] > 0 and data["average_processing_time"] == data["processing_time"] // 4
+    assert "not-a-token" not in msg.data.decode()
+    untouched = next(e for e in stats["endpoints"] if e["subject"].endswith(".orders.deliver"))["data"]
+    assert (untouched["answered"], untouched["errors_by_status"], untouched["last_error"]) == (0, {}, "")
+    document = asyncapi(sales.prefix, endpoints())
+    assert value_errors(document, "#/components/messages/ServiceStats/payload", stats) == []
+
+
 async def test_two_services_in_one_queue_group_share_the_requests(api: Api, nc: Client) -> None:
     sales = await machine(api, nc)
     async with messaging(api, nc, running=1):

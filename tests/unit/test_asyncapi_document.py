@@ -8,13 +8,15 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from gateway.messaging.asyncapi import asyncapi, draft7, servers
+from gateway.messaging.asyncapi import STATS_KEY, asyncapi, draft7, servers
 from gateway.messaging.endpoints import endpoints
+from gateway.messaging.service import EndpointData, Tally
 from gateway.problems import Problem
 from schemas.commands import SealLog
 from schemas.results import CommandResult
@@ -36,13 +38,29 @@ def test_each_request_operation_names_its_request_and_its_replies(document: dict
         channel = resolve(document, operation["channel"]["$ref"])
         for message in operation["messages"]:  # a subset of its channel's, as the specification wants
             assert message["$ref"].startswith(operation["channel"]["$ref"] + "/messages/"), key
-        if operation["action"] == "receive":
+        if operation["action"] == "receive" and key != STATS_KEY:
             reply = operation["reply"]
             assert resolve(document, reply["channel"]["$ref"])["address"] is None  # the requester's inbox
             names = {resolve(document, resolve(document, m["$ref"])["$ref"])["name"] for m in reply["messages"]}
             assert "Problem" in names and len(names) == 2, key
             assert channel["address"].startswith("cw.api.v1.")
             assert operation["bindings"]["nats"]["queue"] == "cw-api"
+
+
+def test_the_stats_request_and_its_endpoint_data_are_documented(document: dict[str, Any]) -> None:
+    operation = document["operations"][STATS_KEY]
+    assert resolve(document, operation["channel"]["$ref"])["address"] == "$SRV.STATS.coursewright"
+    (reply,) = operation["reply"]["messages"]
+    payload = resolve(document, resolve(document, resolve(document, reply["$ref"])["$ref"])["payload"]["$ref"])
+    endpoint = resolve(document, payload["properties"]["endpoints"]["items"]["$ref"])
+    (data,) = (s for s in endpoint["properties"]["data"]["anyOf"] if "$ref" in s)
+    fields = resolve(document, data["$ref"])["properties"]
+    assert set(fields) == set(EndpointData.__struct_fields__)
+    assert all(f.get("description") for f in fields.values())  # each field says what it counts
+    figures = msgspec.to_builtins(Tally().data())
+    assert value_errors(document, "#/components/schemas/EndpointData", figures) == []
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [f for f in fields if f"`{f}`" not in readme] == []  # the README names each field too
 
 
 def test_the_servers_are_nats_without_credentials(document: dict[str, Any]) -> None:
