@@ -319,7 +319,7 @@ def show_asyncapi() -> None:
     from gateway.messaging.endpoints import endpoints
 
     settings = _load_settings()
-    print(json.dumps(asyncapi(settings.subject_prefix, endpoints(), settings.nats_url), indent=2))
+    print(json.dumps(asyncapi(settings.subject_prefix, endpoints(), settings.client_nats_url), indent=2))
 
 
 @app.command("routes")

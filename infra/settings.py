@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     pg_pool_max: int = 10
 
     nats_url: str = "nats://127.0.0.1:4222"
+    public_nats_url: str = Field(
+        "", description="the NATS address(es) machine clients use, the AsyncAPI document's servers; empty: CW_NATS_URL"
+    )
     subject_prefix: str = Field("cw", description="first token of every subject we publish on")
     events_stream: str = "CW_EVENTS"
     stream_replicas: int = 1
@@ -143,6 +146,12 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.env == "prod"
+
+    @property
+    def client_nats_url(self) -> str:
+        """The NATS address(es) machine clients are told of (credentials are never shown: the
+        AsyncAPI document keeps only host and port)."""
+        return self.public_nats_url or self.nats_url
 
     def event_subject(self, category: str, event_type: str) -> str:
         return f"{self.subject_prefix}.evt.{category}.{event_type}"

@@ -52,7 +52,7 @@ class SystemController(Controller):
 
     @get("/asyncapi.json", summary="The NATS messaging API as an AsyncAPI 3 document", status_code=200)
     async def asyncapi_document(self, services: ServicesDep) -> dict[str, Any]:
-        return asyncapi(services.settings.subject_prefix, endpoints(), services.settings.nats_url)
+        return asyncapi(services.settings.subject_prefix, endpoints(), services.settings.client_nats_url)
 
     @get("/health", summary="Liveness: the process answers", status_code=200)
     async def health(self) -> Health:

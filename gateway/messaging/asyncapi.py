@@ -166,7 +166,7 @@ def servers(nats_url: str) -> dict[str, Any]:
         found["nats" if i == 0 else f"nats{i + 1}"] = {
             "host": host,
             "protocol": "nats",
-            "description": "the NATS server the gateway uses; a client may reach it by another address",
+            "description": "a NATS server machine clients connect to (CW_PUBLIC_NATS_URL, else CW_NATS_URL)",
         }
     return found
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from gateway import bootstrap, cli
 from gateway.cli import settings_markdown
 from infra.settings import Settings
 
@@ -97,3 +99,25 @@ def test_the_readme_documents_every_setting() -> None:
         "README.md's settings table is out of date; paste the output of "
         "`coursewright settings --markdown`. Rows missing or changed:\n" + "\n".join(stale)
     )
+
+
+def test_the_asyncapi_servers_are_the_public_nats_address(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Clients are told CW_PUBLIC_NATS_URL; unset, CW_NATS_URL; credentials never."""
+    # The command would point logging at this test's captured stdout, closed once the test ends.
+    monkeypatch.setattr(bootstrap, "configure_logging", lambda *args: None)
+    monkeypatch.setenv("CW_NATS_URL", "nats://gateway:s3cret@nats.internal:4222")
+    assert Settings().client_nats_url == "nats://gateway:s3cret@nats.internal:4222"
+    cli.show_asyncapi()
+    document = json.loads(capsys.readouterr().out)
+    assert [s["host"] for s in document["servers"].values()] == ["nats.internal:4222"]
+    monkeypatch.setenv("CW_PUBLIC_NATS_URL", "nats://nats.example.com:4222, nats.example.net")
+    assert Settings().client_nats_url == "nats://nats.example.com:4222, nats.example.net"
+    cli.show_asyncapi()
+    out = capsys.readouterr().out
+    assert [s["host"] for s in json.loads(out)["servers"].values()] == [
+        "nats.example.com:4222",
+        "nats.example.net:4222",
+    ]
+    assert "s3cret" not in out and "nats.internal" not in out
