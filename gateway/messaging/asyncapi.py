@@ -12,6 +12,9 @@ classes share one).
 NATS request/reply: a request operation is `receive` on the endpoint's subject (the service's
 point of view), its reply goes to the requester's inbox (NATS's reply subject, so the reply
 channel's address is null: it is the requester's own), as the answer or the problem document.
+`labs.run_lab`'s output stream, sent to the subject its request names in `Cw-Output-Subject`, is a
+channel of its own: the runner's raw output bytes chunk by chunk (no JSON: what the lab's process
+wrote), then an empty message with the `Cw-Lab-End` header.
 nats.micro's `$SRV.STATS.coursewright` is documented too, its reply's schema generated from
 `ServiceStats`, whose endpoints' `data` are the service's own figures (`EndpointData`).
 """
@@ -24,6 +27,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from domain.order import Order
+from gateway.messaging.endpoints import OUTPUT_HEADER
 from gateway.messaging.push import push_subject
 from gateway.messaging.service import (
     API_VERSION,
@@ -37,10 +41,13 @@ from gateway.messaging.service import (
 )
 from gateway.problems import MEDIA_TYPE, Problem
 from infra.eventlog.catalogue import wire_name
+from labrunner.service import END_HEADER
 from schemas.envelope import EventEnvelope, Headers
 
 _REF = "#/components/schemas/{name}"
 STATS_KEY = "srv_stats"
+RUN_LAB = "labs.run_lab"
+LAB_OUTPUT_KEY = "labs_run_lab_output"
 
 
 class EndpointStats(msgspec.Struct, kw_only=True):
@@ -84,10 +91,10 @@ REQUEST_HEADERS = {
         },
         "Cw-Request-Id": _STRING | {"description": "correlation id (one is made when absent)"},
         "Cw-Causation-Id": _STRING | {"description": "the id of what caused this request, kept with its events"},
-        "Cw-Output-Subject": _STRING
+        OUTPUT_HEADER: _STRING
         | {
-            "description": "labs.run_lab only: an `_INBOX.` subject the run's output is published to as it comes, "
-            "then an empty message with a `Cw-Lab-End` header",
+            "description": f"{RUN_LAB} only: an `_INBOX.` subject the run's output is published to as it comes, "
+            f"then an empty message with a `{END_HEADER}` header (channel `{LAB_OUTPUT_KEY}`)",
             "pattern": "^_INBOX\\.",
         },
     },
@@ -123,8 +130,14 @@ EVENT_HEADERS = {
     },
     "required": [Headers.MSG_ID, Headers.POSITION],
 }
+LAB_OUTPUT_END_HEADERS = {
+    "type": "object",
+    "properties": {END_HEADER: _STRING | {"const": "1", "description": "the run's output has all been sent"}},
+    "required": [END_HEADER],
+}
 _HEADERS = {
     "ApiRequestHeaders": REQUEST_HEADERS,
+    "LabOutputEndHeaders": LAB_OUTPUT_END_HEADERS,
     "ApiReplyHeaders": REPLY_HEADERS,
     "ApiProblemHeaders": PROBLEM_HEADERS,
     "OrderEventHeaders": EVENT_HEADERS,
@@ -245,11 +258,16 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
                 "problem": {"$ref": "#/components/messages/Problem"},
             },
         }
+        streams = (
+            f" With `{OUTPUT_HEADER}`, the run's output goes first to `{LAB_OUTPUT_KEY}`."
+            if e.subject == RUN_LAB
+            else ""
+        )
         operations[key] = {
             "action": "receive",
             "title": e.subject,
             "summary": e.summary,
-            "description": f"Answers `{STATUS_HEADER}: {e.status}` and {e.reply.__name__}, or a Problem.",
+            "description": f"Answers `{STATUS_HEADER}: {e.status}` and {e.reply.__name__}, or a Problem.{streams}",
             "channel": {"$ref": f"#/channels/{key}"},
             "messages": [{"$ref": f"#/channels/{key}/messages/request"}],
             "bindings": {"nats": {"queue": QUEUE_GROUP, "bindingVersion": _NATS_BINDING}},
@@ -312,6 +330,8 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
             "channel": {"$ref": f"#/channels/{push}"},
             "messages": [{"$ref": f"#/channels/{push}/messages/event"}],
         }
+    if any(e.subject == RUN_LAB for e in endpoints):
+        _lab_output(channels, operations, messages, headers["LabOutputEndHeaders"])
     messages["ServiceStats"] = {
         "name": "ServiceStats",
         "title": "ServiceStats",
@@ -361,6 +381,50 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def _lab_output(
+    channels: dict[str, Any], operations: dict[str, Any], messages: dict[str, Any], end_headers: dict[str, str]
+) -> None:
+    """labs.run_lab's output stream: chunks, then the end mark, to the subject the request names."""
+    messages["LabOutputChunk"] = {
+        "name": "LabOutputChunk",
+        "title": "Lab output chunk",
+        "summary": "The next bytes the run's process wrote (stdout and stderr as they came), as the sandbox gave "
+        "them: not JSON, and a chunk may end inside a UTF-8 character; all chunks together are at most the "
+        "lab's output limit, the `output` of the run's reply when it keeps one",
+        "contentType": "application/octet-stream",
+        "payload": {"type": "string", "minLength": 1},
+    }
+    messages["LabOutputEnd"] = {
+        "name": "LabOutputEnd",
+        "title": "Lab output end",
+        "summary": f"The run's output has all been sent (empty, with `{END_HEADER}`); the request's reply follows",
+        "contentType": "application/octet-stream",
+        "headers": end_headers,
+        "payload": {"type": "string", "maxLength": 0},
+    }
+    channels[LAB_OUTPUT_KEY] = {
+        "address": None,
+        "title": f"{RUN_LAB} output",
+        "description": f"The subject a {RUN_LAB} request names in its `{OUTPUT_HEADER}` header (an `_INBOX.` "
+        "subject of the requester's: subscribe to it before the request). Without the header nothing is sent "
+        "here.",
+        "messages": {
+            "chunk": {"$ref": "#/components/messages/LabOutputChunk"},
+            "end": {"$ref": "#/components/messages/LabOutputEnd"},
+        },
+    }
+    operations[LAB_OUTPUT_KEY] = {
+        "action": "send",
+        "title": f"{RUN_LAB} output",
+        "summary": "A run's output as it comes: chunks, in order, then the end mark, before the run's reply",
+        "channel": {"$ref": f"#/channels/{LAB_OUTPUT_KEY}"},
+        "messages": [
+            {"$ref": f"#/channels/{LAB_OUTPUT_KEY}/messages/chunk"},
+            {"$ref": f"#/channels/{LAB_OUTPUT_KEY}/messages/end"},
+        ],
     }
 
 

@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import nats
 
+from gateway.messaging.asyncapi import asyncapi
+from gateway.messaging.endpoints import endpoints
+from tests.asyncapi_spec import value_errors
 from tests.conftest import NATS_URL
 from tests.integration.docker_support import CACHE_DIR, docker_url
 from tests.integration.test_cli_up import up_env
@@ -76,10 +79,14 @@ async def run_over_nats(prefix: str, session_id: str, headers: dict[str, str]) -
         asked = headers | {"Cw-Output-Subject": inbox}
         msg = await nc.request(f"{prefix}.api.v1.labs.run_lab", json.dumps(body).encode(), timeout=120, headers=asked)
         chunks = []
+        document = asyncapi(prefix, endpoints())  # the stream is as its channel documents it
         while True:
             got = await sub.next_msg(timeout=30)
             if (got.headers or {}).get("Cw-Lab-End"):
+                end = "#/components/messages/LabOutputEnd"
+                assert value_errors(document, f"{end}/headers", got.headers) == [] and got.data == b""
                 break
+            assert value_errors(document, "#/components/messages/LabOutputChunk/payload", got.data.decode()) == []
             chunks.append(got.data)
         return chunks, json.loads(msg.data)
     finally:

@@ -14,10 +14,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.messaging.asyncapi import STATS_KEY, asyncapi, draft7, servers
+from gateway.messaging.asyncapi import LAB_OUTPUT_KEY, STATS_KEY, asyncapi, draft7, servers
 from gateway.messaging.endpoints import endpoints
 from gateway.messaging.service import EndpointData, Tally
 from gateway.problems import Problem
+from labrunner.service import END_HEADER
 from schemas.commands import SealLog
 from schemas.results import CommandResult
 from tests.asyncapi_spec import dangling_refs, resolve, spec_errors, value_errors
@@ -61,6 +62,26 @@ def test_the_stats_request_and_its_endpoint_data_are_documented(document: dict[s
     assert value_errors(document, "#/components/schemas/EndpointData", figures) == []
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert [f for f in fields if f"`{f}`" not in readme] == []  # the README names each field too
+
+
+def test_the_lab_run_output_stream_is_a_channel(document: dict[str, Any]) -> None:
+    """labs.run_lab's `Cw-Output-Subject` stream: raw output chunks, then the empty end mark."""
+    operation = document["operations"][LAB_OUTPUT_KEY]
+    assert operation["action"] == "send"
+    channel = resolve(document, operation["channel"]["$ref"])
+    assert channel["address"] is None and "Cw-Output-Subject" in channel["description"]
+    messages = {m: resolve(document, ref["$ref"]) for m, ref in channel["messages"].items()}
+    names = [resolve(document, resolve(document, r["$ref"])["$ref"])["name"] for r in operation["messages"]]
+    assert names == ["LabOutputChunk", "LabOutputEnd"]
+    chunk, end = "#/components/messages/LabOutputChunk", "#/components/messages/LabOutputEnd"
+    assert value_errors(document, f"{chunk}/payload", "3\n4\n") == []
+    assert value_errors(document, f"{end}/payload", "") == []
+    assert value_errors(document, f"{end}/headers", {END_HEADER: "1"}) == []
+    assert value_errors(document, f"{end}/headers", {}) != []  # the end mark is its header
+    assert messages["chunk"]["contentType"] == "application/octet-stream"  # the process's bytes, not JSON
+    run_lab = document["operations"]["labs_run_lab"]
+    assert LAB_OUTPUT_KEY in run_lab["description"]
+    assert "Cw-Output-Subject" in resolve(document, "#/components/schemas/ApiRequestHeaders")["properties"]
 
 
 def test_the_servers_are_nats_without_credentials(document: dict[str, Any]) -> None:
