@@ -10,8 +10,6 @@ restart or a second certifier issues nothing twice. Each is decided once, on a f
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from uuid import UUID
 
 from commands.bus import CommandBus
@@ -22,7 +20,7 @@ from domain.ids import name_id
 from infra.eventlog import EventEnvelope, wire_name
 from infra.eventlog.subscriber import EventSubscriber
 from infra.logging import get_logger
-from infra.nats import NatsConnector
+from infra.nats import NatsConnector, close_quietly
 from infra.settings import Settings
 from schemas.certificates import IssueCertificate
 from schemas.roles import PLATFORM_ADMIN
@@ -79,6 +77,4 @@ class Certifier:
             )
             await subscriber.run()
         finally:
-            with contextlib.suppress(Exception):  # bounded: a stop never hangs on a slow server
-                async with asyncio.timeout(5):
-                    await nc.close()
+            await close_quietly(nc)

@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from commands.context import Context
 from domain import errors
 from infra.errors import Unavailable
-from infra.nats import NatsConnector
+from infra.nats import NatsConnector, close_quietly
 from labrunner.runner import OutputSink
 from labrunner.service import END_HEADER, FAILURE_HEADER, LabDesk, runner_subject
 from schemas import labs as c
@@ -81,8 +81,7 @@ class RemoteLabs:
     async def close(self) -> None:
         nc, self._nc = self._nc, None
         if nc is not None:
-            with contextlib.suppress(Exception):
-                await nc.close()
+            await close_quietly(nc)
 
     async def relay(self, subject: str) -> tuple[OutputSink, Callable[[], Awaitable[None]]]:
         """A sink that publishes output chunks to `subject` (a NATS client's inbox), and what ends

@@ -23,7 +23,7 @@ from genpipeline.worker import STOPS, GenerationPipeline
 from infra.eventlog.consumer import decode_message
 from infra.eventlog.subscriber import EventSubscriber, Handler
 from infra.logging import get_logger
-from infra.nats import NatsConnector
+from infra.nats import NatsConnector, close_quietly
 from infra.settings import Settings
 
 log = get_logger(__name__)
@@ -71,6 +71,4 @@ async def run_pipeline(settings: Settings, nats: NatsConnector, pipeline: Genera
             group.create_task(orders.run(), name="pipeline:orders")
             group.create_task(rejections.run(), name="pipeline:rejections")
     finally:
-        with contextlib.suppress(Exception):  # bounded: a stop never hangs on a slow server
-            async with asyncio.timeout(5):
-                await nc.close()
+        await close_quietly(nc)

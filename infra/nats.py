@@ -132,6 +132,17 @@ class NatsConnector:
         return nc
 
 
+CLOSE_SECONDS = 5.0
+
+
+async def close_quietly(nc: Client) -> None:
+    """Close a connection as a component stops: errors ignored, and given up after
+    `CLOSE_SECONDS`, so a stop never hangs on a slow or vanished server."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await nc.close()
+
+
 async def _quiet(_: Exception) -> None:
     """nats-py's default error callback logs each failed attempt with a traceback."""
 

@@ -40,7 +40,7 @@ from infra.eventlog.postgres import NOTIFY_CHANNEL
 from infra.eventlog.publisher import Publisher, PublishRejected
 from infra.eventlog.reader import LogReader
 from infra.logging import get_logger
-from infra.nats import NatsConnector, NatsFailure, ensure_events_stream
+from infra.nats import NatsConnector, NatsFailure, close_quietly, ensure_events_stream
 from infra.settings import Settings
 from schemas.envelope import EventEnvelope, Headers
 
@@ -197,8 +197,7 @@ class Relay:
                 await listener
             nc, self._nc = self._nc, None
             if nc is not None:
-                with contextlib.suppress(Exception):
-                    await nc.close()
+                await close_quietly(nc)
             log.info("relay.stopped", stream=self.name, position=self.position)
 
     async def _pg(self) -> psycopg.AsyncConnection[Any]:

@@ -20,7 +20,7 @@ from infra.eventlog.deadletters import DeadLetter, DeadLetters
 from infra.eventlog.reader import LogReader
 from infra.gcpolicy import HEAP
 from infra.logging import get_logger
-from infra.nats import NatsConnector, ensure_events_stream
+from infra.nats import NatsConnector, close_quietly, ensure_events_stream
 from infra.settings import Settings
 from projections import metrics
 from projections.applier import Applier, Outcome
@@ -186,8 +186,7 @@ class Projector:
             say = log.warning if self.nats.availability.up else log.info
             say("projection.nats_unavailable", projection=self.name, error=repr(e))
             if "nc" in locals():
-                with contextlib.suppress(Exception):
-                    await nc.close()
+                await close_quietly(nc)
             return
         self._nc, self._js, self._puller, self._dead_letters = nc, js, puller, dead_letters
         await self._publish_dead([])
@@ -196,8 +195,7 @@ class Projector:
         if self._puller is not None:
             await self._puller.close()
         if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.close()
+            await close_quietly(self._nc)
         self._nc = self._js = self._puller = self._dead_letters = None
 
 
