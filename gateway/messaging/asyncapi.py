@@ -306,13 +306,9 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
             "description": f"{name} events of every order, on JetStream",
             "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
         }
-        operations[key] = {
-            "action": "send",
-            "title": f"{name} (JetStream)",
-            "summary": f"{name} of any order, appended to the log and published",
-            "channel": {"$ref": f"#/channels/{key}"},
-            "messages": [{"$ref": f"#/channels/{key}/messages/event"}],
-        }
+        operations[key] = _sent(
+            key, f"{name} (JetStream)", f"{name} of any order, appended to the log and published", ["event"]
+        )
         push = f"push_{name}"
         channels[push] = {
             "address": push_subject(prefix, "{org_id}", name),
@@ -323,13 +319,7 @@ def asyncapi(prefix: str, endpoints: list[Endpoint], nats_url: str | None = None
             "parameters": {"org_id": {"description": "the organisation's id (a UUID)"}},
             "messages": {"event": {"$ref": f"#/components/messages/{name}"}},
         }
-        operations[push] = {
-            "action": "send",
-            "title": f"{name} (pushed)",
-            "summary": f"{name} of one of the organisation's orders",
-            "channel": {"$ref": f"#/channels/{push}"},
-            "messages": [{"$ref": f"#/channels/{push}/messages/event"}],
-        }
+        operations[push] = _sent(push, f"{name} (pushed)", f"{name} of one of the organisation's orders", ["event"])
     if any(e.subject == RUN_LAB for e in endpoints):
         _lab_output(channels, operations, messages, headers["LabOutputEndHeaders"])
     messages["ServiceStats"] = {
@@ -416,16 +406,12 @@ def _lab_output(
             "end": {"$ref": "#/components/messages/LabOutputEnd"},
         },
     }
-    operations[LAB_OUTPUT_KEY] = {
-        "action": "send",
-        "title": f"{RUN_LAB} output",
-        "summary": "A run's output as it comes: chunks, in order, then the end mark, before the run's reply",
-        "channel": {"$ref": f"#/channels/{LAB_OUTPUT_KEY}"},
-        "messages": [
-            {"$ref": f"#/channels/{LAB_OUTPUT_KEY}/messages/chunk"},
-            {"$ref": f"#/channels/{LAB_OUTPUT_KEY}/messages/end"},
-        ],
-    }
+    operations[LAB_OUTPUT_KEY] = _sent(
+        LAB_OUTPUT_KEY,
+        f"{RUN_LAB} output",
+        "A run's output as it comes: chunks, in order, then the end mark, before the run's reply",
+        ["chunk", "end"],
+    )
 
 
 def subjects(document: dict[str, Any]) -> set[str]:
@@ -434,4 +420,15 @@ def subjects(document: dict[str, Any]) -> set[str]:
         c["address"]
         for key, c in document["channels"].items()
         if c["address"] and not key.startswith(("event_", "push_", STATS_KEY)) and not key.endswith("_reply")
+    }
+
+
+def _sent(channel: str, title: str, summary: str, messages: list[str]) -> dict[str, Any]:
+    """The operation of what the service sends on `channel`: those of its messages, in order."""
+    return {
+        "action": "send",
+        "title": title,
+        "summary": summary,
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{m}"} for m in messages],
     }
